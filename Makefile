@@ -1,0 +1,47 @@
+# carebot: `make run` starts the whole service, `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+CAREBOT := $(VENV)/bin/carebot
+WEBCHAT := bot/portal/node_modules/botframework-webchat/dist/webchat.js
+
+.PHONY: run test lint typecheck pytest bench clean system-deps
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -e '.[dev]' 2>&1 | grep -v 'is ignored' || true
+	$(PY) -c 'import bot, botbuilder.core, fhir.resources'
+	touch $@
+
+$(WEBCHAT): bot/portal/package.json bot/portal/package-lock.json
+	cd bot/portal && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+run: $(VENV)/.installed $(WEBCHAT)
+	$(CAREBOT) migrate
+	$(CAREBOT) demo
+	$(CAREBOT) serve
+
+system-deps:
+	bash .ci/system-deps
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy bot dialogs integrations gateway scoring
+
+pytest: $(VENV)/.installed $(WEBCHAT)
+	bash .ci/with-postgres $(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+test: system-deps $(VENV)/.installed $(WEBCHAT) lint typecheck pytest
+
+bench: $(VENV)/.installed
+	$(PIP) install -e '.[dev,bench]' 2>&1 | grep -v 'is ignored' || true
+	for script in bench/*.py; do $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) var bot/portal/node_modules .mypy_cache .ruff_cache

@@ -1,0 +1,83 @@
+"""The `carebot` command: one subcommand per working capability."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from bot.settings import Settings
+
+Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from integrations.persistence.migrate import migrate
+
+    settings = Settings()
+    asyncio.run(migrate(settings.resolved_database_url))
+    print(f"database at newest revision: {settings.resolved_database_url.split('@')[-1]}")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from bot.serve import serve
+
+    overrides: dict[str, object] = {}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port:
+        overrides["port"] = args.port
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    asyncio.run(serve(settings))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo_seed
+
+    return asyncio.run(run_demo_seed(Settings(), force=args.force))
+
+
+def _register_core(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.set_defaults(func=_cmd_migrate)
+    serve = sub.add_parser("serve", help="run the whole service on one port")
+    serve.add_argument("--host", default="")
+    serve.add_argument("--port", type=int, default=0)
+    serve.set_defaults(func=_cmd_serve)
+    demo = sub.add_parser("demo", help="seed demo patients, staff and vitals (once)")
+    demo.add_argument("--force", action="store_true", help="seed again even if already seeded")
+    demo.set_defaults(func=_cmd_demo)
+
+
+def _registrations() -> list[Register]:
+    """Each capability adds its own subcommands here."""
+    return [_register_core]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser."""
+    parser = argparse.ArgumentParser(prog="carebot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for register in _registrations():
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `carebot` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=Settings().log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    func: Callable[[argparse.Namespace], int] = args.func
+    return func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Service settings, read from `CAREBOT_*` environment variables (documented in the README)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of a carebot process; defaults give the embedded single-machine setup."""
+
+    model_config = SettingsConfigDict(env_prefix="CAREBOT_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = Field(default="", description="Base URL users reach; default http://HOST:PORT")
+    var_dir: Path = Path("var")
+    database_url: str = Field(default="", description="SQLAlchemy async URL; default SQLite in var/")
+    secret_key: str = Field(default="", description="Signs sessions and Direct Line tokens")
+    log_level: str = "INFO"
+    default_language: str = "en"
+    microsoft_app_id: str = ""
+    microsoft_app_password: str = ""
+    microsoft_app_tenant_id: str = ""
+    webchat_dir: Path = Field(
+        default=Path("bot/portal/node_modules/botframework-webchat/dist"),
+        description="Folder holding Web Chat's webchat.js bundle",
+    )
+
+    @property
+    def base_url(self) -> str:
+        """The URL printed for users and used in links."""
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file under `var_dir`."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.var_dir / 'carebot.db').resolve()}"
+
+    def resolved_secret_key(self) -> str:
+        """The signing key: from the environment, else one generated once and kept in var/."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.var_dir / "secret.key"
+        if path.exists():
+            return path.read_text().strip()
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key

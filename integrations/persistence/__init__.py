@@ -1,0 +1,1 @@
+"""SQLAlchemy persistence shared by every carebot table (SQLite default, PostgreSQL)."""
