@@ -16,9 +16,13 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8080
-    public_url: str = Field(default="", description="Base URL users reach; default http://HOST:PORT")
+    public_url: str = Field(
+        default="", description="Base URL users reach; default http://HOST:PORT"
+    )
     var_dir: Path = Path("var")
-    database_url: str = Field(default="", description="SQLAlchemy async URL; default SQLite in var/")
+    database_url: str = Field(
+        default="", description="SQLAlchemy async URL; default SQLite in var/"
+    )
     secret_key: str = Field(default="", description="Signs sessions and Direct Line tokens")
     log_level: str = "INFO"
     default_language: str = "en"
