@@ -1,0 +1,1 @@
+"""Test doubles that speak the real wire protocols of outside systems."""
