@@ -228,7 +228,7 @@ class FakeBotConnector:
         self._ids = itertools.count(1)
         self._failures: list[_Failure] = []
         self._waiters: list[_Waiter] = []
-        self._replies: dict[str, asyncio.Future[RecordedRequest]] = {}
+        self._replies: dict[tuple[str, str | None], asyncio.Future[RecordedRequest]] = {}
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
 
@@ -328,10 +328,12 @@ class FakeBotConnector:
     async def wait_for_reply(
         self,
         activity_id: str,
+        activity_type: str | None = "message",
         timeout: float = 5.0,  # noqa: ASYNC109
     ) -> RecordedRequest:
-        """The first accepted reply to the inbound activity `activity_id`."""
-        return await asyncio.wait_for(asyncio.shield(self._reply_future(activity_id)), timeout)
+        """The first accepted reply of `activity_type` (None: any) to activity `activity_id`."""
+        future = self._reply_future((activity_id, activity_type))
+        return await asyncio.wait_for(asyncio.shield(future), timeout)
 
     async def wait_for_requests(
         self,
@@ -342,11 +344,11 @@ class FakeBotConnector:
         await self.wait_for(lambda _: len(self.requests) >= count, timeout)
         return list(self.requests)
 
-    def _reply_future(self, activity_id: str) -> asyncio.Future[RecordedRequest]:
-        future = self._replies.get(activity_id)
+    def _reply_future(self, key: tuple[str, str | None]) -> asyncio.Future[RecordedRequest]:
+        future = self._replies.get(key)
         if future is None:
             future = asyncio.get_running_loop().create_future()
-            self._replies[activity_id] = future
+            self._replies[key] = future
         return future
 
     # -- the protocol -----------------------------------------------------------------
@@ -464,9 +466,11 @@ class FakeBotConnector:
             and recorded.status < 300
             and recorded.activity_id is not None
         ):
-            future = self._reply_future(recorded.activity_id)
-            if not future.done():
-                future.set_result(recorded)
+            kind = recorded.body.get("type") if isinstance(recorded.body, dict) else None
+            for key in ((recorded.activity_id, None), (recorded.activity_id, kind)):
+                future = self._reply_future(key)
+                if not future.done():
+                    future.set_result(recorded)
         for waiter in list(self._waiters):
             if not waiter.future.done() and waiter.predicate(recorded):
                 waiter.future.set_result(recorded)

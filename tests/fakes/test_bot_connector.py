@@ -103,6 +103,7 @@ async def test_replays_each_recorded_reply(
         assert recorded.activity_id == recording["body"]["replyToId"]
         assert recorded.activity == recording["body"]
         assert connector.activities == [recording["body"]]
+        assert recorded.activity_id is not None
         assert (await connector.wait_for_reply(recorded.activity_id)) is recorded
 
 
@@ -225,19 +226,24 @@ async def test_fail_next_injects_errors(
 async def test_waits(connector: FakeBotConnector, http: aiohttp.ClientSession) -> None:
     message = TeamsMessage(connector.service_url).build("help", "1571691217375")
     url = f"{connector.service_url}v3/conversations/a%3A1fakepersonalchat/activities/1571691217375"
+    typing = {**message, "type": "typing", "replyToId": "1571691217375"}
     reply = {**message, "text": "menu", "replyToId": "1571691217375"}
     waiting = asyncio.create_task(connector.wait_for_reply("1571691217375"))
-    later = asyncio.create_task(connector.wait_for(lambda r: r.body["text"] == "menu"))
+    any_type = asyncio.create_task(connector.wait_for_reply("1571691217375", None))
+    later = asyncio.create_task(connector.wait_for(lambda r: r.body.get("text") == "menu"))
     await asyncio.sleep(0)
-    async with http.post(url, json=reply) as response:
-        assert response.status == 201
+    for body in (typing, reply):
+        async with http.post(url, json=body) as response:
+            assert response.status == 201
     assert (await waiting).body == reply
+    assert (await any_type).body == typing
     assert (await later).body == reply
-    assert len(await connector.wait_for_requests(1)) == 1
+    assert (await connector.wait_for_reply("1571691217375", "typing")).body == typing
+    assert len(await connector.wait_for_requests(2)) == 2
     with pytest.raises(TimeoutError):
         await connector.wait_for_reply("never", timeout=0.01)
     with pytest.raises(TimeoutError):
-        await connector.wait_for_requests(2, timeout=0.01)
+        await connector.wait_for_requests(3, timeout=0.01)
 
 
 async def test_botbuilder_connector_client_talks_to_it(connector: FakeBotConnector) -> None:
