@@ -55,7 +55,9 @@ def _register_core(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 def _registrations() -> list[Register]:
     """Each capability adds its own subcommands here."""
-    return [_register_core]
+    from bot import cli_gateway
+
+    return [_register_core, cli_gateway.register]
 
 
 def build_parser() -> argparse.ArgumentParser:

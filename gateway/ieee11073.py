@@ -1,0 +1,102 @@
+"""IEEE 11073-20601 SFLOAT (16-bit) and FLOAT (32-bit) numbers, special values included.
+
+Annex F.8 of IEEE 11073-20601: value = mantissa * 10**exponent, both two's complement;
+SFLOAT has a 4-bit exponent and a 12-bit mantissa, FLOAT an 8-bit exponent and a 24-bit
+mantissa. With exponent 0, the mantissas 0x7FF/0x7FFFFF (NaN), 0x800/0x800000 (NRes),
+0x7FE/0x7FFFFE (+INFINITY), 0x802/0x800002 (-INFINITY) and 0x801/0x800001 (reserved)
+are special values, never numbers.
+"""
+
+from __future__ import annotations
+
+from gateway.codes import SpecialValue
+
+Numeric = float | SpecialValue
+
+_SFLOAT_SPECIALS: dict[int, SpecialValue] = {
+    0x07FF: SpecialValue.NAN,
+    0x0800: SpecialValue.NRES,
+    0x07FE: SpecialValue.POSITIVE_INFINITY,
+    0x0802: SpecialValue.NEGATIVE_INFINITY,
+    0x0801: SpecialValue.RESERVED,
+}
+_FLOAT_SPECIALS: dict[int, SpecialValue] = {
+    0x007FFFFF: SpecialValue.NAN,
+    0x00800000: SpecialValue.NRES,
+    0x007FFFFE: SpecialValue.POSITIVE_INFINITY,
+    0x00800002: SpecialValue.NEGATIVE_INFINITY,
+    0x00800001: SpecialValue.RESERVED,
+}
+
+
+def _scale(mantissa: int, exponent: int) -> float:
+    # Divide for negative exponents so 189e-1 prints as 18.9, not 18.900000000000002.
+    if exponent >= 0:
+        return float(mantissa * 10**exponent)
+    divisor: int = 10 ** (-exponent)
+    return mantissa / divisor
+
+
+def _compute_sfloat(raw: int) -> Numeric:
+    special = _SFLOAT_SPECIALS.get(raw)
+    if special is not None:
+        return special
+    mantissa = raw & 0x0FFF
+    if mantissa >= 0x0800:
+        mantissa -= 0x1000
+    exponent = raw >> 12
+    if exponent >= 0x8:
+        exponent -= 0x10
+    return _scale(mantissa, exponent)
+
+
+# Every one of the 65,536 SFLOATs, computed once: decoding is then one tuple index.
+_SFLOAT_TABLE: tuple[Numeric, ...] = tuple(_compute_sfloat(raw) for raw in range(0x10000))
+
+
+def decode_sfloat(raw: int) -> Numeric:
+    """The value of a 16-bit SFLOAT given as an unsigned integer (little-endian already read)."""
+    return _SFLOAT_TABLE[raw & 0xFFFF]
+
+
+def decode_float(raw: int) -> Numeric:
+    """The value of a 32-bit FLOAT given as an unsigned integer."""
+    raw &= 0xFFFFFFFF
+    special = _FLOAT_SPECIALS.get(raw)
+    if special is not None:
+        return special
+    mantissa = raw & 0x00FFFFFF
+    if mantissa >= 0x00800000:
+        mantissa -= 0x01000000
+    exponent = raw >> 24
+    if exponent >= 0x80:
+        exponent -= 0x100
+    return _scale(mantissa, exponent)
+
+
+def encode_sfloat(value: Numeric, exponent: int = 0) -> int:
+    """The 16-bit SFLOAT for a value at a fixed decimal exponent (for the simulator)."""
+    if isinstance(value, SpecialValue):
+        for raw, special in _SFLOAT_SPECIALS.items():
+            if special is value:
+                return raw
+        raise ValueError(f"{value} has no SFLOAT form")
+    scale: float = 10.0 ** (-exponent)
+    mantissa = round(value * scale)
+    if not -2045 <= mantissa <= 2045:
+        raise ValueError(f"{value} does not fit an SFLOAT at exponent {exponent}")
+    return ((exponent & 0xF) << 12) | (mantissa & 0x0FFF)
+
+
+def encode_float(value: Numeric, exponent: int = 0) -> int:
+    """The 32-bit FLOAT for a value at a fixed decimal exponent (for the simulator)."""
+    if isinstance(value, SpecialValue):
+        for raw, special in _FLOAT_SPECIALS.items():
+            if special is value:
+                return raw
+        raise ValueError(f"{value} has no FLOAT form")
+    scale: float = 10.0 ** (-exponent)
+    mantissa = round(value * scale)
+    if not -0x7FFFFD <= mantissa <= 0x7FFFFD:
+        raise ValueError(f"{value} does not fit a FLOAT at exponent {exponent}")
+    return ((exponent & 0xFF) << 24) | (mantissa & 0x00FFFFFF)
