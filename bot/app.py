@@ -1,0 +1,122 @@
+"""The aiohttp application factory: builds every service from settings, closes them on exit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+from botbuilder.core import ConversationState, TurnContext
+
+from bot import messages, portal, staff
+from bot.adapter import CarebotAdapter
+from bot.channel_auth import ChannelAuthenticator
+from bot.connector import AnonymousTokens, ClientCredentialsTokens, ConnectorClient, TokenProvider
+from bot.directline import routes as directline_routes
+from bot.directline.store import DirectLineStore
+from bot.handler import CarebotBot
+from bot.http_json import json_errors
+from bot.people import PersonResolver
+from bot.services import SERVICES, Services
+from bot.settings import Settings
+from bot.signing import Signer
+from dialogs.base import Dialog
+from dialogs.language import LanguageDialog
+from dialogs.menu import MenuDialog
+from dialogs.runner import DialogRunner
+from dialogs.texts import language_from_locale
+from integrations.accounts import AccountRepository
+from integrations.bot_storage import SqlStorage
+from integrations.persistence.database import create_engine, create_sessionmaker
+
+log = logging.getLogger(__name__)
+
+# Room for FHIR transaction bundles; each endpoint enforces its own, smaller limit.
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+
+
+async def _on_turn_error(context: TurnContext, error: Exception) -> None:
+    # Log the failure's type and where, never the message text (it may hold health data).
+    conversation = context.activity.conversation.id if context.activity.conversation else "?"
+    log.error(
+        "turn failed in conversation %s: %s", conversation, type(error).__name__, exc_info=error
+    )
+    try:
+        await context.send_activity("Sorry, something went wrong on my side. Please try again.")
+    except Exception as send_error:  # the channel itself may be what failed
+        log.warning("could not apologise: %s", type(send_error).__name__)
+
+
+def _tokens(settings: Settings, http: aiohttp.ClientSession) -> TokenProvider:
+    if not settings.microsoft_app_id:
+        return AnonymousTokens()
+    tenant = settings.microsoft_app_tenant_id or "botframework.com"
+    return ClientCredentialsTokens(
+        http,
+        token_url=f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+        client_id=settings.microsoft_app_id,
+        client_secret=settings.microsoft_app_password,
+    )
+
+
+def build_dialogs(accounts: AccountRepository) -> tuple[MenuDialog, list[Dialog]]:
+    """The root menu and every registered dialog."""
+    dialogs: list[Dialog] = [LanguageDialog(accounts)]
+    menu = MenuDialog([d.name for d in dialogs])
+    return menu, dialogs
+
+
+async def _services(app: web.Application, settings: Settings) -> AsyncIterator[None]:
+    engine = create_engine(settings.resolved_database_url)
+    sessions = create_sessionmaker(engine)
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+    accounts = AccountRepository(sessions)
+    menu, dialogs = build_dialogs(accounts)
+    runner = DialogRunner(menu, dialogs)
+    people = PersonResolver(accounts, language_from_locale(settings.default_language) or "en")
+    bot = CarebotBot(ConversationState(SqlStorage(sessions)), runner, menu, people)
+    app[SERVICES] = Services(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        http=http,
+        accounts=accounts,
+        signer=Signer(settings.resolved_secret_key()),
+        adapter=CarebotAdapter(_on_turn_error),
+        connector=ConnectorClient(http, _tokens(settings, http)),
+        channel_auth=(
+            ChannelAuthenticator(http, settings.microsoft_app_id)
+            if settings.microsoft_app_id
+            else None
+        ),
+        bot=bot,
+        directline=DirectLineStore(sessions),
+    )
+    try:
+        yield
+    finally:
+        await http.close()
+        await engine.dispose()
+
+
+async def health(request: web.Request) -> web.Response:
+    """Liveness probe."""
+    return web.json_response({"status": "ok"})
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The whole carebot service as one aiohttp application."""
+    app = web.Application(middlewares=[json_errors], client_max_size=MAX_REQUEST_BYTES)
+
+    async def services_ctx(app: web.Application) -> AsyncIterator[None]:
+        async for _ in _services(app, settings):
+            yield
+
+    app.cleanup_ctx.append(services_ctx)
+    app.router.add_get("/healthz", health)
+    messages.add_routes(app)
+    directline_routes.add_routes(app)
+    portal.add_routes(app)
+    staff.add_routes(app)
+    return app

@@ -1,0 +1,137 @@
+"""Async Bot Connector REST client (v3) for replies to Azure Bot Service channels.
+
+The stock botbuilder connector (msrest) rebuilds a retry policy synchronously on every
+turn and posts through blocking `requests`; this client posts with the service's shared
+aiohttp session instead, so replies never block the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import aiohttp
+from botbuilder.schema import Activity, ResourceResponse
+
+
+class ConnectorError(RuntimeError):
+    """The Bot Connector refused an activity."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"Bot Connector answered {status}")
+        self.status = status
+        self.body = body
+
+
+class TokenProvider(Protocol):
+    """Gives the bearer token for calls to the Bot Connector (None: no auth)."""
+
+    async def token(self) -> str | None:
+        """A valid access token, or None when the bot runs without an app id."""
+        ...
+
+
+class AnonymousTokens:
+    """No app id configured: local development, the emulator, tests."""
+
+    async def token(self) -> str | None:
+        """No token."""
+        return None
+
+
+@dataclass
+class _CachedToken:
+    value: str
+    expires_at: float
+
+
+class ClientCredentialsTokens:
+    """OAuth2 client credentials for the bot's Microsoft app id, cached until near expiry."""
+
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        *,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        scope: str = "https://api.botframework.com/.default",
+    ) -> None:
+        self._http = http
+        self._form = {
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "scope": scope,
+        }
+        self._token_url = token_url
+        self._cached: _CachedToken | None = None
+        self._lock = asyncio.Lock()
+
+    async def token(self) -> str | None:
+        """The cached token, fetched again five minutes before it expires."""
+        async with self._lock:
+            now = time.monotonic()
+            if self._cached is None or self._cached.expires_at - 300 < now:
+                async with self._http.post(self._token_url, data=self._form) as response:
+                    body: dict[str, Any] = await response.json(content_type=None)
+                    if response.status != 200 or "access_token" not in body:
+                        raise ConnectorError(response.status, str(body.get("error", "")))
+                self._cached = _CachedToken(
+                    str(body["access_token"]), now + float(body.get("expires_in", 3600))
+                )
+            return self._cached.value
+
+
+class ConnectorClient:
+    """Sends, updates and deletes activities at a conversation's serviceUrl."""
+
+    def __init__(self, http: aiohttp.ClientSession, tokens: TokenProvider) -> None:
+        self._http = http
+        self._tokens = tokens
+
+    async def _headers(self) -> dict[str, str]:
+        token = await self._tokens.token()
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    @staticmethod
+    def _url(service_url: str, conversation_id: str, activity_id: str | None = None) -> str:
+        url = f"{service_url.rstrip('/')}/v3/conversations/{quote(conversation_id, safe='')}"
+        url += "/activities"
+        if activity_id:
+            url += f"/{quote(activity_id, safe='')}"
+        return url
+
+    async def _call(self, method: str, url: str, body: object | None) -> dict[str, Any]:
+        async with self._http.request(
+            method, url, json=body, headers=await self._headers()
+        ) as response:
+            text = await response.text()
+            if response.status >= 400:
+                raise ConnectorError(response.status, text[:500])
+            if not text:
+                return {}
+            parsed = await response.json(content_type=None)
+            return parsed if isinstance(parsed, dict) else {}
+
+    async def send(self, activity: Activity) -> ResourceResponse:
+        """Reply to `activity.reply_to_id` when set, else send to the conversation."""
+        url = self._url(activity.service_url, activity.conversation.id, activity.reply_to_id)
+        body = await self._call("POST", url, activity.serialize())
+        return ResourceResponse(id=body.get("id"))
+
+    async def update(self, activity: Activity) -> ResourceResponse:
+        """Replace a sent activity."""
+        url = self._url(activity.service_url, activity.conversation.id, activity.id)
+        body = await self._call("PUT", url, activity.serialize())
+        return ResourceResponse(id=body.get("id"))
+
+    async def delete(self, service_url: str, conversation_id: str, activity_id: str) -> None:
+        """Delete a sent activity."""
+        await self._call("DELETE", self._url(service_url, conversation_id, activity_id), None)

@@ -1,0 +1,70 @@
+"""The ActivityHandler: every turn goes through the dialog runner with persisted state."""
+
+from __future__ import annotations
+
+import logging
+
+from botbuilder.core import ActivityHandler, ConversationState, TurnContext
+from botbuilder.schema import ChannelAccount
+
+from bot.people import LOCAL_SERVICE_URL, PersonResolver
+from bot.rendering import to_activity
+from dialogs.base import JSON, DialogContext, UserInput
+from dialogs.menu import MenuDialog
+from dialogs.runner import DialogRunner
+
+log = logging.getLogger(__name__)
+
+STACK_PROPERTY = "dialog_stack"
+
+
+class CarebotBot(ActivityHandler):  # type: ignore[misc]
+    """Routes messages to dialogs and greets people who join a portal conversation."""
+
+    def __init__(
+        self,
+        conversation_state: ConversationState,
+        runner: DialogRunner,
+        menu: MenuDialog,
+        people: PersonResolver,
+    ) -> None:
+        super().__init__()
+        self._state = conversation_state
+        self._stack = conversation_state.create_property(STACK_PROPERTY)
+        self._runner = runner
+        self._menu = menu
+        self._people = people
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        """Handle the turn, then persist conversation state."""
+        await super().on_turn(turn_context)
+        await self._state.save_changes(turn_context)
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        """Run the user's text or card submission through the dialogs."""
+        activity = turn_context.activity
+        person = await self._people.resolve(activity)
+        value = activity.value if isinstance(activity.value, dict) else None
+        user_input = UserInput(text=(activity.text or "").strip(), value=value)
+        stack: list[JSON] = await self._stack.get(turn_context, list) or []
+        result = await self._runner.run_turn(person, user_input, stack)
+        await self._stack.set(turn_context, result.stack)
+        locale = activity.locale or person.language
+        if result.replies:
+            await turn_context.send_activities([to_activity(r, locale) for r in result.replies])
+
+    async def on_members_added_activity(
+        self, members_added: list[ChannelAccount], turn_context: TurnContext
+    ) -> None:
+        """Greet the patient by name when a portal conversation opens."""
+        activity = turn_context.activity
+        if activity.service_url != LOCAL_SERVICE_URL:
+            return
+        for member in members_added:
+            if member.id == activity.recipient.id:
+                continue
+            person = await self._people.resolve(activity)
+            ctx = DialogContext(person=person, input=UserInput(), state={})
+            self._menu.greet(ctx)
+            locale = activity.locale or person.language
+            await turn_context.send_activities([to_activity(r, locale) for r in ctx.replies])

@@ -1,0 +1,128 @@
+"""The patient portal: sign-in, then Microsoft's Web Chat over the local Direct Line."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.directline.routes import DIRECTLINE_AUDIENCE, TOKEN_TTL_SECONDS
+from bot.http_json import json_error, read_json_object
+from bot.pages import page, see_other, sign_in_form, sign_out_button
+from bot.services import SERVICES
+from bot.web_sessions import PORTAL, current_account, end_session, sign_in, start_session
+from dialogs.texts import language_from_locale
+from integrations.accounts import Role
+
+WEBCHAT_SCRIPT = """
+<script src="/portal/webchat.js"></script>
+<script>
+(async function () {
+  const response = await fetch('/portal/api/directline-token', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ locale: navigator.language || '' })
+  });
+  if (!response.ok) { document.getElementById('webchat').textContent = 'Chat unavailable.'; return; }
+  const grant = await response.json();
+  const directLine = window.WebChat.createDirectLine({
+    token: grant.token, domain: window.location.origin + '/directline', webSocket: false
+  });
+  window.WebChat.renderWebChat(
+    { directLine, userID: grant.userId, username: grant.userName, locale: grant.locale,
+      styleOptions: { bubbleBorderRadius: 8, bubbleFromUserBorderRadius: 8, hideUploadButton: true } },
+    document.getElementById('webchat')
+  );
+  document.querySelector('#webchat input, #webchat textarea')?.focus();
+})();
+</script>
+"""
+
+
+async def portal_home(request: web.Request) -> web.Response:
+    """The chat for a signed-in patient, else the sign-in form."""
+    account = await current_account(request, PORTAL)
+    if account is None or account.role is not Role.PATIENT:
+        return page(
+            title="carebot: sign in",
+            heading="carebot patient portal",
+            body=sign_in_form("/portal/login", "Sign in to talk with your care assistant."),
+        )
+    lang = language_from_locale(account.language) or "en"
+    return page(
+        title="carebot",
+        heading="carebot",
+        lang=lang,
+        header_right=sign_out_button("/portal/logout", account.display_name),
+        body='<div id="webchat" role="main"></div>',
+        scripts=WEBCHAT_SCRIPT,
+    )
+
+
+async def portal_login(request: web.Request) -> web.StreamResponse:
+    """Check the credentials; only patients sign in here."""
+    account = await sign_in(request)
+    if account is None or account.role is not Role.PATIENT:
+        return page(
+            title="carebot: sign in",
+            heading="carebot patient portal",
+            body=sign_in_form(
+                "/portal/login",
+                "Sign in to talk with your care assistant.",
+                error="Wrong username or password.",
+            ),
+            status=401,
+        )
+    response = see_other("/portal")
+    start_session(request, response, PORTAL, account)
+    return response
+
+
+async def portal_logout(request: web.Request) -> web.StreamResponse:
+    """End the portal session."""
+    response = see_other("/portal")
+    end_session(response, PORTAL)
+    return response
+
+
+async def directline_token(request: web.Request) -> web.Response:
+    """A Direct Line token for the signed-in patient (identity comes from the session)."""
+    account = await current_account(request, PORTAL)
+    if account is None or account.role is not Role.PATIENT:
+        return json_error(401, "Unauthorized", "sign in first")
+    body = await read_json_object(request, limit=4096)
+    browser_locale = str(body.get("locale") or "")[:16]
+    language = language_from_locale(account.language) or language_from_locale(browser_locale)
+    locale = {"fr": "fr-FR", "en": "en-US"}.get(language or "", "en-US")
+    services = request.app[SERVICES]
+    token = services.signer.issue(account.id, DIRECTLINE_AUDIENCE, TOKEN_TTL_SECONDS, locale=locale)
+    return web.json_response(
+        {
+            "token": token,
+            "expires_in": TOKEN_TTL_SECONDS,
+            "userId": account.id,
+            "userName": account.display_name,
+            "locale": locale,
+        }
+    )
+
+
+async def webchat_bundle(request: web.Request) -> web.StreamResponse:
+    """Microsoft's Web Chat bundle, installed from the npm registry by the setup."""
+    path = request.app[SERVICES].settings.webchat_dir / "webchat.js"
+    if not path.is_file():
+        return json_error(503, "WebChatMissing", "run `make run` to install Web Chat")
+    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})
+
+
+async def root(request: web.Request) -> web.StreamResponse:
+    """The site root leads to the portal."""
+    raise web.HTTPFound("/portal")
+
+
+def add_routes(app: web.Application) -> None:
+    """Mount the portal pages."""
+    app.router.add_get("/", root)
+    app.router.add_get("/portal", portal_home)
+    app.router.add_post("/portal/login", portal_login)
+    app.router.add_post("/portal/logout", portal_logout)
+    app.router.add_post("/portal/api/directline-token", directline_token)
+    app.router.add_get("/portal/webchat.js", webchat_bundle)

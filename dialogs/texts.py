@@ -1,0 +1,86 @@
+"""Words the bot says, in English and French, and the patient words it recognises."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from dialogs.base import Language
+
+SUPPORTED_LANGUAGES: tuple[Language, ...] = ("en", "fr")
+
+MESSAGES: dict[str, dict[Language, str]] = {
+    "greeting": {
+        "en": "Hello {name}! I'm your care assistant.",
+        "fr": "Bonjour {name} ! Je suis votre assistant de soins.",
+    },
+    "offer": {
+        "en": "I can help you: {options}. What would you like to do?",
+        "fr": "Je peux vous aider : {options}. Que souhaitez-vous faire ?",
+    },
+    "help": {
+        "en": (
+            "Here is what I can do: {options}. Type one of them or pick a button. "
+            'Say "language" to change the language. '
+            "If you think it is an emergency, call {emergency} now."
+        ),
+        "fr": (
+            "Voici ce que je peux faire : {options}. Écrivez l'un d'eux ou choisissez un bouton. "
+            "Dites « langue » pour changer de langue. "
+            "Si vous pensez que c'est une urgence, appelez le {emergency} maintenant."
+        ),
+    },
+    "unknown": {
+        "en": 'Sorry, I didn\'t understand that. You can say: {options}, or "help".',
+        "fr": "Désolé, je n'ai pas compris. Vous pouvez dire : {options}, ou « aide ».",
+    },
+    "language_ask": {
+        "en": "Which language would you like: English or French?",
+        "fr": "Quelle langue préférez-vous : anglais ou français ?",
+    },
+    "language_set": {
+        "en": "All right, I'll speak English from now on.",
+        "fr": "Très bien, je vous parlerai en français désormais.",
+    },
+    "language_again": {
+        "en": "Please choose English or French.",
+        "fr": "Veuillez choisir anglais ou français.",
+    },
+    "or": {"en": "or", "fr": "ou"},
+}
+
+CAPABILITY_LABELS: dict[str, dict[Language, str]] = {
+    "triage": {"en": "check symptoms", "fr": "vérifier des symptômes"},
+    "vitals": {"en": "my vitals", "fr": "mes constantes"},
+    "booking": {"en": "book a visit", "fr": "prendre rendez-vous"},
+}
+
+EMERGENCY_NUMBERS: dict[Language, str] = {"en": "911", "fr": "112"}
+
+LANGUAGE_WORDS: dict[Language, tuple[str, ...]] = {
+    "en": ("english", "anglais", "en"),
+    "fr": ("french", "francais", "fr"),
+}
+
+
+def message(key: str, language: Language, **values: str) -> str:
+    """The message KEY in LANGUAGE, with VALUES filled in."""
+    return MESSAGES[key][language].format(**values)
+
+
+def normalise(text: str) -> str:
+    """Lower-case, accents removed, punctuation turned into single spaces."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.sub(r"[^a-z0-9%./]+", " ", plain).strip()
+
+
+def language_from_locale(locale: str | None) -> Language | None:
+    """The supported language of a locale like 'fr-CA', or None."""
+    if not locale:
+        return None
+    code = locale.split("-")[0].split("_")[0].lower()
+    for language in SUPPORTED_LANGUAGES:
+        if code == language:
+            return language
+    return None

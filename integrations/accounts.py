@@ -1,0 +1,148 @@
+"""Local accounts: people who sign in, with argon2-hashed passwords."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from integrations.persistence.tables import AccountRow
+
+_HASHER = PasswordHasher()
+
+
+class Role(StrEnum):
+    """What an account may do."""
+
+    PATIENT = "patient"
+    PROVIDER = "provider"
+    CARE_MANAGER = "care_manager"
+    ADMIN = "admin"
+
+
+STAFF_ROLES = frozenset({Role.PROVIDER, Role.CARE_MANAGER, Role.ADMIN})
+
+
+@dataclass(frozen=True)
+class Account:
+    """A signed-in person as the rest of the code sees them (no password hash)."""
+
+    id: str
+    username: str
+    role: Role
+    display_name: str
+    language: str | None
+    fhir_reference: str | None
+    aad_object_id: str | None
+
+    @property
+    def is_staff(self) -> bool:
+        """True for providers, care managers and administrators."""
+        return self.role in STAFF_ROLES
+
+
+class AccountExistsError(ValueError):
+    """The username (or Teams identity) is taken."""
+
+
+def _to_account(row: AccountRow) -> Account:
+    return Account(
+        id=row.id,
+        username=row.username,
+        role=Role(row.role),
+        display_name=row.display_name,
+        language=row.language,
+        fhir_reference=row.fhir_reference,
+        aad_object_id=row.aad_object_id,
+    )
+
+
+class AccountRepository:
+    """Creates, finds and authenticates accounts."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def create(
+        self,
+        *,
+        username: str,
+        password: str,
+        role: Role,
+        display_name: str,
+        language: str | None = None,
+        fhir_reference: str | None = None,
+        aad_object_id: str | None = None,
+    ) -> Account:
+        """Add an account; raises AccountExistsError for a taken username."""
+        if not username.strip() or len(password) < 8:
+            raise ValueError("a username and a password of at least 8 characters are required")
+        row = AccountRow(
+            id=uuid.uuid4().hex,
+            username=username.strip().lower(),
+            password_hash=_HASHER.hash(password),
+            role=role.value,
+            display_name=display_name,
+            language=language,
+            fhir_reference=fhir_reference,
+            aad_object_id=aad_object_id,
+            created_at=datetime.now(UTC),
+        )
+        try:
+            async with self._sessions.begin() as session:
+                session.add(row)
+        except IntegrityError as error:
+            raise AccountExistsError(username) from error
+        return _to_account(row)
+
+    async def authenticate(self, username: str, password: str) -> Account | None:
+        """The account if USERNAME and PASSWORD match, else None."""
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(AccountRow).where(AccountRow.username == username.strip().lower())
+            )
+        if row is None:
+            # Spend the same time as a real check so usernames cannot be probed by timing.
+            _HASHER.hash(password)
+            return None
+        try:
+            _HASHER.verify(row.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        return _to_account(row)
+
+    async def get(self, account_id: str) -> Account | None:
+        """The account with this id, or None."""
+        async with self._sessions() as session:
+            row = await session.get(AccountRow, account_id)
+        return _to_account(row) if row else None
+
+    async def by_username(self, username: str) -> Account | None:
+        """The account with this username, or None."""
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(AccountRow).where(AccountRow.username == username.strip().lower())
+            )
+        return _to_account(row) if row else None
+
+    async def by_aad_object_id(self, aad_object_id: str) -> Account | None:
+        """The account linked to a Microsoft Entra (Teams) user, or None."""
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(AccountRow).where(AccountRow.aad_object_id == aad_object_id)
+            )
+        return _to_account(row) if row else None
+
+    async def set_language(self, account_id: str, language: str) -> None:
+        """Remember the account's preferred language."""
+        async with self._sessions.begin() as session:
+            row = await session.get(AccountRow, account_id)
+            if row is not None:
+                row.language = language
