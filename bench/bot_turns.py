@@ -97,6 +97,8 @@ class ModeResult:
     errors: list[str] = field(default_factory=list)
     replies_per_turn: float = 0.0
     wall_s: float = 0.0
+    first_reply: str = ""
+    """The text (or attachment types) of the first turn's first reply, to see it answered."""
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
@@ -124,6 +126,7 @@ def summary(result: ModeResult, turns: int, text: str) -> dict[str, Any]:
             line[f"{metric}_p99_ms"] = round(percentile(values, 0.99), 2)
         line["replies_per_turn"] = round(result.replies_per_turn, 2)
         line["wall_s"] = round(result.wall_s, 3)
+        line["first_reply"] = result.first_reply
     if result.errors:
         line["first_error"] = result.errors[0][:300]
     return line
@@ -242,6 +245,15 @@ def _replies_per_turn(connector: FakeBotConnector, ids: set[str]) -> float:
     return count / max(1, len(ids))
 
 
+def _first_reply(connector: FakeBotConnector, activity_id: str) -> str:
+    for recorded in connector.requests:
+        body = recorded.activity
+        if recorded.activity_id == activity_id and body and body.get("type") == "message":
+            kinds = [str(a.get("contentType")) for a in body.get("attachments") or []]
+            return (str(body.get("text") or "") + " " + " ".join(kinds)).strip()[:120]
+    return ""
+
+
 async def run_mode(
     bot: str,
     mode: str,
@@ -284,6 +296,7 @@ async def run_mode(
             result.errors.append(f"{type(outcome).__name__}: {outcome}")
     await asyncio.sleep(SETTLE_S)  # replies sent after the HTTP response still count
     result.replies_per_turn = _replies_per_turn(connector, {a["id"] for a in activities})
+    result.first_reply = _first_reply(connector, activities[0]["id"])
     return result
 
 
@@ -353,28 +366,35 @@ def ratio(a: float, b: float) -> float | None:
     return round(a / b, 3) if b else None
 
 
-def report(results: dict[str, list[ModeResult]], turns: int) -> None:
+def pool(results: Sequence[ModeResult]) -> ModeResult:
+    """The turns of several rounds of one bot and mode as one result."""
+    pooled = ModeResult(results[0].bot, results[0].mode, first_reply=results[0].first_reply)
+    for result in results:
+        pooled.samples.extend(result.samples)
+        pooled.errors.extend(result.errors)
+        pooled.wall_s += result.wall_s
+    pooled.replies_per_turn = sum(r.replies_per_turn for r in results) / len(results)
+    return pooled
+
+
+def report(by: dict[tuple[str, str], ModeResult], turns: int) -> None:
     """Ratios of carebot to each baseline and the two targets."""
-    by = {(r.bot, r.mode): r for rs in results.values() for r in rs if r.samples}
 
     def p(bot: str, mode: str, fraction: float) -> float | None:
         result = by.get((bot, mode))
-        if result is None:
+        if result is None or not result.samples:
             return None
         return percentile([s.turn * 1000 for s in result.samples], fraction)
 
     for baseline in ("stock", "agents"):
         for mode in ("sequential", "concurrent"):
-            ours, theirs = by.get(("carebot", mode)), by.get((baseline, mode))
-            if ours is None or theirs is None:
-                continue
             line: dict[str, Any] = {"bench": "bot_turns", "ratio": f"carebot/{baseline}"}
             line["mode"] = mode
             for name, fraction in (("p50", 0.5), ("p99", 0.99)):
                 a, b = p("carebot", mode, fraction), p(baseline, mode, fraction)
-                assert a is not None and b is not None
-                line[f"turn_{name}"] = ratio(a, b)
-            emit(line)
+                line[f"turn_{name}"] = None if a is None or b is None else ratio(a, b)
+            if line["turn_p50"] is not None:
+                emit(line)
     carebot_p99, stock_p99 = p("carebot", "concurrent", 0.99), p("stock", "concurrent", 0.99)
     emit(
         {
@@ -400,7 +420,13 @@ async def main(argv: Sequence[str] | None = None) -> int:
     """Run the bench; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=200, help="turns per mode (max 2000)")
-    parser.add_argument("--warmup", type=int, default=20, help="warm-up turns per bot")
+    parser.add_argument("--warmup", type=int, default=20, help="warm-up turns per bot (max 200)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="bots take turns this many times (max 10); each mode's turns are pooled",
+    )
     parser.add_argument(
         "--bots",
         default="stock,agents,carebot",
@@ -409,30 +435,42 @@ async def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     turns = max(1, min(args.turns, 2000))
     warmup = max(1, min(args.warmup, 200))
+    rounds = max(1, min(args.rounds, 10))
     names = [n.strip() for n in args.bots.split(",") if n.strip()]
     unknown = set(names) - {"stock", "agents", "carebot"}
     if unknown:
         parser.error(f"unknown bots: {', '.join(sorted(unknown))}")
 
     failed = False
-    results: dict[str, list[ModeResult]] = {}
+    rounds_of: dict[tuple[str, str], list[ModeResult]] = {}
+    skipped: set[str] = set()
     var_dir = Path(tempfile.mkdtemp(prefix="carebot-bench-"))
     try:
+        specs = {
+            name: carebot_spec(var_dir) if name == "carebot" else baseline_spec(name)
+            for name in names
+        }
         async with FakeBotConnector() as connector:
-            for name in names:
-                spec = carebot_spec(var_dir) if name == "carebot" else baseline_spec(name)
-                outcome = await measure_bot(spec, turns, warmup, connector)
-                if isinstance(outcome, str):
-                    emit({"bench": "bot_turns", "bot": name, "skipped": outcome[:2000]})
-                    failed = failed or name != "carebot"
-                    continue
-                results[name] = outcome
-                for result in outcome:
-                    emit(summary(result, turns, spec.text))
-                    failed = failed or bool(result.errors)
+            for _ in range(rounds):
+                for name in names:
+                    if name in skipped:
+                        continue
+                    outcome = await measure_bot(specs[name], turns, warmup, connector)
+                    if isinstance(outcome, str):
+                        emit({"bench": "bot_turns", "bot": name, "skipped": outcome[:2000]})
+                        failed = failed or name != "carebot"
+                        skipped.add(name)
+                        continue
+                    for result in outcome:
+                        rounds_of.setdefault((result.bot, result.mode), []).append(result)
     finally:
         shutil.rmtree(var_dir, ignore_errors=True)
-    report(results, turns)
+    pooled = {key: pool(results) for key, results in rounds_of.items()}
+    for (name, _), result in pooled.items():
+        done = len(rounds_of[(name, result.mode)])
+        emit({**summary(result, turns * done, specs[name].text), "rounds": done})
+        failed = failed or bool(result.errors)
+    report(pooled, turns)
     return 1 if failed else 0
 
 
