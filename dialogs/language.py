@@ -19,7 +19,10 @@ class LanguagePreferences(Protocol):
 
 def parse_language(text: str) -> Language | None:
     """The language named in TEXT ('English', 'français', 'fr'), or None."""
-    words = set(normalise(text).split())
+    plain = normalise(text)
+    if plain in SUPPORTED_LANGUAGES:  # a bare code: "fr"
+        return plain
+    words = set(plain.split())
     for language in SUPPORTED_LANGUAGES:
         if words & set(LANGUAGE_WORDS[language]):
             return language

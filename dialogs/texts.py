@@ -58,8 +58,8 @@ CAPABILITY_LABELS: dict[str, dict[Language, str]] = {
 EMERGENCY_NUMBERS: dict[Language, str] = {"en": "911", "fr": "112"}
 
 LANGUAGE_WORDS: dict[Language, tuple[str, ...]] = {
-    "en": ("english", "anglais", "en"),
-    "fr": ("french", "francais", "fr"),
+    "en": ("english", "anglais"),
+    "fr": ("french", "francais"),
 }
 
 
