@@ -1,0 +1,481 @@
+"""The FHIR R4 REST API of the embedded store as an aiohttp application.
+
+    app = create_fhir_app(sessionmaker)          # closed: bearer tokens of registered clients
+    main_app.add_subapp("/fhir", app)
+
+Interactions: `/metadata`; read, vread, create (If-None-Exist), update (If-Match),
+conditional update and delete; type search (GET, POST `_search`); instance, type and system
+`_history` (`_since`, `_count`, `_sort=_lastUpdated` for commit order); transaction and
+batch bundles at the base; `Observation/$lastn?patient=&code=&max=`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from integrations.fhir_store.audit import audit_event
+from integrations.fhir_store.bundles import parse_bundle, parse_if_match, run_batch, run_transaction
+from integrations.fhir_store.capability import capability_statement
+from integrations.fhir_store.clients import authenticate
+from integrations.fhir_store.dates import DateFormatError, format_instant, parse_instant
+from integrations.fhir_store.extract import compartment_patient
+from integrations.fhir_store.outcome import StoreError, invalid, operation_outcome
+from integrations.fhir_store.params import STORED_TYPES
+from integrations.fhir_store.query import build_plan
+from integrations.fhir_store.scopes import Action, Grant
+from integrations.fhir_store.store import FhirStore, Stored, utcnow
+from integrations.fhir_store.validate import parse_json, validate_resource
+
+log = logging.getLogger(__name__)
+FHIR_JSON = "application/fhir+json"
+MAX_BODY = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Options of one mounted store."""
+
+    require_auth: bool = True
+    max_body: int = MAX_BODY
+
+
+STORE_KEY = web.AppKey("fhir_store", FhirStore)
+SETTINGS_KEY = web.AppKey("fhir_settings", StoreSettings)
+
+
+@dataclass
+class Call:
+    """One request being served: its parsed path, base URL, caller and preferences."""
+
+    request: web.Request
+    store: FhirStore
+    base: str
+    parts: list[str]
+    grant: Grant | None
+    prefer: dict[str, str]
+
+    def require(self, resource_type: str, action: Action) -> None:
+        """403 unless the caller's scopes cover ACTION on RESOURCE_TYPE."""
+        if self.grant is not None and not self.grant.allows(resource_type, action):
+            raise StoreError(
+                403, f"scope does not allow {action.name.lower()} on {resource_type}", "forbidden"
+            )
+
+    @property
+    def compartment(self) -> str | None:
+        """The patient a patient-bound token is confined to."""
+        return self.grant.patient if self.grant is not None else None
+
+
+def create_fhir_app(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    require_auth: bool = True,
+    max_body: int = MAX_BODY,
+) -> web.Application:
+    """The FHIR REST API over SESSIONMAKER's database (migrated with the `fhir` branch)."""
+    app = web.Application(client_max_size=max_body)
+    app[STORE_KEY] = FhirStore(sessionmaker)
+    app[SETTINGS_KEY] = StoreSettings(require_auth, max_body)
+    app.router.add_route("*", "/{tail:.*}", _handle)
+    return app
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(body, status=status, headers=headers, content_type=FHIR_JSON)
+
+
+def _error(error: StoreError) -> web.Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="fhir"'} if error.status == 401 else None
+    return _json(error.outcome(), error.status, headers)
+
+
+def _prefer(header: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key:
+            out[key.strip().lower()] = value.strip().strip('"')
+    return out
+
+
+async def _handle(request: web.Request) -> web.StreamResponse:
+    tail = request.match_info.get("tail", "")
+    path = request.path
+    base_path = path[: len(path) - len(tail)].rstrip("/") if tail else path.rstrip("/")
+    base = f"{request.scheme}://{request.host}{base_path}"
+    store = request.app[STORE_KEY]
+    settings = request.app[SETTINGS_KEY]
+    call = Call(
+        request,
+        store,
+        base,
+        [p for p in tail.split("/") if p],
+        None,
+        _prefer(request.headers.get("Prefer", "")),
+    )
+    action = Action.READ
+    targets: list[str] = []
+    status = 500
+    try:
+        if call.parts != ["metadata"] and settings.require_auth:
+            call.grant = await _authenticate(request, store)
+        response, action, targets = await _dispatch(call, settings)
+        status = response.status
+        return response
+    except StoreError as error:
+        status = error.status
+        return _error(error)
+    except Exception:
+        log.exception("FHIR request failed: %s %s", request.method, request.path)
+        return _json(operation_outcome("fatal", "exception", "internal error"), 500)
+    finally:
+        if call.grant is not None and call.grant.person_bound:
+            await _audit(store, call.grant, action, targets, status, request.query_string)
+
+
+async def _audit(
+    store: FhirStore, grant: Grant, action: Action, targets: list[str], status: int, query: str
+) -> None:
+    try:
+        await store.create(audit_event(grant, action, targets, status, query))
+    except Exception:
+        log.exception("could not record an AuditEvent")
+
+
+async def _authenticate(request: web.Request, store: FhirStore) -> Grant:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise StoreError(401, "a bearer token is required", "login")
+    grant = await authenticate(store.sessionmaker, token.strip())
+    if grant is None:
+        raise StoreError(401, "unknown or revoked token", "login")
+    return grant
+
+
+async def _body(call: Call, settings: StoreSettings) -> Any:
+    content_type = call.request.content_type
+    if content_type not in ("application/fhir+json", "application/json"):
+        raise StoreError(415, f"unsupported content type {content_type!r}", "not-supported")
+    if call.request.content_length is not None and call.request.content_length > settings.max_body:
+        raise StoreError(413, f"body larger than {settings.max_body} bytes", "too-costly")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in call.request.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > settings.max_body:
+            raise StoreError(413, f"body larger than {settings.max_body} bytes", "too-costly")
+        chunks.append(chunk)
+    return parse_json(b"".join(chunks))
+
+
+def _resource_headers(stored: Stored, base: str) -> dict[str, str]:
+    return {
+        "ETag": stored.etag,
+        "Last-Modified": format_datetime(stored.last_updated.replace(tzinfo=UTC), usegmt=True),
+        "Location": f"{base}/{stored.reference}/_history/{stored.version_id}",
+    }
+
+
+def _write_response(call: Call, stored: Stored, status: int) -> web.Response:
+    headers = _resource_headers(stored, call.base)
+    mode = call.prefer.get("return", "representation")
+    if mode == "minimal":
+        return web.Response(status=status, headers=headers)
+    if mode == "operationoutcome":
+        return _json(operation_outcome("information", "informational", "ok"), status, headers)
+    return _json(stored.content, status, headers)
+
+
+Dispatched = tuple[web.StreamResponse, Action, list[str]]
+
+
+async def _dispatch(call: Call, settings: StoreSettings) -> Dispatched:
+    method = call.request.method
+    parts = call.parts
+    if not parts:
+        if method != "POST":
+            raise StoreError(
+                405, "the base URL takes POST of a transaction or batch", "not-supported"
+            )
+        return await _bundle(call, settings)
+    if parts == ["metadata"] and method == "GET":
+        cap = capability_statement(call.base, format_instant(utcnow()))
+        return _json(cap), Action.READ, []
+    if parts == ["_history"] and method == "GET":
+        return await _history(call, None, None)
+    rtype = parts[0]
+    if rtype not in STORED_TYPES:
+        raise StoreError(404, f"resource type {rtype} is not stored here", "not-supported")
+    if len(parts) == 1:
+        if method == "GET":
+            return await _search(call, rtype, list(call.request.query.items()))
+        if method == "POST":
+            return await _create(call, rtype, settings)
+        if method == "PUT":
+            return await _conditional_update(call, rtype, settings)
+        if method == "DELETE":
+            return await _conditional_delete(call, rtype)
+    elif len(parts) == 2 and parts[1] == "_search" and method == "POST":
+        form = parse_qsl((await call.request.read()).decode(), keep_blank_values=True)
+        return await _search(call, rtype, list(call.request.query.items()) + form)
+    elif len(parts) == 2 and parts[1] == "_history" and method == "GET":
+        return await _history(call, rtype, None)
+    elif len(parts) == 2 and parts[1] == "$lastn" and rtype == "Observation" and method == "GET":
+        return await _lastn(call)
+    elif len(parts) == 2:
+        if method == "GET":
+            call.require(rtype, Action.READ)
+            stored = await call.store.read(rtype, parts[1], call.compartment)
+            return (
+                _json(stored.content, 200, _resource_headers(stored, call.base)),
+                Action.READ,
+                [stored.reference],
+            )
+        if method == "PUT":
+            return await _update(call, rtype, parts[1], settings)
+        if method == "DELETE":
+            return await _delete(call, rtype, parts[1])
+    elif len(parts) == 3 and parts[2] == "_history" and method == "GET":
+        return await _history(call, rtype, parts[1])
+    elif len(parts) == 4 and parts[2] == "_history" and method == "GET":
+        call.require(rtype, Action.READ)
+        try:
+            version = int(parts[3])
+        except ValueError as error:
+            raise invalid(f"version {parts[3]!r} is not a number") from error
+        stored = await call.store.vread(rtype, parts[1], version, call.compartment)
+        return (
+            _json(stored.content, 200, _resource_headers(stored, call.base)),
+            Action.READ,
+            [stored.reference],
+        )
+    raise StoreError(405, f"{method} /{'/'.join(parts)} is not supported", "not-supported")
+
+
+def _check_compartment(call: Call, document: dict[str, Any]) -> None:
+    if call.compartment is not None and compartment_patient(document) != call.compartment:
+        raise StoreError(403, "a patient token may only write that patient's data", "forbidden")
+
+
+async def _create(call: Call, rtype: str, settings: StoreSettings) -> Dispatched:
+    call.require(rtype, Action.CREATE)
+    document = validate_resource(await _body(call, settings), rtype)
+    document = {k: v for k, v in document.items() if k != "id"}
+    document["resourceType"] = rtype
+    _check_compartment(call, {**document, "id": "new"})
+    condition = call.request.headers.get("If-None-Exist")
+    if condition:
+        call.require(rtype, Action.SEARCH)
+    result = await call.store.create(document, condition)
+    status = 201 if result.created else 200
+    return _write_response(call, result.stored, status), Action.CREATE, [result.stored.reference]
+
+
+async def _update(call: Call, rtype: str, rid: str, settings: StoreSettings) -> Dispatched:
+    call.require(rtype, Action.UPDATE)
+    document = validate_resource(await _body(call, settings), rtype)
+    if document.get("id") != rid:
+        raise invalid(f"the body's id {document.get('id')!r} does not match the URL id {rid!r}")
+    _check_compartment(call, document)
+    if call.compartment is not None:
+        try:
+            await call.store.read(rtype, rid, call.compartment)
+        except StoreError as error:
+            if error.status != 410:
+                raise StoreError(403, "not this patient's resource", "forbidden") from error
+    if_match = parse_if_match(call.request.headers.get("If-Match"))
+    result = await call.store.update(rtype, rid, document, if_match)
+    status = 201 if result.created else 200
+    return _write_response(call, result.stored, status), Action.UPDATE, [result.stored.reference]
+
+
+async def _conditional_update(call: Call, rtype: str, settings: StoreSettings) -> Dispatched:
+    call.require(rtype, Action.UPDATE)
+    call.require(rtype, Action.SEARCH)
+    if call.compartment is not None:
+        raise StoreError(403, "patient tokens cannot update conditionally", "forbidden")
+    query = call.request.query_string
+    if not query:
+        raise invalid("conditional update needs search criteria")
+    document = validate_resource(await _body(call, settings), rtype)
+    result = await call.store.conditional_update(rtype, query, document)
+    status = 201 if result.created else 200
+    return _write_response(call, result.stored, status), Action.UPDATE, [result.stored.reference]
+
+
+async def _delete(call: Call, rtype: str, rid: str) -> Dispatched:
+    call.require(rtype, Action.DELETE)
+    if call.compartment is not None:
+        try:
+            await call.store.read(rtype, rid, call.compartment)
+        except StoreError as error:
+            if error.status == 410:
+                return web.Response(status=204), Action.DELETE, []
+            raise
+    stored = await call.store.delete(rtype, rid)
+    headers = {"ETag": stored.etag} if stored is not None else None
+    return web.Response(status=204, headers=headers), Action.DELETE, [f"{rtype}/{rid}"]
+
+
+async def _conditional_delete(call: Call, rtype: str) -> Dispatched:
+    call.require(rtype, Action.DELETE)
+    call.require(rtype, Action.SEARCH)
+    if call.compartment is not None:
+        raise StoreError(403, "patient tokens cannot delete conditionally", "forbidden")
+    if not call.request.query_string:
+        raise invalid("conditional delete needs search criteria")
+    await call.store.conditional_delete(rtype, call.request.query_string)
+    return web.Response(status=204), Action.DELETE, []
+
+
+def _entry(call: Call, stored: Stored, mode: str | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "fullUrl": f"{call.base}/{stored.reference}",
+        "resource": stored.content,
+    }
+    if mode:
+        entry["search"] = {"mode": mode}
+    return entry
+
+
+def _page_link(call: Call, path: str, params: list[tuple[str, str]], offset: int) -> str:
+    kept = [(k, v) for k, v in params if k != "_getpagesoffset"]
+    kept.append(("_getpagesoffset", str(offset)))
+    return f"{call.base}/{path}?{urlencode(kept)}"
+
+
+async def _search(call: Call, rtype: str, params: list[tuple[str, str]]) -> Dispatched:
+    call.require(rtype, Action.SEARCH)
+    lenient = call.prefer.get("handling") == "lenient"
+    plan = build_plan(rtype, params, lenient)
+    result = await call.store.search(plan, call.compartment)
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
+    if result.total is not None:
+        bundle["total"] = result.total
+    links = [{"relation": "self", "url": f"{call.base}/{rtype}?{urlencode(params)}"}]
+    if result.has_more:
+        links.append(
+            {"relation": "next", "url": _page_link(call, rtype, params, plan.offset + plan.count)}
+        )
+    bundle["link"] = links
+    if not plan.summary_count:
+        bundle["entry"] = [_entry(call, s, "match") for s in result.matches] + [
+            _entry(call, s, "include") for s in result.included
+        ]
+    targets = [s.reference for s in result.matches]
+    return _json(bundle), Action.SEARCH, targets
+
+
+async def _lastn(call: Call) -> Dispatched:
+    call.require("Observation", Action.SEARCH)
+    query = call.request.query
+    unknown = set(query) - {"patient", "subject", "code", "category", "max", "_count"}
+    if unknown and call.prefer.get("handling") != "lenient":
+        raise invalid(f"$lastn does not take {sorted(unknown)}")
+    patient = query.get("patient") or query.get("subject")
+    if not patient:
+        raise invalid("$lastn needs patient")
+    patient = patient if "/" in patient else f"Patient/{patient}"
+    if call.compartment is not None and patient != call.compartment:
+        raise StoreError(403, "a patient token may only read that patient's data", "forbidden")
+    try:
+        max_per_code = int(query.get("max", "1"))
+    except ValueError as error:
+        raise invalid("max must be an integer") from error
+    codes = [c for value in query.getall("code", []) for c in value.split(",") if c]
+    found = await call.store.lastn(patient, codes, max_per_code, query.get("category"))
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(found),
+        "entry": [_entry(call, s, "match") for s in found],
+    }
+    return _json(bundle), Action.SEARCH, [s.reference for s in found]
+
+
+def _history_entry(call: Call, stored: Stored) -> dict[str, Any]:
+    status = {"POST": "201 Created", "PUT": "200 OK", "DELETE": "204 No Content"}[stored.method]
+    url = stored.resource_type if stored.method == "POST" else stored.reference
+    entry: dict[str, Any] = {
+        "fullUrl": f"{call.base}/{stored.reference}",
+        "request": {"method": stored.method, "url": url},
+        "response": {
+            "status": status,
+            "etag": stored.etag,
+            "lastModified": format_instant(stored.last_updated),
+        },
+    }
+    if stored.content is not None:
+        entry["resource"] = stored.content
+    return entry
+
+
+async def _history(call: Call, rtype: str | None, rid: str | None) -> Dispatched:
+    if rtype is None:
+        if call.grant is not None and not call.grant.allows_all_types(Action.SEARCH):
+            raise StoreError(403, "system history needs a */read scope", "forbidden")
+    else:
+        call.require(rtype, Action.READ if rid else Action.SEARCH)
+    query = call.request.query
+    allowed = {"_since", "_count", "_getpagesoffset", "_sort", "_format"}
+    unknown = set(query) - allowed
+    if unknown and call.prefer.get("handling") != "lenient":
+        raise invalid(f"_history does not take {sorted(unknown)}")
+    try:
+        since = parse_instant(query["_since"]) if "_since" in query else None
+        count = min(int(query.get("_count", "100")), 1000)
+        offset = int(query.get("_getpagesoffset", "0"))
+    except (DateFormatError, ValueError) as error:
+        raise invalid(f"bad _history parameter: {error}") from error
+    sort = query.get("_sort", "-_lastUpdated")
+    if sort not in ("_lastUpdated", "-_lastUpdated"):
+        raise invalid("_history sorts only by _lastUpdated or -_lastUpdated")
+    versions, more = await call.store.history(
+        rtype, rid, since, count, offset, sort == "_lastUpdated", call.compartment
+    )
+    path = "/".join(call.parts)
+    params = list(query.items())
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "history",
+        "link": [{"relation": "self", "url": f"{call.base}/{path}"}],
+    }
+    if more:
+        bundle["link"].append(
+            {"relation": "next", "url": _page_link(call, path, params, offset + count)}
+        )
+    bundle["entry"] = [_history_entry(call, v) for v in versions]
+    return _json(bundle), Action.READ, [v.reference for v in versions]
+
+
+async def _bundle(call: Call, settings: StoreSettings) -> Dispatched:
+    document = await _body(call, settings)
+    kind, entries = parse_bundle(document)
+    representation = call.prefer.get("return") == "representation"
+
+    def authorize(resource_type: str, action: Action) -> None:
+        if resource_type not in STORED_TYPES:
+            raise StoreError(
+                404, f"resource type {resource_type} is not stored here", "not-supported"
+            )
+        call.require(resource_type, action)
+        if call.compartment is not None:
+            raise StoreError(403, "patient tokens cannot post bundles", "forbidden")
+
+    if kind == "transaction":
+        responses = await run_transaction(call.store, entries, authorize, representation)
+    else:
+        responses = await run_batch(call.store, entries, authorize, representation)
+    bundle = {"resourceType": "Bundle", "type": f"{kind}-response", "entry": responses}
+    targets = [r["fullUrl"] for r in responses if "fullUrl" in r]
+    return _json(bundle), Action.CREATE, targets

@@ -1,0 +1,61 @@
+"""AuditEvents for accesses by person-bound tokens (pure builder)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from integrations.fhir_store.dates import format_instant
+from integrations.fhir_store.scopes import Action, Grant
+from integrations.fhir_store.store import utcnow
+
+_ACTION_CODES = {
+    Action.CREATE: "C",
+    Action.READ: "R",
+    Action.UPDATE: "U",
+    Action.DELETE: "D",
+    Action.SEARCH: "E",
+}
+_INTERACTIONS = {
+    Action.CREATE: "create",
+    Action.READ: "read",
+    Action.UPDATE: "update",
+    Action.DELETE: "delete",
+    Action.SEARCH: "search",
+}
+
+
+def audit_event(
+    grant: Grant, action: Action, targets: list[str], status: int, query: str = ""
+) -> dict[str, Any]:
+    """An AuditEvent (FHIR R4) recording one REST interaction by GRANT's client."""
+    outcome = "0" if status < 400 else ("4" if status < 500 else "8")
+    entities: list[dict[str, Any]] = [{"what": {"reference": ref}} for ref in targets[:50]]
+    if grant.patient and grant.patient not in targets:
+        entities.append({"what": {"reference": grant.patient}})
+    if query:
+        entities.append({"description": "search query", "name": query[:1000]})
+    return {
+        "resourceType": "AuditEvent",
+        "type": {
+            "system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
+            "code": "rest",
+            "display": "RESTful Operation",
+        },
+        "subtype": [
+            {"system": "http://hl7.org/fhir/restful-interaction", "code": _INTERACTIONS[action]}
+        ],
+        "action": _ACTION_CODES[action],
+        "recorded": format_instant(utcnow()),
+        "outcome": outcome,
+        "agent": [
+            {
+                "who": {
+                    "identifier": {"system": "urn:carebot:fhir-client", "value": grant.client_id},
+                    "display": grant.client_name,
+                },
+                "requestor": True,
+            }
+        ],
+        "source": {"observer": {"display": "carebot FHIR store"}},
+        "entity": entities,
+    }

@@ -1,0 +1,239 @@
+"""Transaction and batch bundles: atomic all-or-nothing, or entry by entry (async I/O).
+
+A transaction resolves `urn:uuid:` fullUrls to the ids it assigns and rewrites the
+references that point at them; it processes DELETE, POST, PUT, then GET (after commit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from integrations.fhir_store.dates import format_instant
+from integrations.fhir_store.outcome import StoreError, invalid
+from integrations.fhir_store.scopes import Action
+from integrations.fhir_store.store import FhirStore, Stored, WriteResult, _Writer, new_id
+from integrations.fhir_store.validate import validate_resource
+
+# Raises StoreError(403) when the caller may not do ACTION on a resource type.
+Authorize = Callable[[str, Action], None]
+_ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "GET": 3}
+
+
+@dataclass
+class Entry:
+    """One request entry of a bundle, parsed."""
+
+    index: int
+    method: str
+    resource_type: str
+    resource_id: str | None
+    query: str
+    full_url: str | None
+    resource: dict[str, Any] | None
+    if_none_exist: str | None
+    if_match: int | None
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """The version in an If-Match header (`W/"3"`), or None."""
+    if not value:
+        return None
+    text = value.strip().removeprefix("W/").strip('"')
+    try:
+        return int(text)
+    except ValueError as error:
+        raise invalid(f"If-Match {value!r} is not a version ETag") from error
+
+
+def _parse_entry(index: int, raw: Any) -> Entry:
+    if not isinstance(raw, dict) or not isinstance(raw.get("request"), dict):
+        raise invalid(f"entry {index} has no request")
+    request = raw["request"]
+    method = str(request.get("method", "")).upper()
+    url = str(request.get("url", ""))
+    if method not in _ORDER or not url:
+        raise invalid(f"entry {index}: method {method!r} or url {url!r} not supported")
+    path, _, query = url.partition("?")
+    parts = [p for p in path.split("/") if p]
+    if "://" in path:
+        parts = parts[-2:] if len(parts) >= 2 and parts[-2][:1].isupper() else parts[-1:]
+    if not parts:
+        raise invalid(f"entry {index}: url {url!r} names no resource type")
+    resource_type = parts[0]
+    resource_id = parts[1] if len(parts) > 1 else None
+    resource = raw.get("resource")
+    if method in ("POST", "PUT") and not isinstance(resource, dict):
+        raise invalid(f"entry {index}: {method} needs a resource")
+    return Entry(
+        index,
+        method,
+        resource_type,
+        resource_id,
+        query,
+        raw.get("fullUrl"),
+        resource if isinstance(resource, dict) else None,
+        request.get("ifNoneExist"),
+        parse_if_match(request.get("ifMatch")),
+    )
+
+
+def _rewrite(node: Any, mapping: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str) and value in mapping:
+                out[key] = mapping[value]
+            else:
+                out[key] = _rewrite(value, mapping)
+        return out
+    if isinstance(node, list):
+        return [_rewrite(item, mapping) for item in node]
+    return node
+
+
+def _action(entry: Entry) -> Action:
+    if entry.method == "DELETE":
+        return Action.DELETE
+    if entry.method == "GET":
+        return Action.READ if entry.resource_id else Action.SEARCH
+    if entry.method == "POST":
+        return Action.CREATE
+    return Action.UPDATE
+
+
+def _status(result: WriteResult) -> str:
+    return "201 Created" if result.created else "200 OK"
+
+
+def _response(stored: Stored, status: str, representation: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "fullUrl": stored.reference,
+        "response": {
+            "status": status,
+            "location": f"{stored.reference}/_history/{stored.version_id}",
+            "etag": stored.etag,
+            "lastModified": format_instant(stored.last_updated),
+        },
+    }
+    if representation and stored.content is not None:
+        entry["resource"] = stored.content
+    return entry
+
+
+def parse_bundle(bundle: Any) -> tuple[str, list[Entry]]:
+    """The bundle type and its parsed entries; resources are validated here."""
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        raise invalid("POST to the base URL takes a Bundle")
+    kind = bundle.get("type")
+    if kind not in ("transaction", "batch"):
+        raise invalid(f"Bundle.type must be transaction or batch, not {kind!r}")
+    raw_entries = bundle.get("entry", [])
+    if not isinstance(raw_entries, list):
+        raise invalid("Bundle.entry must be a list")
+    entries = [_parse_entry(i, raw) for i, raw in enumerate(raw_entries)]
+    return kind, entries
+
+
+async def run_transaction(
+    store: FhirStore, entries: list[Entry], authorize: Authorize, representation: bool = False
+) -> list[dict[str, Any]]:
+    """Apply ENTRIES atomically; any failure raises and nothing is stored."""
+    for entry in entries:
+        authorize(entry.resource_type, _action(entry))
+        if entry.resource is not None:
+            validate_resource(entry.resource, entry.resource_type)
+    mapping: dict[str, str] = {}
+    for entry in entries:
+        if entry.full_url and entry.method == "POST" and not entry.if_none_exist:
+            entry.resource_id = new_id()
+            mapping[entry.full_url] = f"{entry.resource_type}/{entry.resource_id}"
+        elif entry.full_url and entry.method == "PUT" and entry.resource_id:
+            mapping[entry.full_url] = f"{entry.resource_type}/{entry.resource_id}"
+    responses: dict[int, dict[str, Any]] = {}
+    ordered = sorted(entries, key=lambda e: (_ORDER[e.method], e.index))
+    async with store.sessionmaker() as session, session.begin():
+        writer = _Writer(session)
+        await writer.lock()
+        for entry in ordered:
+            try:
+                responses[entry.index] = await _apply(store, writer, entry, mapping, representation)
+            except StoreError as error:
+                error.diagnostics = f"entry {entry.index}: {error.diagnostics}"
+                raise
+        await writer.finish()
+    for entry in ordered:
+        if entry.method == "GET":
+            responses[entry.index] = await _get(store, entry)
+    return [responses[i] for i in range(len(entries))]
+
+
+async def _apply(
+    store: FhirStore,
+    writer: _Writer,
+    entry: Entry,
+    mapping: dict[str, str],
+    representation: bool,
+) -> dict[str, Any]:
+    resource = (
+        _rewrite(entry.resource, mapping)
+        if entry.resource is not None and mapping
+        else entry.resource
+    )
+    if entry.method == "DELETE":
+        if entry.resource_id:
+            await store._delete(writer, entry.resource_type, entry.resource_id)
+        elif entry.query:
+            await writer.flush()
+            for rid in await store._match(writer.session, entry.resource_type, entry.query, 2):
+                await store._delete(writer, entry.resource_type, rid)
+        return {"response": {"status": "204 No Content"}}
+    if entry.method == "GET":
+        return {}
+    assert resource is not None
+    if entry.method == "POST":
+        result = await store._create(writer, resource, entry.if_none_exist, entry.resource_id)
+        if entry.full_url and entry.if_none_exist:
+            mapping[entry.full_url] = result.stored.reference
+    elif entry.resource_id:
+        result = await store._update(
+            writer, entry.resource_type, entry.resource_id, resource, entry.if_match
+        )
+    else:
+        result = await store._conditional_update(writer, entry.resource_type, entry.query, resource)
+    return _response(result.stored, _status(result), representation)
+
+
+async def _get(store: FhirStore, entry: Entry) -> dict[str, Any]:
+    try:
+        if entry.resource_id is None:
+            raise invalid("GET entries must read one resource")
+        stored = await store.read(entry.resource_type, entry.resource_id)
+        return _response(stored, "200 OK", True)
+    except StoreError as error:
+        return {"response": {"status": str(error.status), "outcome": error.outcome()}}
+
+
+async def run_batch(
+    store: FhirStore, entries: list[Entry], authorize: Authorize, representation: bool = False
+) -> list[dict[str, Any]]:
+    """Apply each entry on its own; a failing entry gets its OperationOutcome."""
+    out: list[dict[str, Any]] = []
+    for entry in entries:
+        try:
+            authorize(entry.resource_type, _action(entry))
+            if entry.method == "GET":
+                out.append(await _get(store, entry))
+                continue
+            if entry.resource is not None:
+                validate_resource(entry.resource, entry.resource_type)
+            async with store.sessionmaker() as session, session.begin():
+                writer = _Writer(session)
+                await writer.lock()
+                response = await _apply(store, writer, entry, {}, representation)
+                await writer.finish()
+            out.append(response)
+        except StoreError as error:
+            out.append({"response": {"status": str(error.status), "outcome": error.outcome()}})
+    return out

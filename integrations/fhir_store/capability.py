@@ -1,0 +1,88 @@
+"""The CapabilityStatement: exactly what this server supports (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from integrations.fhir_store.params import SEARCH_PARAMS, STORED_TYPES
+
+_INTERACTIONS = (
+    "read",
+    "vread",
+    "update",
+    "delete",
+    "create",
+    "search-type",
+    "history-instance",
+    "history-type",
+)
+_COMMON = ({"name": "_id", "type": "token"}, {"name": "_lastUpdated", "type": "date"})
+
+
+def capability_statement(base_url: str, instant: str) -> dict[str, Any]:
+    """The CapabilityStatement served at `/metadata`."""
+    resources = []
+    for rtype in sorted(STORED_TYPES):
+        params = [dict(p) for p in _COMMON] + [
+            {"name": p.name, "type": p.kind.value}
+            for p in sorted(SEARCH_PARAMS[rtype].values(), key=lambda p: p.name)
+        ]
+        entry: dict[str, Any] = {
+            "type": rtype,
+            "interaction": [{"code": code} for code in _INTERACTIONS],
+            "versioning": "versioned-update",
+            "readHistory": True,
+            "updateCreate": True,
+            "conditionalCreate": True,
+            "conditionalUpdate": True,
+            "conditionalDelete": "single",
+            "searchInclude": [
+                f"{rtype}:{p.name}"
+                for p in SEARCH_PARAMS[rtype].values()
+                if p.kind.value == "reference"
+            ],
+            "searchParam": params,
+        }
+        if rtype == "Observation":
+            entry["operation"] = [
+                {
+                    "name": "lastn",
+                    "definition": "http://hl7.org/fhir/OperationDefinition/Observation-lastn",
+                }
+            ]
+        resources.append(entry)
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": instant,
+        "kind": "instance",
+        "software": {"name": "carebot FHIR store"},
+        "implementation": {"description": "carebot embedded FHIR R4 store", "url": base_url},
+        "fhirVersion": "4.0.1",
+        "format": ["json"],
+        "rest": [
+            {
+                "mode": "server",
+                "security": {
+                    "cors": False,
+                    "service": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                    "code": "SMART-on-FHIR",
+                                }
+                            ]
+                        }
+                    ],
+                    "description": "Bearer tokens of registered clients with SMART scopes",
+                },
+                "resource": resources,
+                "interaction": [
+                    {"code": "transaction"},
+                    {"code": "batch"},
+                    {"code": "history-system"},
+                ],
+            }
+        ],
+    }

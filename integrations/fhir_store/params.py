@@ -1,0 +1,325 @@
+"""The resource types the store keeps and the search parameters of each (pure tables).
+
+Paths are dotted JSON paths; lists are flattened on the way. Reference parameters may name
+the resource types they accept (`Appointment.patient` is a participant actor that is a
+Patient). `patient` parameters also define the patient compartment used by scopes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ParamKind(StrEnum):
+    """How a parameter's values are indexed and matched."""
+
+    TOKEN = "token"
+    REFERENCE = "reference"
+    DATE = "date"
+
+
+@dataclass(frozen=True)
+class SearchParam:
+    """One search parameter of one resource type."""
+
+    name: str
+    kind: ParamKind
+    paths: tuple[str, ...]
+    targets: tuple[str, ...] = ()
+
+
+def _tok(name: str, *paths: str) -> SearchParam:
+    return SearchParam(name, ParamKind.TOKEN, paths)
+
+
+def _ref(name: str, *paths: str, targets: tuple[str, ...] = ()) -> SearchParam:
+    return SearchParam(name, ParamKind.REFERENCE, paths, targets)
+
+
+def _date(name: str, *paths: str) -> SearchParam:
+    return SearchParam(name, ParamKind.DATE, paths)
+
+
+def _subject_params() -> list[SearchParam]:
+    return [_ref("patient", "subject", targets=("Patient",)), _ref("subject", "subject")]
+
+
+_IDENTIFIER = _tok("identifier", "identifier")
+_STATUS = _tok("status", "status")
+_CATEGORY = _tok("category", "category")
+
+_TABLE: dict[str, list[SearchParam]] = {
+    "Patient": [
+        _IDENTIFIER,
+        _tok("gender", "gender"),
+        _date("birthdate", "birthDate"),
+        _tok("active", "active"),
+        _ref("general-practitioner", "generalPractitioner"),
+        _ref("organization", "managingOrganization"),
+    ],
+    "Practitioner": [_IDENTIFIER, _tok("active", "active")],
+    "PractitionerRole": [
+        _IDENTIFIER,
+        _tok("active", "active"),
+        _ref("practitioner", "practitioner"),
+        _ref("organization", "organization"),
+        _tok("role", "code"),
+        _tok("specialty", "specialty"),
+    ],
+    "Organization": [_IDENTIFIER, _tok("active", "active"), _tok("type", "type")],
+    "Location": [_IDENTIFIER, _STATUS, _ref("organization", "managingOrganization")],
+    "CareTeam": [
+        _IDENTIFIER,
+        *_subject_params(),
+        _STATUS,
+        _CATEGORY,
+        _ref("participant", "participant.member"),
+        _date("date", "period"),
+    ],
+    "Device": [
+        _IDENTIFIER,
+        _ref("patient", "patient", targets=("Patient",)),
+        _STATUS,
+        _tok("type", "type"),
+    ],
+    "Observation": [
+        _IDENTIFIER,
+        *_subject_params(),
+        _STATUS,
+        _CATEGORY,
+        _tok("code", "code"),
+        _tok("combo-code", "code", "component.code"),
+        _tok("component-code", "component.code"),
+        _date("date", "effectiveDateTime", "effectivePeriod", "effectiveInstant"),
+        _ref("encounter", "encounter"),
+        _ref("device", "device"),
+        _ref("performer", "performer"),
+        _ref("derived-from", "derivedFrom"),
+        _ref("has-member", "hasMember"),
+    ],
+    "QuestionnaireResponse": [
+        _IDENTIFIER,
+        *_subject_params(),
+        _STATUS,
+        _date("authored", "authored"),
+        _ref("author", "author"),
+        _ref("encounter", "encounter"),
+    ],
+    "Schedule": [
+        _IDENTIFIER,
+        _tok("active", "active"),
+        _ref("actor", "actor"),
+        _date("date", "planningHorizon"),
+        _tok("service-type", "serviceType"),
+    ],
+    "Slot": [
+        _IDENTIFIER,
+        _STATUS,
+        _ref("schedule", "schedule"),
+        _date("start", "start"),
+        _tok("service-type", "serviceType"),
+    ],
+    "Appointment": [
+        _IDENTIFIER,
+        _STATUS,
+        _ref("patient", "participant.actor", targets=("Patient",)),
+        _ref("practitioner", "participant.actor", targets=("Practitioner",)),
+        _ref("actor", "participant.actor"),
+        _date("date", "start"),
+        _ref("slot", "slot"),
+        _tok("service-type", "serviceType"),
+    ],
+    "AppointmentResponse": [
+        _IDENTIFIER,
+        _ref("appointment", "appointment"),
+        _ref("patient", "actor", targets=("Patient",)),
+        _ref("actor", "actor"),
+        _tok("part-status", "participantStatus"),
+    ],
+    "Consent": [
+        _IDENTIFIER,
+        _ref("patient", "patient", targets=("Patient",)),
+        _STATUS,
+        _CATEGORY,
+        _date("date", "dateTime"),
+        _ref("actor", "provision.actor.reference"),
+        _tok("scope", "scope"),
+    ],
+    "Provenance": [
+        _ref("patient", "target", targets=("Patient",)),
+        _ref("target", "target"),
+        _ref("agent", "agent.who"),
+        _date("recorded", "recorded"),
+    ],
+    "Coverage": [
+        _IDENTIFIER,
+        _ref("patient", "beneficiary", targets=("Patient",)),
+        _ref("beneficiary", "beneficiary"),
+        _STATUS,
+        _tok("type", "type"),
+    ],
+    "CarePlan": [
+        _IDENTIFIER,
+        *_subject_params(),
+        _STATUS,
+        _CATEGORY,
+        _tok("intent", "intent"),
+        _date("date", "period"),
+        _ref("care-team", "careTeam"),
+    ],
+    "DocumentReference": [
+        _tok("identifier", "masterIdentifier", "identifier"),
+        *_subject_params(),
+        _STATUS,
+        _CATEGORY,
+        _tok("type", "type"),
+        _date("date", "date"),
+        _ref("author", "author"),
+    ],
+    "Communication": [
+        _IDENTIFIER,
+        *_subject_params(),
+        _STATUS,
+        _CATEGORY,
+        _date("sent", "sent"),
+        _ref("recipient", "recipient"),
+        _ref("sender", "sender"),
+    ],
+    "RiskAssessment": [
+        _IDENTIFIER,
+        *_subject_params(),
+        _STATUS,
+        _date("date", "occurrenceDateTime", "occurrencePeriod"),
+        _tok("method", "method"),
+        _ref("performer", "performer"),
+    ],
+    "Flag": [
+        _IDENTIFIER,
+        *_subject_params(),
+        _STATUS,
+        _CATEGORY,
+        _date("date", "period"),
+        _ref("author", "author"),
+    ],
+    "AuditEvent": [
+        _ref("patient", "entity.what", "agent.who", targets=("Patient",)),
+        _ref("agent", "agent.who"),
+        _ref("entity", "entity.what"),
+        _date("date", "recorded"),
+        _tok("type", "type"),
+        _tok("subtype", "subtype"),
+        _tok("action", "action"),
+        _tok("outcome", "outcome"),
+    ],
+    "Encounter": [
+        _IDENTIFIER,
+        *_subject_params(),
+        _STATUS,
+        _tok("class", "class"),
+        _tok("type", "type"),
+        _date("date", "period"),
+        _ref("practitioner", "participant.individual", targets=("Practitioner",)),
+        _ref("participant", "participant.individual"),
+        _ref("service-provider", "serviceProvider"),
+    ],
+    "Condition": [
+        _IDENTIFIER,
+        *_subject_params(),
+        _tok("code", "code"),
+        _CATEGORY,
+        _tok("clinical-status", "clinicalStatus"),
+        _tok("verification-status", "verificationStatus"),
+        _date("onset-date", "onsetDateTime", "onsetPeriod"),
+        _ref("encounter", "encounter"),
+    ],
+    "Procedure": [
+        _IDENTIFIER,
+        *_subject_params(),
+        _tok("code", "code"),
+        _STATUS,
+        _date("date", "performedDateTime", "performedPeriod"),
+        _ref("encounter", "encounter"),
+    ],
+    "Immunization": [
+        _IDENTIFIER,
+        _ref("patient", "patient", targets=("Patient",)),
+        _STATUS,
+        _tok("vaccine-code", "vaccineCode"),
+        _date("date", "occurrenceDateTime"),
+    ],
+    "MedicationRequest": [
+        _IDENTIFIER,
+        *_subject_params(),
+        _STATUS,
+        _tok("intent", "intent"),
+        _tok("code", "medicationCodeableConcept"),
+        _date("authoredon", "authoredOn"),
+        _ref("requester", "requester"),
+        _ref("encounter", "encounter"),
+    ],
+    "DiagnosticReport": [
+        _IDENTIFIER,
+        *_subject_params(),
+        _STATUS,
+        _CATEGORY,
+        _tok("code", "code"),
+        _date("date", "effectiveDateTime", "effectivePeriod"),
+        _ref("result", "result"),
+        _ref("encounter", "encounter"),
+    ],
+    "Claim": [
+        _IDENTIFIER,
+        _ref("patient", "patient", targets=("Patient",)),
+        _STATUS,
+        _date("created", "created"),
+        _ref("provider", "provider"),
+    ],
+    "ExplanationOfBenefit": [
+        _IDENTIFIER,
+        _ref("patient", "patient", targets=("Patient",)),
+        _STATUS,
+        _date("created", "created"),
+        _ref("provider", "provider"),
+    ],
+    "Goal": [
+        _IDENTIFIER,
+        *_subject_params(),
+        _tok("lifecycle-status", "lifecycleStatus"),
+        _CATEGORY,
+    ],
+    "ImagingStudy": [_IDENTIFIER, *_subject_params(), _STATUS, _date("started", "started")],
+    "AllergyIntolerance": [
+        _IDENTIFIER,
+        _ref("patient", "patient", targets=("Patient",)),
+        _tok("clinical-status", "clinicalStatus"),
+        _tok("code", "code"),
+        _CATEGORY,
+    ],
+}
+
+STORED_TYPES: frozenset[str] = frozenset(_TABLE)
+SEARCH_PARAMS: dict[str, dict[str, SearchParam]] = {
+    rtype: {param.name: param for param in params} for rtype, params in _TABLE.items()
+}
+# Parameters every type answers from the resource table itself.
+COMMON_PARAMS: frozenset[str] = frozenset({"_id", "_lastUpdated"})
+# Result parameters: they shape the answer rather than filter it.
+RESULT_PARAMS: frozenset[str] = frozenset(
+    {
+        "_count",
+        "_sort",
+        "_include",
+        "_summary",
+        "_total",
+        "_format",
+        "_elements",
+        "_getpagesoffset",
+        "_revinclude",
+    }
+)
+
+
+def patient_param(resource_type: str) -> SearchParam | None:
+    """The parameter that places a resource in a patient's compartment, if any."""
+    return SEARCH_PARAMS.get(resource_type, {}).get("patient")

@@ -1,0 +1,76 @@
+"""SMART on FHIR scopes (v1 `read`/`write`/`*` and v2 `cruds` letters) and access checks (pure)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    """What an interaction does, as a SMART v2 permission letter."""
+
+    CREATE = "c"
+    READ = "r"
+    UPDATE = "u"
+    DELETE = "d"
+    SEARCH = "s"
+
+
+_SCOPE = re.compile(r"^(patient|user|system)/([A-Za-z]+|\*)\.(read|write|\*|[cruds]+)$")
+_V1 = {"read": "rs", "write": "cud", "*": "cruds"}
+
+
+class ScopeError(ValueError):
+    """A scope string that is not a SMART resource scope."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One resource scope: context (patient, user, system), resource type or *, letters."""
+
+    context: str
+    resource_type: str
+    letters: frozenset[str]
+
+    def covers(self, resource_type: str, action: Action) -> bool:
+        """True when this scope allows ACTION on RESOURCE_TYPE."""
+        return self.resource_type in ("*", resource_type) and action.value in self.letters
+
+
+def parse_scope(text: str) -> Scope:
+    """One scope from its SMART string form."""
+    match = _SCOPE.match(text.strip())
+    if match is None:
+        raise ScopeError(f"not a SMART resource scope: {text!r}")
+    context, resource_type, permission = match.groups()
+    letters = _V1.get(permission, permission)
+    return Scope(context, resource_type, frozenset(letters))
+
+
+def parse_scopes(text: str) -> tuple[Scope, ...]:
+    """Scopes from a space- or comma-separated list."""
+    return tuple(parse_scope(part) for part in re.split(r"[\s,]+", text.strip()) if part)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What an authenticated client may do: its scopes and, for patient scopes, the patient."""
+
+    client_id: str
+    client_name: str
+    scopes: tuple[Scope, ...]
+    patient: str | None = None
+
+    @property
+    def person_bound(self) -> bool:
+        """True for tokens that act for a person (patient/ or user/ scopes): access is audited."""
+        return self.patient is not None or any(s.context != "system" for s in self.scopes)
+
+    def allows(self, resource_type: str, action: Action) -> bool:
+        """True when some scope covers ACTION on RESOURCE_TYPE."""
+        return any(scope.covers(resource_type, action) for scope in self.scopes)
+
+    def allows_all_types(self, action: Action) -> bool:
+        """True when a wildcard scope covers ACTION (system-level searches and history)."""
+        return any(s.resource_type == "*" and s.covers("*", action) for s in self.scopes)

@@ -1,0 +1,825 @@
+"""The FHIR store on SQLAlchemy: versioned CRUD, search, history, $lastn (async I/O).
+
+Every write transaction first locks the single `fhir_clock` row and takes its change-feed
+sequence numbers and instants from it, so versions commit in sequence order and each
+`meta.lastUpdated` is unique and increasing: `_history?_since=` never skips a change.
+The same lock makes conditional creates and If-Match updates race-free.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from integrations.fhir_store.dates import format_instant
+from integrations.fhir_store.extract import IndexRow, compartment_patient, index_resource
+from integrations.fhir_store.outcome import StoreError, invalid, not_found
+from integrations.fhir_store.params import SEARCH_PARAMS, STORED_TYPES
+from integrations.fhir_store.query import (
+    DateValue,
+    Filter,
+    SearchPlan,
+    TokenValue,
+    build_plan,
+    parse_token,
+    plan_patient,
+)
+from integrations.fhir_store.tables import (
+    FhirClockRow,
+    FhirResourceRow,
+    FhirSearchRow,
+    FhirVersionRow,
+)
+
+R = FhirResourceRow
+V = FhirVersionRow
+S = FhirSearchRow
+# Token parameters whose index rows also carry the resource's `date` (for $lastn).
+_DATED_TOKENS = {"Observation": ("code", "combo-code")}
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One version of a resource as stored; content is None for a deletion."""
+
+    resource_type: str
+    resource_id: str
+    version_id: int
+    last_updated: datetime
+    content: dict[str, Any] | None
+    method: str = "PUT"
+
+    @property
+    def etag(self) -> str:
+        """The weak ETag of this version."""
+        return f'W/"{self.version_id}"'
+
+    @property
+    def reference(self) -> str:
+        """`Type/id`."""
+        return f"{self.resource_type}/{self.resource_id}"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """A write's outcome: the version now current and whether it was created (201)."""
+
+    stored: Stored
+    created: bool
+
+
+@dataclass
+class SearchResult:
+    """A page of matches, the included resources and the total when known."""
+
+    matches: list[Stored]
+    included: list[Stored] = field(default_factory=list)
+    total: int | None = None
+    has_more: bool = False
+
+
+def new_id() -> str:
+    """A fresh logical id."""
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    """Now, naive UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def with_meta(
+    document: dict[str, Any], resource_id: str, version: int, ts: datetime
+) -> dict[str, Any]:
+    """A copy of DOCUMENT with id, meta.versionId and meta.lastUpdated set."""
+    meta = dict(document.get("meta") or {})
+    meta["versionId"] = str(version)
+    meta["lastUpdated"] = format_instant(ts)
+    out = {"resourceType": document["resourceType"], "id": resource_id}
+    out.update({k: v for k, v in document.items() if k not in ("resourceType", "id", "meta")})
+    out["meta"] = meta
+    return out
+
+
+def _dump(document: dict[str, Any]) -> str:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+class _Writer:
+    """One write transaction: holds the clock lock and batches inserts."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.seq = 0
+        self.ts = datetime(1970, 1, 1)
+        self.resources: list[dict[str, Any]] = []
+        self.versions: list[dict[str, Any]] = []
+        self.index: list[dict[str, Any]] = []
+
+    async def lock(self) -> None:
+        # The UPDATE is the transaction's first statement: it takes the write lock (SQLite)
+        # or the row lock (PostgreSQL) that every writer waits for, in commit order.
+        await self.session.execute(
+            update(FhirClockRow).where(FhirClockRow.id == 1).values(seq=FhirClockRow.seq)
+        )
+        row = (
+            await self.session.execute(
+                select(FhirClockRow.seq, FhirClockRow.ts).where(FhirClockRow.id == 1)
+            )
+        ).one()
+        self.seq, self.ts = int(row.seq), row.ts
+
+    def tick(self) -> tuple[int, datetime]:
+        """The next sequence number and a unique, increasing instant."""
+        self.seq += 1
+        self.ts = max(utcnow(), self.ts + timedelta(microseconds=1))
+        return self.seq, self.ts
+
+    def add_index(
+        self, resource_type: str, resource_id: str, document: dict[str, Any]
+    ) -> str | None:
+        """Queue the index rows of a resource; returns its compartment patient."""
+        patient = compartment_patient(document)
+        rows = index_resource(document)
+        dated = _DATED_TOKENS.get(resource_type)
+        stamp = None
+        if dated:
+            stamp = next((r for r in rows if r.param == "date"), None)
+        for row in rows:
+            low, high = row.low, row.high
+            if stamp is not None and dated is not None and row.param in dated:
+                low, high = stamp.low, stamp.high
+            self.index.append(_index_dict(resource_type, resource_id, patient, row, low, high))
+        return patient
+
+    async def flush(self) -> None:
+        """Write the queued rows."""
+        if self.resources:
+            await self.session.execute(insert(R), self.resources)
+            self.resources = []
+        if self.versions:
+            await self.session.execute(insert(V), self.versions)
+            self.versions = []
+        if self.index:
+            await self.session.execute(insert(S), self.index)
+            self.index = []
+
+    async def finish(self) -> None:
+        """Flush and advance the clock."""
+        await self.flush()
+        await self.session.execute(
+            update(FhirClockRow).where(FhirClockRow.id == 1).values(seq=self.seq, ts=self.ts)
+        )
+
+
+def _index_dict(
+    resource_type: str,
+    resource_id: str,
+    patient: str | None,
+    row: IndexRow,
+    low: datetime | None,
+    high: datetime | None,
+) -> dict[str, Any]:
+    return {
+        "res_type": resource_type,
+        "res_id": resource_id,
+        "param": row.param,
+        "patient": patient,
+        "system": row.system,
+        "value": row.value,
+        "low": low,
+        "high": high,
+    }
+
+
+def _token_condition(token: TokenValue) -> ColumnElement[bool]:
+    conditions: list[ColumnElement[bool]] = []
+    if token.code is not None:
+        conditions.append(S.value == token.code)
+    if token.system is not None:
+        conditions.append(S.system == token.system if token.system else S.system.is_(None))
+    return and_(*conditions)
+
+
+def _date_condition(value: DateValue) -> ColumnElement[bool]:
+    low, high = S.low, S.high
+    # Ranges are half-open [low, high); comparisons follow FHIR's period semantics.
+    if value.prefix == "eq":
+        return and_(low >= value.low, high <= value.high)
+    if value.prefix == "ge":
+        return high > value.low
+    if value.prefix == "gt":
+        return high > value.high
+    if value.prefix == "le":
+        return low < value.high
+    return low < value.low
+
+
+def _lastupdated_condition(value: DateValue) -> ColumnElement[bool]:
+    if value.prefix == "eq":
+        return and_(R.last_updated >= value.low, R.last_updated < value.high)
+    if value.prefix == "ge":
+        return R.last_updated >= value.low
+    if value.prefix == "gt":
+        return R.last_updated >= value.high
+    if value.prefix == "le":
+        return R.last_updated < value.high
+    return R.last_updated < value.low
+
+
+def _filter_condition(resource_type: str, flt: Filter, patient: str | None) -> ColumnElement[bool]:
+    if flt.kind == "id":
+        return R.res_id.in_(flt.ids)
+    if flt.kind == "lastUpdated":
+        return and_(*[_lastupdated_condition(v) for v in flt.dates])
+    base = [S.res_type == resource_type, S.param == flt.name]
+    if patient is not None:
+        base.insert(0, S.patient == patient)
+    if flt.kind == "token":
+        match = or_(*[_token_condition(t) for t in flt.tokens])
+        return R.res_id.in_(select(S.res_id).where(*base, match))
+    if flt.kind == "reference":
+        options: list[ColumnElement[bool]] = []
+        for ref in flt.references:
+            options.append(S.value == ref if "/" in ref else S.value.like(f"%/{ref}"))
+        return R.res_id.in_(select(S.res_id).where(*base, or_(*options)))
+    conditions = [_date_condition(v) for v in flt.dates]
+    return R.res_id.in_(select(S.res_id).where(*base, S.value.is_(None), and_(*conditions)))
+
+
+class FhirStore:
+    """Versioned FHIR resources in the database behind SESSIONMAKER."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    # ----- reads -------------------------------------------------------------------------
+    async def read(
+        self, resource_type: str, resource_id: str, compartment: str | None = None
+    ) -> Stored:
+        """The current version; 404 if unknown, 410 if deleted."""
+        _check_type(resource_type)
+        async with self.sessionmaker() as session:
+            row = (
+                await session.execute(
+                    select(R.version_id, R.last_updated, R.deleted, R.patient, V.content)
+                    .join(
+                        V,
+                        and_(
+                            V.res_type == R.res_type,
+                            V.res_id == R.res_id,
+                            V.version_id == R.version_id,
+                        ),
+                    )
+                    .where(R.res_type == resource_type, R.res_id == resource_id)
+                )
+            ).one_or_none()
+        if row is None or not _in_compartment(resource_type, resource_id, row.patient, compartment):
+            raise not_found(resource_type, resource_id)
+        if row.deleted:
+            raise StoreError(410, f"{resource_type}/{resource_id} was deleted", "deleted")
+        return Stored(
+            resource_type, resource_id, row.version_id, row.last_updated, json.loads(row.content)
+        )
+
+    async def vread(
+        self, resource_type: str, resource_id: str, version_id: int, compartment: str | None = None
+    ) -> Stored:
+        """One version; 404 if unknown, 410 if that version is a deletion."""
+        _check_type(resource_type)
+        async with self.sessionmaker() as session:
+            row = (
+                await session.execute(
+                    select(V.last_updated, V.content, V.method).where(
+                        V.res_type == resource_type,
+                        V.res_id == resource_id,
+                        V.version_id == version_id,
+                    )
+                )
+            ).one_or_none()
+            patient = (
+                await session.execute(
+                    select(R.patient).where(R.res_type == resource_type, R.res_id == resource_id)
+                )
+            ).scalar_one_or_none()
+        if row is None or not _in_compartment(resource_type, resource_id, patient, compartment):
+            raise StoreError(
+                404, f"{resource_type}/{resource_id}/_history/{version_id} not found", "not-found"
+            )
+        if row.content is None:
+            raise StoreError(410, f"version {version_id} is a deletion", "deleted")
+        return Stored(
+            resource_type, resource_id, version_id, row.last_updated, json.loads(row.content)
+        )
+
+    # ----- writes ------------------------------------------------------------------------
+    async def create(
+        self, document: dict[str, Any], if_none_exist: str | None = None
+    ) -> WriteResult:
+        """Create with a new id; with IF_NONE_EXIST, return the one match instead (200)."""
+        async with self.sessionmaker() as session, session.begin():
+            writer = _Writer(session)
+            await writer.lock()
+            result = await self._create(writer, document, if_none_exist)
+            await writer.finish()
+        return result
+
+    async def update(
+        self,
+        resource_type: str,
+        resource_id: str,
+        document: dict[str, Any],
+        if_match: int | None = None,
+    ) -> WriteResult:
+        """Update (or create with this id); IF_MATCH is the version the client last saw."""
+        async with self.sessionmaker() as session, session.begin():
+            writer = _Writer(session)
+            await writer.lock()
+            result = await self._update(writer, resource_type, resource_id, document, if_match)
+            await writer.finish()
+        return result
+
+    async def conditional_update(
+        self, resource_type: str, query: str, document: dict[str, Any]
+    ) -> WriteResult:
+        """Update the one match of QUERY, or create when none; 412 when several match."""
+        async with self.sessionmaker() as session, session.begin():
+            writer = _Writer(session)
+            await writer.lock()
+            result = await self._conditional_update(writer, resource_type, query, document)
+            await writer.finish()
+        return result
+
+    async def delete(self, resource_type: str, resource_id: str) -> Stored | None:
+        """Delete (idempotent); returns the deletion version, None if nothing was there."""
+        async with self.sessionmaker() as session, session.begin():
+            writer = _Writer(session)
+            await writer.lock()
+            result = await self._delete(writer, resource_type, resource_id)
+            await writer.finish()
+        return result
+
+    async def conditional_delete(self, resource_type: str, query: str) -> int:
+        """Delete the one match of QUERY (412 if several); returns how many were deleted."""
+        async with self.sessionmaker() as session, session.begin():
+            writer = _Writer(session)
+            await writer.lock()
+            ids = await self._match(session, resource_type, query, 2)
+            if len(ids) > 1:
+                raise StoreError(
+                    412, f"{resource_type}?{query} matches several resources", "multiple-matches"
+                )
+            for rid in ids:
+                await self._delete(writer, resource_type, rid)
+            await writer.finish()
+        return len(ids)
+
+    async def _match(
+        self, session: AsyncSession, resource_type: str, query: str, limit: int
+    ) -> list[str]:
+        plan = build_plan(resource_type, parse_qsl(query, keep_blank_values=True))
+        if not plan.filters:
+            raise invalid(f"condition {query!r} has no search criteria")
+        stmt = select(R.res_id).where(*_plan_conditions(plan, None)).limit(limit)
+        return list((await session.execute(stmt)).scalars())
+
+    async def _create(
+        self,
+        writer: _Writer,
+        document: dict[str, Any],
+        if_none_exist: str | None,
+        resource_id: str | None = None,
+    ) -> WriteResult:
+        resource_type = document["resourceType"]
+        _check_type(resource_type)
+        if if_none_exist:
+            await writer.flush()
+            ids = await self._match(writer.session, resource_type, if_none_exist, 2)
+            if len(ids) > 1:
+                raise StoreError(
+                    412,
+                    f"{resource_type}?{if_none_exist} matches several resources",
+                    "multiple-matches",
+                )
+            if ids:
+                existing = await self._current(writer.session, resource_type, ids[0])
+                return WriteResult(existing, False)
+        rid = resource_id or new_id()
+        seq, ts = writer.tick()
+        content = with_meta(document, rid, 1, ts)
+        patient = writer.add_index(resource_type, rid, content)
+        writer.resources.append(
+            {
+                "res_type": resource_type,
+                "res_id": rid,
+                "version_id": 1,
+                "last_updated": ts,
+                "deleted": False,
+                "patient": patient,
+            }
+        )
+        writer.versions.append(
+            {
+                "seq": seq,
+                "res_type": resource_type,
+                "res_id": rid,
+                "version_id": 1,
+                "last_updated": ts,
+                "method": "POST",
+                "content": _dump(content),
+            }
+        )
+        return WriteResult(Stored(resource_type, rid, 1, ts, content, "POST"), True)
+
+    async def _current(self, session: AsyncSession, resource_type: str, resource_id: str) -> Stored:
+        row = (
+            await session.execute(
+                select(R.version_id, R.last_updated, V.content)
+                .join(
+                    V,
+                    and_(
+                        V.res_type == R.res_type, V.res_id == R.res_id, V.version_id == R.version_id
+                    ),
+                )
+                .where(R.res_type == resource_type, R.res_id == resource_id)
+            )
+        ).one()
+        return Stored(
+            resource_type, resource_id, row.version_id, row.last_updated, json.loads(row.content)
+        )
+
+    async def _update(
+        self,
+        writer: _Writer,
+        resource_type: str,
+        resource_id: str,
+        document: dict[str, Any],
+        if_match: int | None,
+    ) -> WriteResult:
+        _check_type(resource_type)
+        if document.get("id") not in (None, resource_id):
+            raise invalid(f"the body's id {document.get('id')!r} does not match the URL")
+        await writer.flush()
+        session = writer.session
+        row = (
+            await session.execute(
+                select(R.version_id, R.deleted).where(
+                    R.res_type == resource_type, R.res_id == resource_id
+                )
+            )
+        ).one_or_none()
+        if row is None:
+            if if_match is not None:
+                raise StoreError(412, f"{resource_type}/{resource_id} does not exist", "conflict")
+            result = await self._create(writer, document, None, resource_id)
+            writer.versions[-1]["method"] = "PUT"
+            return result
+        current = int(row.version_id)
+        if if_match is not None and (row.deleted or if_match != current):
+            raise StoreError(412, f"version {if_match} is not current ({current})", "conflict")
+        version = current + 1
+        seq, ts = writer.tick()
+        content = with_meta(document, resource_id, version, ts)
+        await session.execute(delete(S).where(S.res_type == resource_type, S.res_id == resource_id))
+        patient = writer.add_index(resource_type, resource_id, content)
+        await session.execute(
+            update(R)
+            .where(R.res_type == resource_type, R.res_id == resource_id)
+            .values(version_id=version, last_updated=ts, deleted=False, patient=patient)
+        )
+        writer.versions.append(
+            {
+                "seq": seq,
+                "res_type": resource_type,
+                "res_id": resource_id,
+                "version_id": version,
+                "last_updated": ts,
+                "method": "PUT",
+                "content": _dump(content),
+            }
+        )
+        return WriteResult(
+            Stored(resource_type, resource_id, version, ts, content), bool(row.deleted)
+        )
+
+    async def _conditional_update(
+        self, writer: _Writer, resource_type: str, query: str, document: dict[str, Any]
+    ) -> WriteResult:
+        await writer.flush()
+        ids = await self._match(writer.session, resource_type, query, 2)
+        if len(ids) > 1:
+            raise StoreError(
+                412, f"{resource_type}?{query} matches several resources", "multiple-matches"
+            )
+        if ids:
+            return await self._update(writer, resource_type, ids[0], document, None)
+        rid = document.get("id")
+        if isinstance(rid, str):
+            return await self._update(writer, resource_type, rid, document, None)
+        result = await self._create(writer, document, None)
+        writer.versions[-1]["method"] = "PUT"
+        return result
+
+    async def _delete(self, writer: _Writer, resource_type: str, resource_id: str) -> Stored | None:
+        _check_type(resource_type)
+        await writer.flush()
+        session = writer.session
+        row = (
+            await session.execute(
+                select(R.version_id, R.deleted).where(
+                    R.res_type == resource_type, R.res_id == resource_id
+                )
+            )
+        ).one_or_none()
+        if row is None or row.deleted:
+            return None
+        version = int(row.version_id) + 1
+        seq, ts = writer.tick()
+        await session.execute(delete(S).where(S.res_type == resource_type, S.res_id == resource_id))
+        await session.execute(
+            update(R)
+            .where(R.res_type == resource_type, R.res_id == resource_id)
+            .values(version_id=version, last_updated=ts, deleted=True)
+        )
+        writer.versions.append(
+            {
+                "seq": seq,
+                "res_type": resource_type,
+                "res_id": resource_id,
+                "version_id": version,
+                "last_updated": ts,
+                "method": "DELETE",
+                "content": None,
+            }
+        )
+        return Stored(resource_type, resource_id, version, ts, None, "DELETE")
+
+    # ----- search ------------------------------------------------------------------------
+    async def search(self, plan: SearchPlan, compartment: str | None = None) -> SearchResult:
+        """The page of resources matching PLAN (within COMPARTMENT when a patient is bound)."""
+        conditions = _plan_conditions(plan, compartment)
+        async with self.sessionmaker() as session:
+            total: int | None = None
+            if plan.summary_count or plan.total_accurate:
+                total = int(
+                    (
+                        await session.execute(
+                            select(func.count()).select_from(R).where(*conditions)
+                        )
+                    ).scalar_one()
+                )
+            if plan.summary_count:
+                return SearchResult([], total=total)
+            stmt = (
+                select(R.res_id, R.version_id, R.last_updated, V.content)
+                .join(
+                    V,
+                    and_(
+                        V.res_type == R.res_type, V.res_id == R.res_id, V.version_id == R.version_id
+                    ),
+                )
+                .where(*conditions)
+            )
+            stmt = stmt.order_by(*_order(plan)).limit(plan.count + 1).offset(plan.offset)
+            rows = (await session.execute(stmt)).all()
+            has_more = len(rows) > plan.count
+            matches = [
+                Stored(
+                    plan.resource_type,
+                    r.res_id,
+                    r.version_id,
+                    r.last_updated,
+                    json.loads(r.content),
+                )
+                for r in rows[: plan.count]
+            ]
+            if total is None and not has_more:
+                total = plan.offset + len(matches)
+            included = await self._includes(session, plan, matches, compartment)
+        return SearchResult(matches, included, total, has_more)
+
+    async def _includes(
+        self,
+        session: AsyncSession,
+        plan: SearchPlan,
+        matches: list[Stored],
+        compartment: str | None,
+    ) -> list[Stored]:
+        if not plan.includes or not matches:
+            return []
+        ids = [m.resource_id for m in matches]
+        refs: set[str] = set()
+        for inc in plan.includes:
+            values = (
+                await session.execute(
+                    select(S.value).where(
+                        S.res_type == plan.resource_type, S.param == inc.param, S.res_id.in_(ids)
+                    )
+                )
+            ).scalars()
+            refs.update(
+                v for v in values if v and (inc.target is None or v.startswith(inc.target + "/"))
+            )
+        seen = {m.reference for m in matches}
+        out: list[Stored] = []
+        for ref in sorted(refs - seen):
+            rtype, _, rid = ref.partition("/")
+            if rtype not in STORED_TYPES:
+                continue
+            row = (
+                await session.execute(
+                    select(R.version_id, R.last_updated, R.patient, V.content)
+                    .join(
+                        V,
+                        and_(
+                            V.res_type == R.res_type,
+                            V.res_id == R.res_id,
+                            V.version_id == R.version_id,
+                        ),
+                    )
+                    .where(R.res_type == rtype, R.res_id == rid, R.deleted == false())
+                )
+            ).one_or_none()
+            if row is not None and _in_compartment(rtype, rid, row.patient, compartment):
+                out.append(
+                    Stored(rtype, rid, row.version_id, row.last_updated, json.loads(row.content))
+                )
+        return out
+
+    async def lastn(
+        self,
+        patient: str,
+        codes: Sequence[str] = (),
+        max_per_code: int = 1,
+        category: str | None = None,
+    ) -> list[Stored]:
+        """The newest MAX_PER_CODE Observations of PATIENT per code (`Observation/$lastn`)."""
+        conditions: list[ColumnElement[bool]] = [
+            S.patient == patient,
+            S.res_type == "Observation",
+            S.param == "code",
+        ]
+        if codes:
+            conditions.append(or_(*[_token_condition(parse_token(c)) for c in codes]))
+        if category:
+            conditions.append(
+                S.res_id.in_(
+                    select(S.res_id).where(
+                        S.patient == patient,
+                        S.res_type == "Observation",
+                        S.param == "category",
+                        _token_condition(parse_token(category)),
+                    )
+                )
+            )
+        ranked = (
+            select(
+                S.res_id,
+                func.row_number()
+                .over(partition_by=(S.system, S.value), order_by=(S.low.desc(), S.res_id.desc()))
+                .label("rank"),
+            )
+            .where(*conditions)
+            .subquery()
+        )
+        stmt = (
+            select(R.res_id, R.version_id, R.last_updated, V.content)
+            .join(
+                V,
+                and_(V.res_type == R.res_type, V.res_id == R.res_id, V.version_id == R.version_id),
+            )
+            .where(
+                R.res_type == "Observation",
+                R.res_id.in_(select(ranked.c.res_id).where(ranked.c.rank <= max_per_code)),
+            )
+        )
+        async with self.sessionmaker() as session:
+            rows = (await session.execute(stmt)).all()
+        return [
+            Stored("Observation", r.res_id, r.version_id, r.last_updated, json.loads(r.content))
+            for r in rows
+        ]
+
+    # ----- history -----------------------------------------------------------------------
+    async def history(
+        self,
+        resource_type: str | None = None,
+        resource_id: str | None = None,
+        since: datetime | None = None,
+        count: int = 50,
+        offset: int = 0,
+        ascending: bool = False,
+        compartment: str | None = None,
+    ) -> tuple[list[Stored], bool]:
+        """Versions newest first (or in commit order when ASCENDING); and whether more follow."""
+        conditions: list[ColumnElement[bool]] = []
+        if resource_type is not None:
+            _check_type(resource_type)
+            conditions.append(V.res_type == resource_type)
+        if resource_id is not None:
+            conditions.append(V.res_id == resource_id)
+        if since is not None:
+            conditions.append(V.last_updated >= since)
+        stmt = select(V.res_type, V.res_id, V.version_id, V.last_updated, V.method, V.content)
+        if compartment is not None:
+            stmt = stmt.join(R, and_(R.res_type == V.res_type, R.res_id == V.res_id))
+            conditions.append(
+                or_(
+                    R.patient == compartment,
+                    and_(V.res_type == "Patient", V.res_id == compartment.partition("/")[2]),
+                )
+            )
+        stmt = stmt.where(*conditions).order_by(V.seq if ascending else V.seq.desc())
+        stmt = stmt.limit(count + 1).offset(offset)
+        async with self.sessionmaker() as session:
+            rows = (await session.execute(stmt)).all()
+        if resource_id is not None and not rows and offset == 0:
+            raise not_found(resource_type or "", resource_id)
+        versions = [
+            Stored(
+                r.res_type,
+                r.res_id,
+                r.version_id,
+                r.last_updated,
+                json.loads(r.content) if r.content is not None else None,
+                r.method,
+            )
+            for r in rows[:count]
+        ]
+        return versions, len(rows) > count
+
+
+def _check_type(resource_type: str) -> None:
+    if resource_type not in STORED_TYPES:
+        raise StoreError(404, f"resource type {resource_type} is not stored here", "not-supported")
+
+
+def _in_compartment(
+    resource_type: str, resource_id: str, patient: str | None, compartment: str | None
+) -> bool:
+    if compartment is None:
+        return True
+    if resource_type == "Patient":
+        return f"Patient/{resource_id}" == compartment
+    return patient == compartment
+
+
+def _plan_conditions(plan: SearchPlan, compartment: str | None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [R.res_type == plan.resource_type, R.deleted == false()]
+    patient = compartment or plan_patient(plan)
+    if compartment is not None:
+        if plan.resource_type == "Patient":
+            conditions.append(R.res_id == compartment.partition("/")[2])
+        else:
+            conditions.append(R.patient == compartment)
+    if plan.resource_type == "Patient":
+        patient = None  # Patient index rows carry their own id as patient; fine, but simpler off
+    for flt in plan.filters:
+        conditions.append(_filter_condition(plan.resource_type, flt, patient))
+    return conditions
+
+
+def _order(plan: SearchPlan) -> list[Any]:
+    keys: list[Any] = []
+    for name, descending in plan.sort:
+        if name == "_lastUpdated":
+            column: Any = R.last_updated
+        elif name == "_id":
+            column = R.res_id
+        else:
+            column = (
+                select(func.min(S.low))
+                .where(
+                    S.res_type == plan.resource_type,
+                    S.res_id == R.res_id,
+                    S.param == name,
+                    S.value.is_(None),
+                )
+                .scalar_subquery()
+            )
+        keys.append(column.desc() if descending else column)
+    keys.extend([R.last_updated, R.res_id])
+    return keys
+
+
+def known_params(resource_type: str) -> list[str]:
+    """Names of the search parameters of a type (for the CapabilityStatement)."""
+    return sorted(SEARCH_PARAMS.get(resource_type, {}))

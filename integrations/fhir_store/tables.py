@@ -1,0 +1,130 @@
+"""Tables of the embedded FHIR store (created by the `fhir` Alembic branch).
+
+All instants are naive UTC. `fhir_version.seq` is the change-feed position: it is taken
+from the single `fhir_clock` row, whose row lock every write transaction holds until it
+commits, so sequence order is commit order on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from integrations.persistence.database import Base
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class FhirClockRow(Base):
+    """The one row every writer locks: last change-feed sequence and last instant used."""
+
+    __tablename__ = "fhir_clock"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    ts: Mapped[datetime] = mapped_column(DateTime)
+
+
+class FhirResourceRow(Base):
+    """The current state of one resource (its content is the current version row)."""
+
+    __tablename__ = "fhir_resource"
+    __table_args__ = (
+        Index("ix_fhir_resource_updated", "res_type", "last_updated"),
+        Index("ix_fhir_resource_patient", "patient", "res_type"),
+    )
+
+    res_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    res_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version_id: Mapped[int] = mapped_column(Integer)
+    last_updated: Mapped[datetime] = mapped_column(DateTime)
+    deleted: Mapped[bool] = mapped_column(Boolean)
+    patient: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
+class FhirVersionRow(Base):
+    """One version of one resource, in change-feed order; content is None for a delete."""
+
+    __tablename__ = "fhir_version"
+    __table_args__ = (
+        UniqueConstraint("res_type", "res_id", "version_id", name="uq_fhir_version"),
+        Index("ix_fhir_version_type_seq", "res_type", "seq"),
+        Index("ix_fhir_version_updated", "last_updated"),
+    )
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    res_type: Mapped[str] = mapped_column(String(64))
+    res_id: Mapped[str] = mapped_column(String(64))
+    version_id: Mapped[int] = mapped_column(Integer)
+    last_updated: Mapped[datetime] = mapped_column(DateTime)
+    method: Mapped[str] = mapped_column(String(8))
+    content: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class FhirSearchRow(Base):
+    """One indexed value of one search parameter of a current resource."""
+
+    __tablename__ = "fhir_search"
+    __table_args__ = (
+        Index("ix_fhir_search_value", "res_type", "param", "value", "res_id"),
+        Index("ix_fhir_search_patient", "patient", "res_type", "param", "value", "low"),
+        Index("ix_fhir_search_date", "res_type", "param", "low"),
+        Index("ix_fhir_search_res", "res_type", "res_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    res_type: Mapped[str] = mapped_column(String(64))
+    res_id: Mapped[str] = mapped_column(String(64))
+    param: Mapped[str] = mapped_column(String(64))
+    patient: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    system: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    value: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    low: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    high: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class FhirClientRow(Base):
+    """A registered API client with its SMART scopes (and bound patient for patient/ scopes)."""
+
+    __tablename__ = "fhir_client"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    scopes: Mapped[str] = mapped_column(Text)
+    patient: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class FhirClientTokenRow(Base):
+    """A bearer token of a client, kept only as its SHA-256."""
+
+    __tablename__ = "fhir_client_token"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), ForeignKey("fhir_client.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class FhirImportRow(Base):
+    """Progress of one import file, so an interrupted import resumes where it stopped."""
+
+    __tablename__ = "fhir_import"
+
+    file_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    path: Mapped[str] = mapped_column(Text)
+    done: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
