@@ -179,7 +179,9 @@ def _tail(path: Path, lines: int = 15) -> str:
 @contextlib.asynccontextmanager
 async def running(spec: BotSpec, port: int, log: Path) -> AsyncIterator[str]:
     """Start the bot's server on PORT, yield its /api/messages URL, stop it on exit."""
-    env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
+    # The caller's CAREBOT_* settings (a real database, app id) must not reach the bots.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("CAREBOT_")}
+    env = {**inherited, **spec.env, "PYTHONUNBUFFERED": "1"}
     with log.open("w") as out:
         for command in spec.prepare:
             done = await asyncio.create_subprocess_exec(
@@ -309,10 +311,12 @@ def baseline_spec(name: str) -> BotSpec:
     return BotSpec(name, "help", (str(python), str(BASELINES / f"{name}_echo.py"), "{port}"))
 
 
-def carebot_spec(var_dir: Path) -> BotSpec:
-    """carebot serve on a fresh CAREBOT_VAR_DIR, migrated first."""
+def carebot_spec(var_dir: Path, database_url: str = "") -> BotSpec:
+    """carebot serve on a fresh CAREBOT_VAR_DIR (and its SQLite file), migrated first."""
     carebot = str(ROOT / ".venv" / "bin" / "carebot")
     env = {"CAREBOT_VAR_DIR": str(var_dir), "CAREBOT_LOG_LEVEL": "WARNING"}
+    if database_url:
+        env["CAREBOT_DATABASE_URL"] = database_url
     return BotSpec(
         "carebot",
         "help",
@@ -428,6 +432,11 @@ async def main(argv: Sequence[str] | None = None) -> int:
         help="bots take turns this many times (max 10); each mode's turns are pooled",
     )
     parser.add_argument(
+        "--carebot-database-url",
+        default="",
+        help="CAREBOT_DATABASE_URL for carebot (an empty database); default SQLite in a temp dir",
+    )
+    parser.add_argument(
         "--bots",
         default="stock,agents,carebot",
         help="comma-separated, from stock, agents, carebot",
@@ -447,7 +456,9 @@ async def main(argv: Sequence[str] | None = None) -> int:
     var_dir = Path(tempfile.mkdtemp(prefix="carebot-bench-"))
     try:
         specs = {
-            name: carebot_spec(var_dir) if name == "carebot" else baseline_spec(name)
+            name: carebot_spec(var_dir, args.carebot_database_url)
+            if name == "carebot"
+            else baseline_spec(name)
             for name in names
         }
         async with FakeBotConnector() as connector:
