@@ -246,10 +246,12 @@ class FakeBotConnector:
 
     async def close(self) -> None:
         """Stop the server; pending waits fail."""
-        for waiter in self._waiters:
-            if not waiter.future.done():
-                waiter.future.cancel()
+        pending = [w.future for w in self._waiters] + list(self._replies.values())
+        for future in pending:
+            if not future.done():
+                future.cancel()
         self._waiters.clear()
+        self._replies.clear()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
