@@ -1,0 +1,138 @@
+"""Age, sex, pregnancy, duration and pain score stated in words, in English and French."""
+
+from __future__ import annotations
+
+import re
+
+from dialogs.triage.models import Sex
+
+_NUMBER_WORDS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "few": 3, "several": 3,
+    "couple": 2, "un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5,
+    "sept": 7, "huit": 8, "dix": 10, "quelques": 3, "plusieurs": 3,
+}  # fmt: skip
+_NUM = r"(\d+(?:[.,]\d+)?|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
+
+_UNIT_HOURS = {
+    "minute": 1 / 60, "min": 1 / 60, "hour": 1, "hr": 1, "h": 1, "heure": 1, "day": 24,
+    "jour": 24, "journee": 24, "night": 24, "nuit": 24, "week": 168, "semaine": 168,
+    "month": 730, "mois": 730, "year": 8760, "an": 8760, "annee": 8760,
+}  # fmt: skip
+_UNIT = r"(minutes?|mins?|hours?|hrs?|h|heures?|days?|jours?|journees?|nights?|nuits?|weeks?|semaines?|months?|mois|years?|ans|annees?)"
+
+_AGE = (
+    re.compile(
+        rf"\b{_NUM} ?(years?|yrs?|y|months?|mo|weeks?|wk|days?|ans?|mois|semaines?|jours?) ?(?:old|o\b|/o)"
+    ),
+    re.compile(
+        rf"\b(?:aged?|age de|agee? de|i am|i m|im|he is|she is|he s|she s)\s+{_NUM}\s*(years?|yrs?|ans|months?|mois|weeks?|semaines?)?\b(?! ?(?:kg|lb|cm|%|°|pounds|weeks pregnant|days|jours|h|min|minutes|hours|heures))"
+    ),
+    re.compile(rf"\b(?:j ai|il a|elle a|a|de|aged)\s+{_NUM}\s+(ans|mois|semaines)\b"),
+    re.compile(rf"\b{_NUM}\s?(yo|y o|yr old|ans|mois)\b"),
+)
+_NOT_AGE = re.compile(
+    r"\s*(?:weeks?\s+)?(?:pregnan|enceinte|gestation|d amenorrhee|sa\b|of pregnancy|de grossesse)"
+)
+_DURATION_BEFORE = re.compile(
+    r"(?:depuis|pendant|il y a|ca fait|for|since|over|past|last|about|durant)\s+(?:(?:the|about|environ|plus de|more than)\s+)?$"
+)
+_DURATION = re.compile(
+    rf"\b(?:for|since|past|last|over|x|depuis|pendant|il y a|ca fait|durant|lasted|lasting|ongoing for|about|the last|the past)\s+(?:the\s+|about\s+|environ\s+|almost\s+|nearly\s+|over\s+|more than\s+|plus de\s+|a\s+)?{_NUM}?\s*{_UNIT}\b"
+    rf"|\b{_NUM}\s*{_UNIT}\s+(?:ago|history|duration|now|in a row)\b"
+)
+_SINCE_WORDS = {
+    "yesterday": 24, "hier": 24, "last night": 12, "cette nuit": 12, "this morning": 6,
+    "ce matin": 6, "today": 6, "aujourd hui": 6, "tonight": 3, "ce soir": 3, "an hour ago": 1,
+    "avant hier": 48, "day before yesterday": 48, "last week": 168, "la semaine derniere": 168,
+}  # fmt: skip
+_SINCE = re.compile(
+    r"\b(?:since|depuis|started|began|commence|a commence)\s+(?:\w+\s+)?("
+    + "|".join(_SINCE_WORDS)
+    + r")\b"
+)
+_PAIN_SCORE = re.compile(r"\b(\d{1,2})\s*(?:/|out of|sur)\s*10\b")
+
+_FEMALE = re.compile(
+    r"\b(?:woman|women|female|girl|lady|mother|mom|mum|wife|daughter|she|her|femme|fille|madame|mme|"
+    r"patiente|mere|elle|epouse|enceinte|pregnant|sister|soeur|grandmother|grand mere|fillette)\b"
+)
+_MALE = re.compile(
+    r"\b(?:man|men|male|boy|gentleman|father|dad|husband|son|he|his|him|homme|garcon|monsieur|mr|"
+    r"pere|il|mari|fils|brother|frere|grandfather|grand pere)\b"
+)
+_CHILD_NOUNS = (
+    (re.compile(r"\b(?:newborn|new born|neonate|nouveau ne)\b"), 0.05),
+    (re.compile(r"\b(?:baby|bebe|infant|nourrisson)\b"), 0.5),
+    (
+        re.compile(
+            r"\b(?:toddler|child|kid|enfant|little boy|little girl|petit garcon|petite fille)\b"
+        ),
+        5.0,
+    ),
+)
+
+
+def _num(raw: str) -> float:
+    return (
+        float(_NUMBER_WORDS.get(raw, 0)) if raw in _NUMBER_WORDS else float(raw.replace(",", "."))
+    )
+
+
+def _years(value: float, unit: str | None) -> float:
+    unit = (unit or "y").strip()
+    if unit.startswith(("mo", "mois")):
+        return value / 12
+    if unit.startswith(("w", "sem", "wk")):
+        return value / 52
+    if unit.startswith(("d", "j")):
+        return value / 365
+    return value
+
+
+def parse_age(text: str) -> float | None:
+    """The patient's age in years, if stated."""
+    for pattern in _AGE:
+        for m in pattern.finditer(text):
+            if _NOT_AGE.match(text, m.end()) or _DURATION_BEFORE.search(text, 0, m.start()):
+                continue
+            age = _years(_num(m.group(1)), m.group(2) if m.lastindex and m.lastindex >= 2 else None)
+            if 0 <= age <= 120:
+                return round(age, 3)
+    for pattern, age in _CHILD_NOUNS:
+        if pattern.search(text):
+            return age
+    return None
+
+
+def parse_sex(text: str) -> Sex | None:
+    """The patient's sex from the first nouns and pronouns that give it."""
+    female, male = _FEMALE.search(text), _MALE.search(text)
+    if female and (not male or female.start() < male.start()):
+        return Sex.FEMALE
+    return Sex.MALE if male else None
+
+
+def _unit_hours(unit: str) -> float:
+    unit = unit.rstrip("s") if unit not in ("mois", "ans") else unit
+    if unit == "ans":
+        unit = "an"
+    return _UNIT_HOURS.get(unit, _UNIT_HOURS.get(unit.rstrip("e"), 24))
+
+
+def parse_duration_hours(text: str) -> float | None:
+    """How long the problem has lasted, the longest stated span, in hours."""
+    spans: list[float] = []
+    for m in _DURATION.finditer(text):
+        raw_num = m.group(1) or m.group(3)
+        unit = m.group(2) or m.group(4)
+        spans.append((_num(raw_num) if raw_num else 1.0) * _unit_hours(unit))
+    for m in _SINCE.finditer(text):
+        spans.append(float(_SINCE_WORDS[m.group(1)]))
+    return max(spans) if spans else None
+
+
+def parse_pain_score(text: str) -> int | None:
+    """A pain score out of ten, if stated."""
+    scores = [int(m.group(1)) for m in _PAIN_SCORE.finditer(text) if int(m.group(1)) <= 10]
+    return max(scores) if scores else None

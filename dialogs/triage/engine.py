@@ -1,0 +1,213 @@
+"""The triage engine: text, record and device vitals in; level, reasons and findings out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from dialogs.base import Language
+from dialogs.triage.context_text import (
+    parse_age,
+    parse_duration_hours,
+    parse_pain_score,
+    parse_sex,
+)
+from dialogs.triage.knowledge_base import Knowledge, load_knowledge
+from dialogs.triage.levels import Level, most_urgent
+from dialogs.triage.lexicon import find_mentions
+from dialogs.triage.models import (
+    Context,
+    Finding,
+    Patient,
+    Reason,
+    Sex,
+    TriageResult,
+    VitalReading,
+)
+from dialogs.triage.normalise import normalise
+from dialogs.triage.rules import Evidence, fired_rules
+from dialogs.triage.vitals_judge import VitalJudgement, judge_vitals, news2_level, news2_score
+from dialogs.triage.vitals_text import parse_vitals
+
+_NEWS2_MIN_PARAMETERS = 3  # an aggregate over fewer parameters says little
+
+
+def _age_ids(age: float | None) -> set[str]:
+    if age is None:
+        return set()
+    ids = {"age.adult" if age >= 16 else "age.child"}
+    if age < 0.25:  # under 3 months: NICE NG143 fever thresholds
+        ids.add("age.neonate")
+    if age < 1:
+        ids.add("age.infant")
+    if age >= 65:
+        ids.add("age.older")
+    return ids
+
+
+def _context(text: str, patient: Patient, present: set[str]) -> Context:
+    age = parse_age(text)
+    if age is None:
+        age = patient.age_years
+    sex = patient.sex or parse_sex(text)
+    pain = parse_pain_score(text)
+    severity = None
+    if "severe" in present or (pain is not None and pain >= 7):
+        severity = "severe"
+    elif "mild" in present or (pain is not None and pain <= 3):
+        severity = "mild"
+    return Context(
+        age_years=age,
+        sex=sex,
+        pregnant=bool(patient.pregnant) or "pregnant" in present,
+        duration_hours=parse_duration_hours(text),
+        sudden_onset="sudden_onset" in present,
+        severity=severity,
+        pain_score=pain,
+    )
+
+
+def assess(
+    text: str,
+    *,
+    language: Language = "en",
+    patient: Patient | None = None,
+    device_vitals: Iterable[VitalReading] = (),
+    answers: dict[str, bool] | None = None,
+    knowledge: Knowledge | None = None,
+) -> TriageResult:
+    """Triage TEXT (a message or a whole vignette) with the record, device vitals and answers.
+
+    ANSWERS are the patient's yes/no replies to follow-up questions, by finding id; they
+    override what the text said about the same finding.
+    """
+    kb = knowledge or load_knowledge()
+    patient = patient or Patient()
+    norm = normalise(text)
+    mentions = find_mentions(norm, kb)
+    present = {m.symptom for m in mentions if m.present}
+    absent = {m.symptom for m in mentions if not m.present}
+    for sid, yes in (answers or {}).items():
+        (present if yes else absent).add(sid)
+        (absent if yes else present).discard(sid)
+    if patient.pregnant is False:
+        present.discard("pregnant")
+    context = _context(norm, patient, present)
+    if context.severity == "severe":
+        present.add("severe")
+    if context.pregnant:
+        present.add("pregnant")
+    context_ids = _age_ids(context.age_years)
+    if context.sex is not None:
+        context_ids.add(f"sex.{context.sex.value}")
+    if context.sex is Sex.MALE:
+        present.discard("pregnant")
+
+    vitals = tuple(parse_vitals(norm)) + tuple(device_vitals)
+    judged = judge_vitals(vitals, frozenset(context_ids | present), kb)
+    reasons: list[Reason] = []
+    vital_ids = {f"vital.{j.band.id}" for j in judged}
+    for j in judged:
+        present |= j.band.implies
+        absent -= j.band.implies
+    for j in judged:
+        if j.band.level is not None:
+            reasons.append(
+                Reason(
+                    rule=f"vital.{j.band.id}",
+                    level=j.band.level,
+                    text=_vital_text(j.band.reason[language], j.reading, language),
+                    red_flag=j.band.red_flag,
+                    citation=j.band.cite,
+                )
+            )
+    score, parameters = news2_score(vitals, "confusion" in present, kb)
+    if parameters >= _NEWS2_MIN_PARAMETERS:
+        hit = news2_level(score, kb)
+        if hit is not None:
+            level, threshold = hit
+            context_ids.add("news2.high" if level is Level.EMERGENCY_AMBULANCE else "news2.medium")
+            reason = next(t.reason for t in kb.news2_thresholds if t.min_score == threshold)
+            reasons.append(
+                Reason(
+                    rule="news2",
+                    level=level,
+                    text=reason[language].format(score=score),
+                    red_flag=level.is_emergency,
+                    citation=kb.news2_cite,
+                )
+            )
+
+    evidence = Evidence(
+        present=frozenset(present | context_ids | vital_ids),
+        absent=frozenset(absent),
+        age_years=context.age_years,
+        duration_hours=context.duration_hours,
+    )
+    fired = fired_rules(evidence, kb)
+    for rule in fired:
+        reasons.append(Reason(rule.id, rule.level, rule.reason[language], rule.red_flag, rule.cite))
+    covered = set().union(*(rule.all | rule.any for rule in fired)) if fired else set()
+    complaints = {sid for sid in present if not kb.symptoms[sid].modifier}
+    uncovered = complaints - covered
+    if uncovered or not reasons:
+        names = ", ".join(sorted(kb.symptoms[s].name[language] for s in uncovered))
+        template = kb.default_reason if complaints else kb.unknown_reason
+        reasons.append(
+            Reason("default", Level.CONSULTATION, template[language].format(symptoms=names))
+        )
+    reasons.sort(key=lambda r: -r.level.rank)
+    words = {m.symptom: m.words for m in mentions}
+    findings = _findings(present, absent, judged, kb, language, words)
+    return TriageResult(
+        level=most_urgent([r.level for r in reasons], Level.CONSULTATION),
+        reasons=tuple(reasons),
+        findings=findings,
+        vitals=vitals,
+        context=context,
+    )
+
+
+def _vital_text(template: str, reading: VitalReading, language: Language) -> str:
+    value = f"{reading.value:g}"
+    source = reading.source if reading.source != "text" else ""
+    text = template.format(value=value)
+    return f"{text} ({source})" if source else text
+
+
+def _findings(
+    present: set[str],
+    absent: set[str],
+    judged: list[VitalJudgement],
+    kb: Knowledge,
+    language: Language,
+    mentions_text: dict[str, str],
+) -> tuple[Finding, ...]:
+    out: list[Finding] = []
+    for sid in sorted(present | absent):
+        symptom = kb.symptoms.get(sid)
+        if symptom is None:
+            continue
+        out.append(
+            Finding(
+                id=sid,
+                name=symptom.name[language],
+                present=sid in present,
+                snomed=symptom.snomed,
+                evidence=mentions_text.get(sid, ""),
+            )
+        )
+    seen: set[str] = set()
+    for item in judged:
+        fid = f"vital.{item.band.id}"
+        if fid in seen:
+            continue
+        seen.add(fid)
+        out.append(
+            Finding(
+                id=fid,
+                name=item.band.name[language],
+                snomed=item.band.snomed,
+                evidence=f"{item.reading.kind.value} {item.reading.value:g} ({item.reading.source})",
+            )
+        )
+    return tuple(out)

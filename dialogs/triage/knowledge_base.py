@@ -1,0 +1,259 @@
+"""The medical knowledge, read once from the YAML files under `knowledge/` and cached."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from dialogs.triage.levels import Level
+from dialogs.triage.models import VitalKind
+from dialogs.triage.normalise import compile_phrase
+
+Text = dict[str, str]  # language -> words
+
+
+@dataclass(frozen=True)
+class Symptom:
+    """A symptom, sign, risk factor or context fact the lexicon recognises."""
+
+    id: str
+    name: Text
+    pattern: re.Pattern[str] | None
+    snomed: str | None = None
+    ask: Text | None = None  # the follow-up question, when it is worth asking
+    modifier: bool = False  # onset, severity, risk factor: not a complaint by itself
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Evidence that, when present together, puts the patient at LEVEL at least."""
+
+    id: str
+    level: Level
+    reason: Text
+    all: frozenset[str] = frozenset()
+    any: frozenset[str] = frozenset()
+    none: frozenset[str] = frozenset()
+    age_min: float | None = None
+    age_max: float | None = None
+    duration_min_hours: float | None = None
+    duration_max_hours: float | None = None
+    red_flag: bool = False
+    cite: str = ""
+
+
+@dataclass(frozen=True)
+class VitalBand:
+    """A range of one vital sign that is a finding (and maybe a level) by itself."""
+
+    id: str
+    kind: VitalKind
+    name: Text
+    reason: Text
+    low: float | None = None  # inclusive lower bound
+    high: float | None = None  # inclusive upper bound
+    level: Level | None = None
+    red_flag: bool = False
+    cite: str = ""
+    snomed: str | None = None
+    implies: frozenset[str] = frozenset()  # symptom ids the band makes present (fever)
+    only_if: frozenset[str] = frozenset()  # context finding ids needed (e.g. age.infant)
+    unless: frozenset[str] = frozenset()
+
+    def contains(self, value: float) -> bool:
+        """True when VALUE falls in the band."""
+        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+
+
+@dataclass(frozen=True)
+class News2Band:
+    """One row of the NEWS2 chart: a range of a parameter and its score."""
+
+    kind: VitalKind
+    score: int
+    low: float | None = None
+    high: float | None = None
+
+
+@dataclass(frozen=True)
+class News2Threshold:
+    """An aggregate NEWS2 score at or above which a level applies."""
+
+    min_score: int
+    level: Level
+    reason: Text
+
+
+@dataclass(frozen=True)
+class Negation:
+    """Words that open, close or fake a negation scope (NegEx style), all languages."""
+
+    before: re.Pattern[str]
+    after: re.Pattern[str]
+    pseudo: re.Pattern[str]
+    terminators: re.Pattern[str]
+    window_words: int
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """Everything the engine knows."""
+
+    symptoms: dict[str, Symptom]
+    rules: tuple[Rule, ...]
+    vital_bands: tuple[VitalBand, ...]
+    news2: tuple[News2Band, ...]
+    news2_thresholds: tuple[News2Threshold, ...]
+    news2_cite: str
+    negation: Negation
+    default_reason: Text
+    unknown_reason: Text
+
+
+def _text(raw: Any, where: str) -> Text:
+    if not isinstance(raw, dict) or not {"en", "fr"} <= raw.keys():
+        raise ValueError(f"{where}: needs an en and fr text")
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def _ids(raw: Any) -> frozenset[str]:
+    return frozenset(str(x) for x in (raw or ()))
+
+
+def _alternation(words: list[str]) -> re.Pattern[str]:
+    ordered = sorted({compile_phrase(w) for w in words}, key=len, reverse=True)
+    return re.compile("|".join(ordered))
+
+
+def _load_yaml(name: str) -> Any:
+    source = resources.files("dialogs.triage.knowledge").joinpath(name).read_text("utf-8")
+    return yaml.safe_load(source)
+
+
+def _symptoms(raw: dict[str, Any]) -> dict[str, Symptom]:
+    out: dict[str, Symptom] = {}
+    for sid, item in raw.items():
+        phrases = [*item.get("en", ()), *item.get("fr", ())]
+        out[sid] = Symptom(
+            id=sid,
+            name=_text(item["name"], sid),
+            pattern=_alternation(phrases) if phrases else None,
+            snomed=str(item["snomed"]) if item.get("snomed") else None,
+            ask=_text(item["ask"], sid) if item.get("ask") else None,
+            modifier=bool(item.get("modifier", False)),
+        )
+    return out
+
+
+def _rule(item: dict[str, Any]) -> Rule:
+    return Rule(
+        id=str(item["id"]),
+        level=Level(item["level"]),
+        reason=_text(item["reason"], item["id"]),
+        all=_ids(item.get("all")),
+        any=_ids(item.get("any")),
+        none=_ids(item.get("none")),
+        age_min=item.get("age_min"),
+        age_max=item.get("age_max"),
+        duration_min_hours=item.get("duration_min_hours"),
+        duration_max_hours=item.get("duration_max_hours"),
+        red_flag=bool(item.get("red_flag", False)),
+        cite=str(item.get("cite", "")),
+    )
+
+
+def _band(item: dict[str, Any]) -> VitalBand:
+    return VitalBand(
+        id=str(item["id"]),
+        kind=VitalKind(item["kind"]),
+        name=_text(item["name"], item["id"]),
+        reason=_text(item["reason"], item["id"]),
+        low=item.get("low"),
+        high=item.get("high"),
+        level=Level(item["level"]) if item.get("level") else None,
+        red_flag=bool(item.get("red_flag", False)),
+        cite=str(item.get("cite", "")),
+        snomed=str(item["snomed"]) if item.get("snomed") else None,
+        implies=_ids(item.get("implies")),
+        only_if=_ids(item.get("only_if")),
+        unless=_ids(item.get("unless")),
+    )
+
+
+def _check(knowledge: Knowledge) -> None:
+    """Every id a rule or band names must exist: a typo must not silently disable a rule."""
+    known = set(knowledge.symptoms) | {f"vital.{b.id}" for b in knowledge.vital_bands}
+    known |= CONTEXT_IDS
+    for rule in knowledge.rules:
+        for sid in rule.all | rule.any | rule.none:
+            if sid not in known:
+                raise ValueError(f"rule {rule.id}: unknown finding {sid!r}")
+    for band in knowledge.vital_bands:
+        for sid in band.only_if | band.unless | band.implies:
+            if sid not in known:
+                raise ValueError(f"vital band {band.id}: unknown finding {sid!r}")
+
+
+# Context findings the engine derives from age, sex, pregnancy, onset and severity.
+CONTEXT_IDS = frozenset(
+    {
+        "age.neonate",
+        "age.infant",
+        "age.child",
+        "age.adult",
+        "age.older",
+        "sex.female",
+        "sex.male",
+        "news2.high",
+        "news2.medium",
+    }
+)
+
+
+@cache
+def load_knowledge() -> Knowledge:
+    """Read and check the knowledge files (once per process)."""
+    symptoms = _symptoms(_load_yaml("symptoms.yaml")["symptoms"])
+    rules_doc = _load_yaml("rules.yaml")
+    vitals_doc = _load_yaml("vitals.yaml")
+    neg = _load_yaml("negation.yaml")
+    news2 = vitals_doc["news2"]
+    knowledge = Knowledge(
+        symptoms=symptoms,
+        rules=tuple(_rule(item) for item in rules_doc["rules"]),
+        vital_bands=tuple(_band(item) for item in vitals_doc["bands"]),
+        news2=tuple(
+            News2Band(
+                kind=VitalKind(row["kind"]),
+                score=int(row["score"]),
+                low=row.get("low"),
+                high=row.get("high"),
+            )
+            for row in news2["chart"]
+        ),
+        news2_thresholds=tuple(
+            News2Threshold(
+                min_score=int(row["min_score"]),
+                level=Level(row["level"]),
+                reason=_text(row["reason"], "news2"),
+            )
+            for row in news2["thresholds"]
+        ),
+        news2_cite=str(news2["cite"]),
+        negation=Negation(
+            before=_alternation(neg["before"]),
+            after=_alternation(neg["after"]),
+            pseudo=_alternation(neg["pseudo"]),
+            terminators=_alternation(neg["terminators"]),
+            window_words=int(neg["window_words"]),
+        ),
+        default_reason=_text(rules_doc["default_reason"], "default_reason"),
+        unknown_reason=_text(rules_doc["unknown_reason"], "unknown_reason"),
+    )
+    _check(knowledge)
+    return knowledge

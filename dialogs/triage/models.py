@@ -1,0 +1,134 @@
+"""Values the triage engine takes and returns; all frozen, all JSON-friendly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from dialogs.triage.levels import Level
+
+
+class VitalKind(StrEnum):
+    """The vital signs the engine judges, with their LOINC codes (DESIGN.md)."""
+
+    SPO2 = "spo2"
+    HEART_RATE = "heart_rate"
+    SYSTOLIC_BP = "systolic_bp"
+    DIASTOLIC_BP = "diastolic_bp"
+    TEMPERATURE = "temperature"
+    RESPIRATORY_RATE = "respiratory_rate"
+    GLUCOSE = "glucose"
+
+    @property
+    def loinc(self) -> str:
+        """The LOINC code of the R4 vital-signs profile."""
+        return _LOINC[self]
+
+    @property
+    def unit(self) -> str:
+        """The UCUM unit the engine works in."""
+        return _UNIT[self]
+
+
+_LOINC = {
+    VitalKind.SPO2: "59408-5",
+    VitalKind.HEART_RATE: "8867-4",
+    VitalKind.SYSTOLIC_BP: "8480-6",
+    VitalKind.DIASTOLIC_BP: "8462-4",
+    VitalKind.TEMPERATURE: "8310-5",
+    VitalKind.RESPIRATORY_RATE: "9279-1",
+    VitalKind.GLUCOSE: "2339-0",
+}
+
+_UNIT = {
+    VitalKind.SPO2: "%",
+    VitalKind.HEART_RATE: "/min",
+    VitalKind.SYSTOLIC_BP: "mm[Hg]",
+    VitalKind.DIASTOLIC_BP: "mm[Hg]",
+    VitalKind.TEMPERATURE: "Cel",
+    VitalKind.RESPIRATORY_RATE: "/min",
+    VitalKind.GLUCOSE: "mg/dL",
+}
+
+
+class Sex(StrEnum):
+    """Sex as stated in the text or the record."""
+
+    FEMALE = "female"
+    MALE = "male"
+
+
+@dataclass(frozen=True)
+class VitalReading:
+    """One vital sign value in the engine's unit, from the text or a device."""
+
+    kind: VitalKind
+    value: float
+    source: str = "text"  # "text" or a device name
+    time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Patient:
+    """What is known about the patient beyond the text (from the record)."""
+
+    age_years: float | None = None
+    sex: Sex | None = None
+    pregnant: bool | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One piece of evidence: a symptom present or absent, a vital, a context fact."""
+
+    id: str
+    name: str
+    present: bool = True
+    snomed: str | None = None
+    evidence: str = ""  # the words or reading it came from
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One fired rule: why the engine chose (at least) LEVEL."""
+
+    rule: str
+    level: Level
+    text: str
+    red_flag: bool = False
+    citation: str = ""
+
+
+@dataclass(frozen=True)
+class Context:
+    """Modifiers read from the text and the record."""
+
+    age_years: float | None = None
+    sex: Sex | None = None
+    pregnant: bool = False
+    duration_hours: float | None = None
+    sudden_onset: bool = False
+    severity: str | None = None  # "mild", "moderate", "severe"
+    pain_score: int | None = None
+
+
+@dataclass(frozen=True)
+class TriageResult:
+    """The engine's answer: a level with the reasons, red flags and findings behind it."""
+
+    level: Level
+    reasons: tuple[Reason, ...]
+    findings: tuple[Finding, ...]
+    vitals: tuple[VitalReading, ...] = ()
+    context: Context = field(default_factory=Context)
+
+    @property
+    def red_flags(self) -> tuple[Reason, ...]:
+        """The fired rules that are red flags: marked so, or at an emergency level."""
+        return tuple(r for r in self.reasons if r.red_flag or r.level.is_emergency)
+
+    @property
+    def present_ids(self) -> frozenset[str]:
+        """Ids of the findings that are present."""
+        return frozenset(f.id for f in self.findings if f.present)

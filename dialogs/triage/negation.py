@@ -1,0 +1,59 @@
+"""Negation scopes in the NegEx manner: "no chest pain", "denies fever", "pas de fièvre"."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from dialogs.triage.knowledge_base import Negation
+from dialogs.triage.normalise import sentences
+
+_WORD = re.compile(r"\S+")
+
+
+@dataclass(frozen=True)
+class Scopes:
+    """The negated character ranges of one normalised text."""
+
+    spans: tuple[tuple[int, int], ...]
+
+    def covers(self, start: int, end: int) -> bool:
+        """True when the mention START..END lies in a negated range."""
+        return any(s <= start and end <= e for s, e in self.spans)
+
+
+def _forward_end(sentence: str, offset: int, at: int, rules: Negation) -> int:
+    """Where a scope opened at AT ends: a terminator, the sentence end or the word window."""
+    rest = sentence[at:]
+    stop = len(rest)
+    terminator = rules.terminators.search(rest)
+    if terminator:
+        stop = terminator.start()
+    words = list(_WORD.finditer(rest))
+    if len(words) > rules.window_words:
+        stop = min(stop, words[rules.window_words].start())
+    return offset + at + stop
+
+
+def negated_scopes(text: str, rules: Negation) -> Scopes:
+    """Find every negated range of normalised TEXT."""
+    spans: list[tuple[int, int]] = []
+    for start, end in sentences(text):
+        sentence = text[start:end]
+        pseudo = [(m.start(), m.end()) for m in rules.pseudo.finditer(sentence)]
+        for trigger in rules.before.finditer(sentence):
+            if any(ps <= trigger.start() < pe for ps, pe in pseudo):
+                continue
+            spans.append(
+                (start + trigger.end(), _forward_end(sentence, start, trigger.end(), rules))
+            )
+        for trigger in rules.after.finditer(sentence):
+            # "chest pain: none", "fever absent": back to the previous terminator, 4 words at most.
+            head = sentence[: trigger.start()]
+            cut = 0
+            for term in rules.terminators.finditer(head):
+                cut = term.end()
+            words = list(_WORD.finditer(head[cut:]))[-4:]
+            if words:
+                spans.append((start + cut + words[0].start(), start + trigger.end()))
+    return Scopes(tuple(spans))

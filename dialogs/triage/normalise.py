@@ -1,0 +1,52 @@
+"""Text normalisation shared by the lexicon, the negation scopes and the vitals parser."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_APOSTROPHES = re.compile(r"[’‘`'\-_\"“”«»]")
+_SPACES = re.compile(r"\s+")
+# A sentence ends at . ! ? ; or a line break, but a decimal point (38.5) is not an end.
+_SENTENCE_END = re.compile(r"(?<!\d)[.!?;]|[.!?;](?!\d)|\n")
+
+
+def normalise(text: str) -> str:
+    """Lower-case, strip accents, turn apostrophes and hyphens into spaces, squeeze spaces.
+
+    Offsets are not kept: every later step (lexicon, negation, vitals) reads this form.
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    lowered = stripped.lower().replace("œ", "oe").replace("æ", "ae")
+    lowered = lowered.replace("\r", "\n")
+    lines = [_SPACES.sub(" ", _APOSTROPHES.sub(" ", line)).strip() for line in lowered.split("\n")]
+    return "\n".join(line for line in lines if line)
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """Spans of the sentences of already normalised TEXT."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        if match.start() > start:
+            spans.append((start, match.start()))
+        start = match.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans
+
+
+def compile_phrase(phrase: str) -> str:
+    """Regex source for a lexicon phrase: `*` ends a word stem, `~` skips up to 3 words."""
+    parts: list[str] = []
+    for token in normalise(phrase).split(" "):
+        if token == "~":
+            parts.append(r"(?:\S+\s+){0,3}?")
+            continue
+        escaped = re.escape(token).replace(r"\*", r"\w*")
+        parts.append(escaped + r"\s+")
+    source = "".join(parts)
+    if source.endswith(r"\s+"):
+        source = source[: -len(r"\s+")]
+    return r"(?<![\w])" + source + r"(?![\w])"

@@ -1,0 +1,155 @@
+"""Vital signs stated in words: "temp 39.5", "104°F", "BP 180/110", "sats 88%", "tension 18/11"."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from dialogs.triage.models import VitalKind, VitalReading
+
+_NUM = r"(\d{1,3}(?:[.,]\d{1,2})?)"
+_GAP = r"[\s:=]*(?:(?:is|was|of|at|a|de|est|du|around|about|environ|vers|measured|mesuree?|reading|today|now)\s+){0,3}[\s:=]*"
+
+_TEMP_WORDS = r"(?:temp(?:erature)?|fever|febrile|fievre|febrile|t|tc|t°|thermometer|thermometre)"
+_BP_WORDS = r"(?:bp|blood pressure|pressure|tension|ta|pa|pression arterielle|tension arterielle)"
+_HR_WORDS = r"(?:hr|heart rate|pulse|pulse rate|heartbeat|heart beat|pouls|fc|frequence cardiaque|rythme cardiaque|p)"
+_SPO2_WORDS = (
+    r"(?:spo2|sp02|sao2|sats?|o2 sats?|o2 saturation|oxygen saturation|saturation|saturating|"
+    r"oxygen(?: level)?|oxygene|oxymetre|oximeter|pulse ox|pulse oximetry|saturation en oxygene|satur[eé]e?)"
+)
+_RR_WORDS = r"(?:rr|resp(?:iratory)? rate|respirations?|breathing rate|fr|frequence respiratoire)"
+_GLUCOSE_WORDS = r"(?:glucose|blood sugar|sugar|sugars|bg|bgl|cbg|glucometer|glycemie|glycaemia|glycemia|dextro|glucose level)"
+
+
+def _number(raw: str) -> float:
+    return float(raw.replace(",", "."))
+
+
+def _celsius(value: float, unit: str) -> float | None:
+    if unit.startswith("f") or (not unit and 93 <= value <= 110):
+        value = (value - 32) * 5 / 9
+    return round(value, 1) if 30 <= value <= 45 else None
+
+
+def _glucose_mg_dl(value: float, unit: str) -> float | None:
+    unit = unit.replace(" ", "")
+    if unit.startswith("mmol") or (not unit and value < 35):
+        value *= 18.0  # 1 mmol/L glucose = 18.0 mg/dL
+    elif unit.startswith("g/l") or (not unit and value < 4):
+        value *= 100.0  # French g/L: 1 g/L = 100 mg/dL
+    return round(value) if 10 <= value <= 1500 else None
+
+
+Parser = Callable[[re.Match[str]], list[VitalReading]]
+
+
+def _temp(m: re.Match[str]) -> list[VitalReading]:
+    value = _celsius(_number(m.group("v")), (m.group("u") or "").replace("°", "").strip())
+    return [VitalReading(VitalKind.TEMPERATURE, value)] if value is not None else []
+
+
+def _bp(m: re.Match[str]) -> list[VitalReading]:
+    sys_, dia = _number(m.group("s")), _number(m.group("d"))
+    if sys_ < 30 and dia < 20:  # French "tension 18/11" is in cmHg
+        sys_, dia = sys_ * 10, dia * 10
+    if not (50 <= sys_ <= 300 and 20 <= dia <= 200 and sys_ > dia):
+        return []
+    return [VitalReading(VitalKind.SYSTOLIC_BP, sys_), VitalReading(VitalKind.DIASTOLIC_BP, dia)]
+
+
+def _simple(kind: VitalKind, low: float, high: float) -> Parser:
+    def parse(m: re.Match[str]) -> list[VitalReading]:
+        value = _number(m.group("v"))
+        return [VitalReading(kind, value)] if low <= value <= high else []
+
+    return parse
+
+
+def _glucose(m: re.Match[str]) -> list[VitalReading]:
+    value = _glucose_mg_dl(_number(m.group("v")), (m.group("u") or "").strip())
+    return [VitalReading(VitalKind.GLUCOSE, value)] if value is not None else []
+
+
+_PATTERNS: tuple[tuple[re.Pattern[str], Parser], ...] = (
+    (
+        re.compile(
+            rf"\b{_BP_WORDS}{_GAP}(?P<s>\d{{2,3}})\s*(?:/|over|sur)\s*(?P<d>\d{{2,3}})\b"
+            r"|\b(?P<s2>\d{2,3})\s*/\s*(?P<d2>\d{2,3})\s*(?:mm ?hg|mmhg)"
+        ),
+        lambda m: _bp_any(m),
+    ),
+    (
+        re.compile(
+            rf"\b{_TEMP_WORDS}{_GAP}(?P<v>\d{{2,3}}(?:[.,]\d)?)\s*(?P<u>°\s*[cf]?|degrees?\s*[cf]?|[cf]\b)?"
+        ),
+        _temp,
+    ),
+    (
+        re.compile(r"(?P<v>\d{2,3}(?:[.,]\d)?)\s*(?P<u>°\s*[cf]?|degrees? [cf]|degres|deg [cf])"),
+        _temp,
+    ),
+    (
+        re.compile(rf"\b{_SPO2_WORDS}{_GAP}(?P<v>\d{{2,3}}(?:[.,]\d)?)\s*%?"),
+        _simple(VitalKind.SPO2, 50, 100),
+    ),
+    (
+        re.compile(
+            r"(?P<v>\d{2,3})\s*%\s*(?:on|in|a l|en|sur)?\s*(?:room air|ra|air ambiant|aa)\b"
+        ),
+        _simple(VitalKind.SPO2, 50, 100),
+    ),
+    (
+        re.compile(rf"\b{_HR_WORDS}{_GAP}(?P<v>\d{{2,3}})\b(?!\s*(?:/|%|°))"),
+        _simple(VitalKind.HEART_RATE, 20, 250),
+    ),
+    (
+        re.compile(r"(?P<v>\d{2,3})\s*(?:bpm|beats? (?:per|a|/) ?min\w*|battements)"),
+        _simple(VitalKind.HEART_RATE, 20, 250),
+    ),
+    (
+        re.compile(rf"\b{_RR_WORDS}{_GAP}(?P<v>\d{{1,2}})\b(?!\s*(?:/|%|°))"),
+        _simple(VitalKind.RESPIRATORY_RATE, 4, 70),
+    ),
+    (
+        re.compile(
+            r"(?P<v>\d{1,2})\s*(?:breaths? (?:per|a|/) ?min\w*|respirations? (?:per|par|/) ?min\w*|cycles?/min)"
+        ),
+        _simple(VitalKind.RESPIRATORY_RATE, 4, 70),
+    ),
+    (
+        re.compile(
+            rf"\b{_GLUCOSE_WORDS}{_GAP}(?P<v>\d{{1,4}}(?:[.,]\d{{1,2}})?)\s*(?P<u>mg ?/ ?dl|mmol(?: ?/ ?l)?|g ?/ ?l)?"
+        ),
+        _glucose,
+    ),
+)
+
+
+def _bp_any(m: re.Match[str]) -> list[VitalReading]:
+    if m.group("s") is None:
+        s, d = m.group("s2"), m.group("d2")
+        return _bp_values(s, d)
+    return _bp(m)
+
+
+def _bp_values(s: str, d: str) -> list[VitalReading]:
+    sys_, dia = float(s), float(d)
+    if not (50 <= sys_ <= 300 and 20 <= dia <= 200 and sys_ > dia):
+        return []
+    return [VitalReading(VitalKind.SYSTOLIC_BP, sys_), VitalReading(VitalKind.DIASTOLIC_BP, dia)]
+
+
+def parse_vitals(text: str) -> list[VitalReading]:
+    """Every vital sign stated in normalised TEXT, converted to the engine's units."""
+    readings: list[VitalReading] = []
+    taken: list[tuple[int, int]] = []
+    for pattern, parse in _PATTERNS:
+        for match in pattern.finditer(text):
+            span = (match.start(), match.end())
+            if any(s < span[1] and span[0] < e for s, e in taken):
+                continue
+            values = parse(match)
+            if values:
+                readings.extend(values)
+                taken.append(span)
+    return readings
