@@ -113,7 +113,7 @@ class FhirClient:
                     method,
                     url,
                     json=body,
-                    params=list(params or []),
+                    params=list(params) if params else None,
                     headers=all_headers,
                     auth=self.auth if self.auth is not None else httpx.USE_CLIENT_DEFAULT,
                 )

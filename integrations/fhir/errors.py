@@ -9,10 +9,10 @@ class FhirError(Exception):
     """A FHIR request failed; `status` is the HTTP status, `outcome` the OperationOutcome JSON."""
 
     def __init__(self, status: int, message: str, outcome: dict[str, Any] | None = None) -> None:
-        super().__init__(f"{status}: {message}")
         self.status = status
         self.message = message
         self.outcome = outcome
+        super().__init__(f"{status}: {self.diagnostics}")
 
     @property
     def diagnostics(self) -> str:

@@ -1,0 +1,105 @@
+"""Search parameters, modifiers of the result, paging, includes and $lastn."""
+
+from __future__ import annotations
+
+import pytest
+from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.patient import Patient
+
+from integrations.fhir import FhirClient, InvalidResource
+from integrations.fhir.search import SearchQuery
+from tests.fhir.conftest import RunningStore
+from tests.fhir.helpers import LOINC, patient, vital
+
+HR, RR = "8867-4", "9279-1"
+
+
+async def _seed(fhir: FhirClient) -> tuple[str, str]:
+    a = await fhir.create(patient("search-a"))
+    b = await fhir.create(patient("search-b"))
+    pa, pb = f"Patient/{a.id}", f"Patient/{b.id}"
+    for day in range(1, 6):
+        await fhir.create(vital(pa, HR, 60 + day, f"2024-03-0{day}T08:00:00Z"))
+        await fhir.create(vital(pa, RR, 12 + day, f"2024-03-0{day}T08:05:00+01:00"))
+    await fhir.create(vital(pb, HR, 90, "2024-03-02T09:00:00Z"))
+    return pa, pb
+
+
+def _q(**params: str) -> SearchQuery[Observation]:
+    return SearchQuery(Observation).where(**params)
+
+
+async def test_token_reference_and_date_searches(fhir: FhirClient) -> None:
+    pa, pb = await _seed(fhir)
+    count = fhir.count
+    assert await count(_q(patient=pa)) == 10
+    assert await count(_q(subject=pb)) == 1
+    assert await count(_q(patient=pa.split("/")[1])) == 10
+    assert await count(_q(patient=pa, code=f"{LOINC}|{HR}")) == 5
+    assert await count(_q(patient=pa, code=HR)) == 5
+    assert await count(_q(code=f"http://other|{HR}")) == 0
+    assert await count(_q(code=f"{LOINC}|{HR},{LOINC}|{RR}")) == 11
+    assert await count(_q(patient=pa, category="vital-signs", status="final")) == 10
+    assert await count(_q(status="preliminary")) == 0
+    # partial dates are ranges: the whole of 2024-03-02
+    assert await count(_q(patient=pa, date="2024-03-02")) == 2
+    assert await count(_q(patient=pa, date="2024-03")) == 10
+    assert (
+        await count(
+            SearchQuery(Observation).where(patient=pa, date=["ge2024-03-04", "lt2024-03-05"])
+        )
+        == 2
+    )
+    assert await count(_q(patient=pa, code=HR, date="gt2024-03-03")) == 2
+    assert await count(_q(patient=pa, code=HR, date="le2024-03-02T08:00:00Z")) == 2
+    # 08:05+01:00 is 07:05Z
+    assert await count(_q(patient=pa, code=RR, date="lt2024-03-01T07:05:00Z")) == 0
+    assert await count(_q(patient=pa, code=RR, date="eq2024-03-01T07:05:00Z")) == 1
+    assert await count(SearchQuery(Patient).where(identifier="urn:test:mrn|search-a")) == 1
+    assert await count(SearchQuery(Patient).where(gender="female")) == 2
+    assert await count(SearchQuery(Patient).where(_id=pa.split("/")[1])) == 1
+    assert await count(SearchQuery(Patient).where(_lastUpdated="ge2000-01-01")) == 2
+    assert await count(SearchQuery(Patient).where(_lastUpdated="lt2000-01-01")) == 0
+
+
+async def test_paging_sort_and_include(fhir: FhirClient) -> None:
+    pa, _ = await _seed(fhir)
+    query = _q(patient=pa, code=HR).sort("-date").count(2)
+    values = [o.valueQuantity.value async for o in fhir.search(query)]  # type: ignore[union-attr]
+    assert [float(v) for v in values if v is not None] == [65, 64, 63, 62, 61]
+    page = await fhir.search_page(query)
+    assert len(page.entry or []) == 2
+    assert any(link.relation == "next" for link in page.link or [])
+    ascending = await fhir.search_all(_q(patient=pa, code=HR).sort("date"))
+    assert [o.effectiveDateTime for o in ascending] == sorted(
+        o.effectiveDateTime for o in ascending
+    )  # type: ignore[type-var]
+    included = await fhir.search_page(_q(patient=pa, code=HR).include("Observation:patient"))
+    modes = [e.search.mode for e in included.entry or [] if e.search]
+    assert modes.count("include") == 1 and modes.count("match") == 5
+
+
+async def test_unknown_parameter_is_400_unless_lenient(
+    running_store: RunningStore, fhir: FhirClient
+) -> None:
+    with pytest.raises(InvalidResource):
+        await fhir.count(SearchQuery(Observation).where(colour="blue"))
+    headers = {"Authorization": f"Bearer {running_store.admin_token}", "Prefer": "handling=lenient"}
+    response = await running_store.http.get(
+        f"{running_store.base_url}/Observation?colour=blue", headers=headers
+    )
+    assert response.status_code == 200
+    with pytest.raises(InvalidResource):
+        await fhir.count(SearchQuery(Observation).where(date="2024-13-45"))
+
+
+async def test_lastn_returns_newest_per_code(fhir: FhirClient) -> None:
+    pa, pb = await _seed(fhir)
+    latest = await fhir.latest_vitals(pa)
+    by_code = {o.code.coding[0].code: o for o in latest}  # type: ignore[index]
+    assert set(by_code) == {HR, RR}
+    assert float(by_code[HR].valueQuantity.value) == 65  # type: ignore[union-attr,arg-type]
+    assert float(by_code[RR].valueQuantity.value) == 17  # type: ignore[union-attr,arg-type]
+    two = await fhir.latest_vitals(pa, [f"{LOINC}|{HR}"], max_per_code=2)
+    assert sorted(float(o.valueQuantity.value) for o in two) == [64, 65]  # type: ignore[union-attr,arg-type]
+    assert len(await fhir.latest_vitals(pb)) == 1
