@@ -39,8 +39,7 @@ pytest: $(VENV)/.installed $(WEBCHAT)
 
 test: system-deps $(VENV)/.installed $(WEBCHAT) lint typecheck pytest
 
-bench: $(VENV)/.installed
-	$(PIP) install -e '.[dev,bench]' 2>&1 | grep -v 'is ignored' || true
+bench: $(VENV)/.installed $(WEBCHAT)
 	for script in bench/*.py; do $(PY) $$script || exit 1; done
 
 clean:

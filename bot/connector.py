@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import aiohttp
 from botbuilder.schema import Activity, ResourceResponse
+from yarl import URL
 
 
 class ConnectorError(RuntimeError):
@@ -101,14 +102,15 @@ class ConnectorClient:
         return headers
 
     @staticmethod
-    def _url(service_url: str, conversation_id: str, activity_id: str | None = None) -> str:
+    def _url(service_url: str, conversation_id: str, activity_id: str | None = None) -> URL:
+        # Ids hold ':', '@' and ';' (Teams threads): sent percent-encoded, as the channel expects.
         url = f"{service_url.rstrip('/')}/v3/conversations/{quote(conversation_id, safe='')}"
         url += "/activities"
         if activity_id:
             url += f"/{quote(activity_id, safe='')}"
-        return url
+        return URL(url, encoded=True)
 
-    async def _call(self, method: str, url: str, body: object | None) -> dict[str, Any]:
+    async def _call(self, method: str, url: URL, body: object | None) -> dict[str, Any]:
         async with self._http.request(
             method, url, json=body, headers=await self._headers()
         ) as response:

@@ -122,3 +122,19 @@ async def test_bad_requests_get_a_json_4xx_and_the_server_keeps_serving(
         async with http.post(f"{base}/api/messages", json=activity) as response:
             assert response.status == 200
         await connector.wait_for_reply(activity["id"])
+
+
+async def test_reply_path_keeps_teams_ids_percent_encoded(tmp_path: Path, sqlite_url: str) -> None:
+    # A channel thread id holds ':', '@' and ';': the recordings show them percent-encoded.
+    recorded = json.loads((RECORDINGS / "20191020015222569-reply-integrationBot.json").read_text())
+    message = recorded_requests("message")[0]
+    assert message["id"] == recorded["body"]["replyToId"]
+    async with (
+        FakeBotConnector() as connector,
+        running_service(service_settings(tmp_path, sqlite_url), seed=False) as base,
+        aiohttp.ClientSession() as http,
+    ):
+        async with http.post(f"{base}/api/messages", json=pointed_at(message, connector)) as r:
+            assert r.status == 200
+        reply = await connector.wait_for_reply(message["id"])
+        assert reply.path == recorded["path"]
