@@ -35,7 +35,7 @@ _NOT_AGE = re.compile(
     r"\s*(?:weeks?\s+)?(?:pregnan|enceinte|gestation|d amenorrhee|sa\b|of pregnancy|de grossesse)"
 )
 _DURATION_BEFORE = re.compile(
-    r"(?:depuis|pendant|il y a|ca fait|for|since|over|past|last|about|durant)\s+(?:(?:the|about|environ|plus de|more than)\s+)?$"
+    r"(?:depuis|pendant|il y a|ca fait|for|since|over|past|last|about|durant|enceinte|enceinte de|grossesse de|pregnant)\s+(?:(?:the|about|environ|plus de|more than)\s+)?$"
 )
 _DURATION = re.compile(
     rf"\b(?:for|since|past|last|over|x|depuis|pendant|il y a|ca fait|durant|lasted|lasting|ongoing for|about|the last|the past)\s+(?:the\s+|about\s+|environ\s+|almost\s+|nearly\s+|over\s+|more than\s+|plus de\s+|a\s+)?{_NUM}?\s*{_UNIT}\b"

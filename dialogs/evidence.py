@@ -1,0 +1,71 @@
+"""What the triage and vitals dialogs need from outside: vitals to read, records to write.
+
+Both are small Protocols so the dialogs run on fakes in tests and on the FHIR store in
+production (`dialogs.fhir_evidence`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from dialogs.base import Language
+from dialogs.triage.models import TriageResult, VitalReading
+
+
+class VitalsSource(Protocol):
+    """Recent device vital signs of a patient."""
+
+    async def readings(self, patient: str, since: datetime) -> Sequence[VitalReading]:
+        """Every reading of PATIENT ("Patient/123") taken at or after SINCE, newest first."""
+        ...
+
+
+@dataclass(frozen=True)
+class InterviewItem:
+    """One question of the interview and the patient's answer."""
+
+    link_id: str
+    question: str
+    answer: str
+    answer_yes: bool | None = None
+
+
+@dataclass(frozen=True)
+class TriageRecord:
+    """A finished triage: the interview and its outcome, for the provider queue."""
+
+    key: str  # idempotency key, unique per interview
+    patient: str
+    language: Language
+    items: tuple[InterviewItem, ...]
+    result: TriageResult
+    time: datetime
+
+
+class TriageRecorder(Protocol):
+    """Writes triage outcomes and audit trails to the record."""
+
+    async def record_triage(self, record: TriageRecord) -> None:
+        """Store the interview and the outcome (idempotent on `record.key`)."""
+        ...
+
+    async def record_vitals_read(self, reader: str, patient: str, count: int) -> None:
+        """Leave an AuditEvent: READER saw COUNT readings of PATIENT."""
+        ...
+
+
+def latest_by_kind(readings: Sequence[VitalReading]) -> list[VitalReading]:
+    """The newest reading of each kind (readings without a time count as oldest)."""
+    best: dict[str, VitalReading] = {}
+    for reading in readings:
+        seen = best.get(reading.kind.value)
+        if seen is None or _stamp(reading) > _stamp(seen):
+            best[reading.kind.value] = reading
+    return list(best.values())
+
+
+def _stamp(reading: VitalReading) -> float:
+    return reading.time.timestamp() if reading.time else float("-inf")
