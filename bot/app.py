@@ -6,8 +6,10 @@ import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
+import httpx
 from aiohttp import web
 from botbuilder.core import ConversationState, TurnContext
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import messages, portal, staff
 from bot.adapter import CarebotAdapter
@@ -15,6 +17,7 @@ from bot.channel_auth import ChannelAuthenticator
 from bot.connector import AnonymousTokens, ClientCredentialsTokens, ConnectorClient, TokenProvider
 from bot.directline import routes as directline_routes
 from bot.directline.store import DirectLineStore
+from bot.fhir_access import EmbeddedStoreTokens, FhirAccess, FhirTokens, StaticTokens
 from bot.handler import CarebotBot
 from bot.http_json import json_errors
 from bot.people import PersonResolver
@@ -28,6 +31,7 @@ from dialogs.runner import DialogRunner
 from dialogs.texts import language_from_locale
 from integrations.accounts import AccountRepository
 from integrations.bot_storage import SqlStorage
+from integrations.fhir_store.app import create_fhir_app
 from integrations.persistence.database import create_engine, create_sessionmaker
 
 log = logging.getLogger(__name__)
@@ -67,10 +71,17 @@ def build_dialogs(accounts: AccountRepository) -> tuple[MenuDialog, list[Dialog]
     return menu, dialogs
 
 
-async def _services(app: web.Application, settings: Settings) -> AsyncIterator[None]:
-    engine = create_engine(settings.resolved_database_url)
+async def _services(
+    app: web.Application, settings: Settings, engine: AsyncEngine
+) -> AsyncIterator[None]:
     sessions = create_sessionmaker(engine)
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+    fhir_http = httpx.AsyncClient(timeout=httpx.Timeout(30.0))
+    fhir_tokens: FhirTokens = (
+        EmbeddedStoreTokens(sessions)
+        if settings.embedded_fhir
+        else StaticTokens(settings.fhir_token)
+    )
     accounts = AccountRepository(sessions)
     menu, dialogs = build_dialogs(accounts)
     runner = DialogRunner(menu, dialogs)
@@ -81,6 +92,8 @@ async def _services(app: web.Application, settings: Settings) -> AsyncIterator[N
         engine=engine,
         sessions=sessions,
         http=http,
+        fhir_http=fhir_http,
+        fhir=FhirAccess(settings.resolved_fhir_url, fhir_http, fhir_tokens),
         accounts=accounts,
         signer=Signer(settings.resolved_secret_key()),
         adapter=CarebotAdapter(_on_turn_error),
@@ -97,6 +110,7 @@ async def _services(app: web.Application, settings: Settings) -> AsyncIterator[N
         yield
     finally:
         await http.close()
+        await fhir_http.aclose()
         await engine.dispose()
 
 
@@ -108,9 +122,11 @@ async def health(request: web.Request) -> web.Response:
 def create_app(settings: Settings) -> web.Application:
     """The whole carebot service as one aiohttp application."""
     app = web.Application(middlewares=[json_errors], client_max_size=MAX_REQUEST_BYTES)
+    # One connection pool for the bot and the embedded FHIR store (no I/O until first use).
+    engine = create_engine(settings.resolved_database_url)
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
-        async for _ in _services(app, settings):
+        async for _ in _services(app, settings, engine):
             yield
 
     app.cleanup_ctx.append(services_ctx)
@@ -119,4 +135,6 @@ def create_app(settings: Settings) -> web.Application:
     directline_routes.add_routes(app)
     portal.add_routes(app)
     staff.add_routes(app)
+    if settings.embedded_fhir:
+        app.add_subapp("/fhir", create_fhir_app(create_sessionmaker(engine)))
     return app

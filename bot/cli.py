@@ -55,9 +55,9 @@ def _register_core(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 def _registrations() -> list[Register]:
     """Each capability adds its own subcommands here."""
-    from bot import cli_gateway
+    from bot import cli_fhir, cli_gateway, cli_triage
 
-    return [_register_core, cli_gateway.register]
+    return [_register_core, cli_gateway.register, cli_fhir.register, cli_triage.register]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,6 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Request lines and migration chatter are noise at INFO; they stay visible at DEBUG.
+    for noisy in ("httpx", "alembic"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     func: Callable[[argparse.Namespace], int] = args.func
     return func(args)
 

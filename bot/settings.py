@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     microsoft_app_id: str = ""
     microsoft_app_password: str = ""
     microsoft_app_tenant_id: str = ""
+    fhir_url: str = Field(
+        default="", description="An outside FHIR R4 server; default the embedded store at /fhir"
+    )
+    fhir_token: str = Field(default="", description="Bearer token for CAREBOT_FHIR_URL")
     webchat_dir: Path = Field(
         default=Path("bot/portal/node_modules/botframework-webchat/dist"),
         description="Folder holding Web Chat's webchat.js bundle",
@@ -38,6 +42,20 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """The URL printed for users and used in links."""
         return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    @property
+    def embedded_fhir(self) -> bool:
+        """True when carebot serves its own FHIR store at /fhir."""
+        return not self.fhir_url
+
+    @property
+    def resolved_fhir_url(self) -> str:
+        """The FHIR base URL the service itself calls (loopback for the embedded store)."""
+        if self.fhir_url:
+            return self.fhir_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}/fhir"
 
     @property
     def resolved_database_url(self) -> str:

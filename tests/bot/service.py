@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,7 +11,7 @@ from aiohttp import web
 
 from bot.app import create_app
 from bot.demo import DEMO_PEOPLE, seed_accounts
-from bot.services import SERVICES
+from bot.services import SERVICES, Services
 from bot.settings import Settings
 from integrations.persistence.migrate import migrate
 
@@ -27,20 +28,39 @@ def service_settings(var_dir: Path, database_url: str, **extra: object) -> Setti
     )
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 @asynccontextmanager
 async def running_service(settings: Settings, *, seed: bool = True) -> AsyncIterator[str]:
     """Start the whole app on 127.0.0.1:<free port>; yield its base URL."""
+    async with running_app(settings, seed=seed) as (base, _):
+        yield base
+
+
+@asynccontextmanager
+async def running_app(
+    settings: Settings, *, seed: bool = True
+) -> AsyncIterator[tuple[str, Services]]:
+    """Start the whole app on 127.0.0.1:<free port>; yield its base URL and its services.
+
+    The port is chosen first so the service knows its own URL (it calls its embedded FHIR
+    store over loopback, as in production)."""
+    settings = settings.model_copy(update={"host": "127.0.0.1", "port": free_port()})
     await migrate(settings.resolved_database_url)
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    await web.TCPSite(runner, settings.host, settings.port).start()
     if seed:
         await seed_accounts(app[SERVICES].accounts, DEMO_PASSWORD)
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield settings.base_url, app[SERVICES]
     finally:
         await runner.cleanup()
 
