@@ -1,0 +1,25 @@
+"""The README documents every setting and starts with the two commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.settings import Settings
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_every_setting_is_in_the_configuration_table() -> None:
+    text = README.read_text()
+    missing = [
+        f"CAREBOT_{name.upper()}"
+        for name in Settings.model_fields
+        if f"`CAREBOT_{name.upper()}`" not in text
+    ]
+    assert missing == []
+
+
+def test_readme_starts_with_make_run_and_make_test() -> None:
+    head = "\n".join(README.read_text().splitlines()[:15])
+    assert "make run" in head
+    assert "make test" in head
