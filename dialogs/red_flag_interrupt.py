@@ -1,0 +1,61 @@
+"""The red-flag interrupt: on any turn of any dialog, an emergency in the words stops
+everything and gives emergency advice with the locale's emergency number."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from dialogs.base import DialogContext, Done, Reply, Step
+from dialogs.evidence import InterviewItem, TriageRecord, TriageRecorder
+from dialogs.triage import assess
+from dialogs.triage.advice import EmergencyNumbers, advice_for
+from dialogs.triage_cards import outcome_card
+from dialogs.triage_dialog import outcome_result
+
+_WHY = {"en": "Why:", "fr": "Pourquoi :"}
+
+
+class RedFlagInterrupt:
+    """Checks every typed message for red flags (negations respected, e.g. "no chest pain")."""
+
+    def __init__(
+        self, emergency: EmergencyNumbers | None = None, recorder: TriageRecorder | None = None
+    ) -> None:
+        self._emergency = emergency or EmergencyNumbers()
+        self._recorder = recorder
+
+    async def check(self, ctx: DialogContext) -> Step | None:
+        """Take over with emergency advice when the message holds a red flag."""
+        text = ctx.input.text.strip()
+        if not text:
+            return None
+        result = assess(text, language=ctx.language)
+        if not result.level.is_emergency or not result.red_flags:
+            return None
+        advice = advice_for(result.level, ctx.language, self._emergency)
+        reasons = [r.text for r in result.red_flags][:3]
+        ctx.send(
+            Reply(
+                text=f"{advice.title}. {advice.meaning} {advice.action}\n"
+                + f"{_WHY[ctx.language]} "
+                + "; ".join(reasons)
+                + ".",
+                card=outcome_card(result.level, advice, reasons, _WHY[ctx.language]),
+            )
+        )
+        patient = ctx.person.fhir_reference
+        now = datetime.now(UTC)
+        if self._recorder is not None and patient:
+            item = InterviewItem("complaint", "red flag", text)
+            await self._recorder.record_triage(
+                TriageRecord(
+                    key=f"{ctx.person.account_id}/{now.isoformat()}/red-flag",
+                    patient=patient,
+                    language=ctx.language,
+                    items=(item,),
+                    result=result,
+                    time=now,
+                )
+            )
+        done = outcome_result(result, self._emergency.number(ctx.language))
+        return Done({**done, "interrupted": True})
