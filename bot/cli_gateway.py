@@ -1,15 +1,32 @@
-"""`carebot gateway ...`: decode a GATT frame, scan, pair, run and watch the BLE gateway."""
+"""`carebot gateway ...`: decode a GATT frame, scan, pair, run and watch the BLE gateway.
+
+carebot gateway decode --uuid 2A35 1e8a0058...       JSON, or exit 2 for a bad frame
+carebot gateway scan [--simulate --patient P]         devices advertising health services
+carebot gateway pair ADDRESS PATIENT_ID               bind; quarantined readings then flow
+carebot gateway run [--simulate --patient P ...]      run until Ctrl-C / SIGTERM
+carebot gateway --simulate                            the same as `run --simulate`
+carebot gateway status [--json]                       devices, last reading, depth, lag
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import signal
 import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
-from gateway.codes import parse_characteristic_uuid
+from gateway.codes import ServiceUuid, parse_characteristic_uuid
 from gateway.decoders import DecodeError, decode
+from gateway.settings import GATEWAY_SCOPES, GatewaySettings
 from gateway.to_json import to_json_text
 
 EXIT_INVALID_FRAME = 2
+DEFAULT_SIM_PATIENT = "demo-patient"
 
 
 def _cmd_decode(args: argparse.Namespace) -> int:
@@ -33,11 +50,309 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings(args: argparse.Namespace) -> GatewaySettings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "buffer", None):
+        overrides["buffer_path"] = Path(args.buffer)
+    if getattr(args, "fhir_url", None):
+        overrides["fhir_url"] = args.fhir_url
+    if getattr(args, "token", None):
+        overrides["fhir_token"] = args.token
+    return GatewaySettings(**overrides)
+
+
+async def _resolve_fhir(settings: GatewaySettings) -> tuple[str, str]:
+    """The FHIR base URL and token: given, or the service's embedded store and a client of it."""
+    from bot.settings import Settings
+
+    service = Settings()
+    url = settings.fhir_url or getattr(service, "resolved_fhir_url", f"{service.base_url}/fhir")
+    if settings.fhir_token:
+        return url.rstrip("/"), settings.fhir_token
+    from integrations.fhir_store import ensure_client
+    from integrations.persistence.database import create_engine, create_sessionmaker
+
+    engine = create_engine(service.resolved_database_url)
+    try:
+        token = await ensure_client(create_sessionmaker(engine), "gateway", GATEWAY_SCOPES)
+    finally:
+        await engine.dispose()
+    return url.rstrip("/"), token
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from gateway.link import BleLink
+
+    async def scan() -> int:
+        link: BleLink
+        if args.simulate:
+            from gateway.clock import WallClock
+            from gateway.simulated_gateway import demo_devices
+            from gateway.simulated_link import SimulatedLink
+
+            devices = [d for p in args.patient or [DEFAULT_SIM_PATIENT] for d in demo_devices(p)]
+            link = SimulatedLink(devices, WallClock())
+        else:
+            from gateway.bleak_link import BleakLink
+
+            link = BleakLink(_settings(args).adapter or None)
+        found = await link.scan(list(ServiceUuid), args.timeout)
+        for adv in found:
+            services = ",".join(s.name.lower() for s in adv.services) or "-"
+            print(
+                f"{adv.address}  {adv.rssi if adv.rssi is not None else '?':>4}  {services:<30} {adv.name}"
+            )
+        if not found:
+            print("no health devices found")
+        return 0
+
+    return asyncio.run(scan())
+
+
+def _cmd_pair(args: argparse.Namespace) -> int:
+    from gateway.buffer import FrameBuffer
+    from gateway.pairing import pair_device, unpair_device
+
+    buffer = FrameBuffer(_settings(args).buffer_path)
+    try:
+        now = datetime.now(UTC)
+        if args.unpair:
+            unpair_device(buffer, args.address, now)
+            print(f"{args.address} unpaired; its readings will wait in quarantine")
+            return 0
+        if not args.patient_id:
+            print("error: PATIENT_ID is required", file=sys.stderr)
+            return 2
+        binding = pair_device(buffer, args.address, args.patient_id, now, args.name or "")
+        waiting = sum(n for d, n, _, _ in buffer.quarantine() if d == args.address)
+        print(
+            f"{args.address} paired to Patient/{binding.patient_id} as Device/{binding.device_id}"
+            f" ({waiting} quarantined readings will upload)"
+        )
+        return 0
+    finally:
+        buffer.close()
+
+
+def _status_json(settings: GatewaySettings) -> dict[str, Any]:
+    from gateway.buffer import FrameBuffer
+
+    buffer = FrameBuffer(settings.buffer_path)
+    try:
+        counts = buffer.counts()
+        now = time.time()
+        return {
+            "buffer": str(settings.buffer_path),
+            "devices": [
+                {
+                    "address": d.address,
+                    "name": d.name,
+                    "manufacturer": d.manufacturer,
+                    "model": d.model,
+                    "patient": d.patient_id,
+                    "device": d.device_id,
+                    "connected": d.connected,
+                    "last_seen": d.last_seen,
+                    "last_reading_at": d.last_reading_at,
+                    "last_reading": d.last_reading,
+                }
+                for d in buffer.devices()
+            ],
+            "buffer_depth": {
+                "frames_unmapped": counts.unmapped_frames,
+                "frames_quarantined": counts.quarantined_frames,
+                "outbox_pending": counts.outbox_pending,
+                "outbox_rejected": counts.outbox_rejected,
+                "uploaded": counts.uploaded,
+                "undecodable_frames": buffer.undecodable(),
+            },
+            "upload_lag_s": (
+                round(now - counts.oldest_pending_wall, 3)
+                if counts.oldest_pending_wall is not None
+                else 0.0
+            ),
+            "quarantine": [
+                {"address": d, "frames": n, "first": a, "last": b}
+                for d, n, a, b in buffer.quarantine()
+            ],
+            "rejected": [{"identifier": i, "reason": r} for i, r in buffer.rejected()],
+            "last_upload_error": buffer.state("last_upload_error") or None,
+        }
+    finally:
+        buffer.close()
+
+
+def _print_status(status: dict[str, Any]) -> None:
+    depth = status["buffer_depth"]
+    print(
+        f"buffer {status['buffer']}: {depth['outbox_pending']} to upload,"
+        f" {depth['frames_unmapped']} frames not yet mapped"
+        f" ({depth['frames_quarantined']} in quarantine), {depth['uploaded']} uploaded,"
+        f" upload lag {status['upload_lag_s']:.1f} s"
+    )
+    if status["last_upload_error"]:
+        print(f"last upload error: {status['last_upload_error']}")
+    for d in status["devices"]:
+        state = "connected" if d["connected"] else "offline"
+        patient = f"Patient/{d['patient']}" if d["patient"] else "UNPAIRED"
+        print(f"  {d['address']}  {state:<9} {patient:<24} {d['model'] or d['name']}")
+        if d["last_reading_at"]:
+            print(f"      last reading {d['last_reading_at']}: {d['last_reading']}")
+    for q in status["quarantine"]:
+        print(f"  quarantine {q['address']}: {q['frames']} frames {q['first']} .. {q['last']}")
+    for r in status["rejected"]:
+        print(f"  rejected {r['identifier']}: {r['reason']}")
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if args.watch:
+        try:
+            while True:
+                print("\033[2J\033[H", end="")
+                _print_status(_status_json(settings))
+                time.sleep(args.watch)
+        except KeyboardInterrupt:
+            return 0
+    status = _status_json(settings)
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        _print_status(status)
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from gateway.clock import Clock, ScaledClock, WallClock
+    from gateway.service import GatewayOptions
+
+    settings = _settings(args)
+    options = GatewayOptions(
+        group_mode=settings.group_mode,
+        batch_size=settings.batch_size,
+        upload_backoff_max_s=args.upload_backoff_max,
+        pump_interval_s=args.pump_interval,
+    )
+
+    async def run() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        url, token = await _resolve_fhir(settings)
+        if args.simulate:
+            from gateway.simulated_gateway import SCHEDULES, run_simulated_gateway
+
+            clock: Clock = WallClock()
+            speed = args.speed or settings.simulate_speed
+            if args.sim_start or speed != 1.0:
+                origin = (
+                    datetime.fromisoformat(args.sim_start) if args.sim_start else datetime.now(UTC)
+                )
+                clock = ScaledClock(origin, speed, args.wall_origin)
+            end = datetime.fromisoformat(args.session_end) if args.session_end else None
+            await run_simulated_gateway(
+                fhir_base_url=url,
+                token=token,
+                patient_ids=args.patient or [DEFAULT_SIM_PATIENT],
+                buffer_path=settings.buffer_path,
+                clock=clock,
+                schedule=SCHEDULES[args.schedule],
+                options=options,
+                stop=stop,
+                session_start=datetime.fromisoformat(args.sim_start) if args.sim_start else None,
+                session_end=end,
+                device_log=Path(args.device_log) if args.device_log else None,
+            )
+            return 0
+        import httpx
+
+        from gateway.bleak_link import BleakLink
+        from gateway.buffer import FrameBuffer
+        from gateway.service import GatewayService
+        from integrations.fhir import BearerAuth, FhirClient
+
+        buffer = FrameBuffer(settings.buffer_path)
+        addresses = args.address or [d.address for d in buffer.devices() if d.patient_id]
+        if not addresses:
+            print(
+                "error: no paired devices; use `carebot gateway pair` or --address", file=sys.stderr
+            )
+            return 2
+        async with httpx.AsyncClient(timeout=30) as http:
+            client = FhirClient(url, http=http, auth=BearerAuth(token))
+            service = GatewayService(buffer, client, WallClock(), options)
+            await service.run(BleakLink(settings.adapter or None), addresses, stop)
+        buffer.close()
+        return 0
+
+    return asyncio.run(run())
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--buffer", help="buffer file (default CAREBOT_GATEWAY_BUFFER_PATH)")
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fhir-url", help="FHIR base URL (default: the service's store)")
+    parser.add_argument("--token", help="bearer token (default: a gateway client of the store)")
+    parser.add_argument("--address", action="append", help="device address (repeatable)")
+    parser.add_argument("--patient", action="append", help="simulated patient id (repeatable)")
+    parser.add_argument("--schedule", choices=["demo", "fast", "realistic"], default="demo")
+    parser.add_argument("--speed", type=float, default=0.0, help="simulated clock speed-up")
+    parser.add_argument("--sim-start", help="simulated time at --wall-origin (ISO 8601)")
+    parser.add_argument("--wall-origin", type=float, default=None, help="epoch of --sim-start")
+    parser.add_argument("--session-end", help="simulated devices stop at this time (ISO 8601)")
+    parser.add_argument("--device-log", help="virtual devices' record of frames sent and acked")
+    parser.add_argument("--upload-backoff-max", type=float, default=30.0)
+    parser.add_argument("--pump-interval", type=float, default=0.5)
+
+
+def _cmd_gateway(args: argparse.Namespace) -> int:
+    if args.simulate:
+        args.simulate = True
+        return _cmd_run(args)
+    print("usage: carebot gateway {decode,scan,pair,run,status} ... or --simulate", file=sys.stderr)
+    return 2
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `carebot gateway` and its subcommands."""
     gateway = sub.add_parser("gateway", help="Bluetooth LE health-device gateway")
-    commands = gateway.add_subparsers(dest="gateway_command", required=True)
+    gateway.add_argument("--simulate", action="store_true", help="run simulated devices alone")
+    _add_common(gateway)
+    _add_run_options(gateway)
+    gateway.set_defaults(func=_cmd_gateway)
+    commands = gateway.add_subparsers(dest="gateway_command")
+
     decode_cmd = commands.add_parser("decode", help="decode one GATT frame and print JSON")
     decode_cmd.add_argument("--uuid", required=True, help="characteristic, e.g. 2A35")
     decode_cmd.add_argument("hex", nargs="+", help="frame bytes in hex")
     decode_cmd.set_defaults(func=_cmd_decode)
+
+    scan = commands.add_parser("scan", help="list devices advertising health services")
+    scan.add_argument("--timeout", type=float, default=10.0)
+    scan.add_argument("--simulate", action="store_true")
+    scan.add_argument("--patient", action="append")
+    _add_common(scan)
+    scan.set_defaults(func=_cmd_scan)
+
+    pair = commands.add_parser("pair", help="bind a device to a FHIR Patient")
+    pair.add_argument("address")
+    pair.add_argument("patient_id", nargs="?")
+    pair.add_argument("--name", default="")
+    pair.add_argument("--unpair", action="store_true", help="unbind instead")
+    _add_common(pair)
+    pair.set_defaults(func=_cmd_pair)
+
+    run = commands.add_parser("run", help="run the gateway (bleak, or --simulate)")
+    run.add_argument("--simulate", action="store_true")
+    _add_common(run)
+    _add_run_options(run)
+    run.set_defaults(func=_cmd_run)
+
+    status = commands.add_parser("status", help="devices, last reading, buffer depth, upload lag")
+    status.add_argument("--json", action="store_true")
+    status.add_argument("--watch", type=float, default=0.0, help="refresh every N seconds")
+    _add_common(status)
+    status.set_defaults(func=_cmd_status)
