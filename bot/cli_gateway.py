@@ -123,8 +123,8 @@ def _cmd_pair(args: argparse.Namespace) -> int:
         if not args.patient_id:
             print("error: PATIENT_ID is required", file=sys.stderr)
             return 2
-        binding = pair_device(buffer, args.address, args.patient_id, now, args.name or "")
         waiting = sum(n for d, n, _, _ in buffer.quarantine() if d == args.address)
+        binding = pair_device(buffer, args.address, args.patient_id, now, args.name or "")
         print(
             f"{args.address} paired to Patient/{binding.patient_id} as Device/{binding.device_id}"
             f" ({waiting} quarantined readings will upload)"
