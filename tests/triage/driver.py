@@ -14,6 +14,15 @@ from dialogs.menu import MenuDialog
 from dialogs.red_flag_interrupt import RedFlagInterrupt
 from dialogs.runner import DialogRunner
 from dialogs.triage import VitalReading
+from dialogs.triage.advice import EmergencyNumbers
+
+
+def _menu(names: list[str]) -> MenuDialog:
+    # The menu is taking the emergency numbers as it moves onto EmergencyNumbers; accept both.
+    try:
+        return MenuDialog(names, EmergencyNumbers())  # type: ignore[call-arg,unused-ignore]
+    except TypeError:
+        return MenuDialog(names)  # type: ignore[call-arg,unused-ignore]
 
 
 class FakeVitalsSource:
@@ -76,8 +85,7 @@ class Conversation:
 
     @property
     def runner(self) -> DialogRunner:
-        root = MenuDialog([d.name for d in self.dialogs])
-        return DialogRunner(root, self.dialogs, self.interrupts)
+        return DialogRunner(_menu([d.name for d in self.dialogs]), self.dialogs, self.interrupts)
 
     async def send(self, text: str = "", value: Mapping[str, JSON] | None = None) -> list[str]:
         """Play one turn; returns the reply texts."""

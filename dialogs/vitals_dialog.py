@@ -1,0 +1,205 @@
+"""The "my vitals" dialog: latest device readings in plain words, a 7-day trend chart in an
+Adaptive Card, and a way into triage when readings are abnormal."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from dialogs.base import JSON, DialogContext, Done, Language, Reply, StartChild, Step, Wait
+from dialogs.evidence import TriageRecorder, VitalsSource, latest_by_kind
+from dialogs.triage import Level, VitalKind, VitalReading, assess
+from dialogs.triage.knowledge_base import load_knowledge
+from dialogs.triage.vitals_judge import judge_vitals
+from dialogs.triage_cards import image_card
+from dialogs.triage_dialog import parse_answer
+from dialogs.vitals_chart import png_data_uri, render_trend_png
+
+WEEK = timedelta(days=7)
+RECENT = timedelta(hours=24)
+OFFER_TRIAGE = "offer_triage"
+
+NAMES: dict[VitalKind, dict[Language, str]] = {
+    VitalKind.SPO2: {"en": "oxygen level", "fr": "taux d'oxygène"},
+    VitalKind.HEART_RATE: {"en": "heart rate", "fr": "pouls"},
+    VitalKind.SYSTOLIC_BP: {"en": "blood pressure", "fr": "tension"},
+    VitalKind.TEMPERATURE: {"en": "temperature", "fr": "température"},
+    VitalKind.RESPIRATORY_RATE: {"en": "breathing rate", "fr": "fréquence respiratoire"},
+    VitalKind.GLUCOSE: {"en": "blood sugar", "fr": "glycémie"},
+}
+UNITS: dict[VitalKind, dict[Language, str]] = {
+    VitalKind.SPO2: {"en": "%", "fr": " %"},
+    VitalKind.HEART_RATE: {"en": " beats per minute", "fr": " battements par minute"},
+    VitalKind.SYSTOLIC_BP: {"en": " mmHg", "fr": " mmHg"},
+    VitalKind.TEMPERATURE: {"en": " °C", "fr": " °C"},
+    VitalKind.RESPIRATORY_RATE: {"en": " breaths per minute", "fr": " respirations par minute"},
+    VitalKind.GLUCOSE: {"en": " mg/dL", "fr": " mg/dL"},
+}
+TEXTS: dict[str, dict[Language, str]] = {
+    "no_record": {
+        "en": "I can't find your health record yet, so I have no device readings to show.",
+        "fr": "Je ne trouve pas encore votre dossier, je n'ai donc aucune mesure à afficher.",
+    },
+    "none": {
+        "en": "Your devices have sent no readings in the last 7 days.",
+        "fr": "Vos appareils n'ont envoyé aucune mesure ces 7 derniers jours.",
+    },
+    "reading": {
+        "en": "Your {name} was {value} {when} ({device}), {status}.",
+        "fr": "Votre {name} était de {value} {when} ({device}), {status}.",
+    },
+    "normal": {"en": "in the normal range", "fr": "dans la normale"},
+    "abnormal": {"en": "outside the normal range: {what}", "fr": "hors de la normale : {what}"},
+    "title": {"en": "Your vitals over the last 7 days", "fr": "Vos constantes sur 7 jours"},
+    "alt": {
+        "en": "Chart of your readings over 7 days",
+        "fr": "Graphique de vos mesures sur 7 jours",
+    },
+    "urgent": {
+        "en": "Some of these readings need attention now.",
+        "fr": "Certaines de ces mesures demandent une attention immédiate.",
+    },
+    "offer": {
+        "en": "Some readings are outside the normal range. Shall we check your symptoms now?",
+        "fr": "Certaines mesures sont hors de la normale. Voulez-vous vérifier vos symptômes maintenant ?",
+    },
+    "ok": {
+        "en": "All right. Ask me again any time.",
+        "fr": "Très bien. Redemandez-moi quand vous voulez.",
+    },
+}
+_WEEKDAYS: dict[Language, tuple[str, ...]] = {
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+    "fr": ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim."),
+}
+_ORDER = tuple(NAMES)
+
+
+def when_words(moment: datetime | None, now: datetime, language: Language) -> str:
+    """'this morning at 08:30', 'yesterday at 21:10', 'on Mon 16/11 at 07:00' (and French)."""
+    if moment is None:
+        return ""
+    clock = moment.strftime("%H:%M")
+    days = (now.date() - moment.date()).days
+    if days == 0:
+        part = "morning" if moment.hour < 12 else "afternoon" if moment.hour < 18 else "evening"
+        if language == "fr":
+            words = {"morning": "ce matin", "afternoon": "cet après-midi", "evening": "ce soir"}
+            return f"{words[part]} à {clock}"
+        return f"this {part} at {clock}"
+    if days == 1:
+        return f"hier à {clock}" if language == "fr" else f"yesterday at {clock}"
+    day = f"{_WEEKDAYS[language][moment.weekday()]} {moment.strftime('%d/%m')}"
+    return f"le {day} à {clock}" if language == "fr" else f"on {day} at {clock}"
+
+
+def _value(reading: VitalReading, diastolic: VitalReading | None, language: Language) -> str:
+    number = f"{reading.value:g}"
+    if reading.kind is VitalKind.SYSTOLIC_BP and diastolic is not None:
+        number = f"{reading.value:g}/{diastolic.value:g}"
+    if language == "fr":
+        number = number.replace(".", ",")
+    return number + UNITS[reading.kind][language]
+
+
+def _status(readings: Sequence[VitalReading], language: Language) -> tuple[str, bool]:
+    judged = judge_vitals(readings, frozenset(), load_knowledge())
+    hits = [j for j in judged if j.band.level is not None or j.band.id == "fever"]
+    if not hits:
+        return TEXTS["normal"][language], False
+    what = ", ".join(dict.fromkeys(j.band.name[language] for j in hits))
+    return TEXTS["abnormal"][language].format(what=what), True
+
+
+def describe_latest(
+    readings: Sequence[VitalReading], now: datetime, language: Language, zone: tzinfo
+) -> list[str]:
+    """One plain-word sentence per vital sign: value, when, device, normal or not."""
+    latest = {r.kind: r for r in latest_by_kind(readings)}
+    lines: list[str] = []
+    for kind in _ORDER:
+        reading = latest.get(kind)
+        if reading is None:
+            continue
+        diastolic = latest.get(VitalKind.DIASTOLIC_BP) if kind is VitalKind.SYSTOLIC_BP else None
+        judged = [reading, *([diastolic] if diastolic else [])]
+        status, _ = _status(judged, language)
+        moment = reading.time.astimezone(zone) if reading.time else None
+        lines.append(
+            TEXTS["reading"][language].format(
+                name=NAMES[kind][language],
+                value=_value(reading, diastolic, language),
+                when=when_words(moment, now.astimezone(zone), language),
+                device=reading.source,
+                status=status,
+            )
+        )
+    return lines
+
+
+class VitalsDialog:
+    """Shows the patient's device vitals; abnormal recent values lead into triage."""
+
+    name = "vitals"
+
+    def __init__(
+        self,
+        source: VitalsSource,
+        recorder: TriageRecorder | None = None,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        zone: tzinfo = UTC,
+    ) -> None:
+        self._source = source
+        self._recorder = recorder
+        self._clock = clock
+        self._zone = zone
+
+    async def begin(self, ctx: DialogContext, args: Mapping[str, JSON]) -> Step:
+        """Read a week of readings, show them, and offer triage when they are abnormal."""
+        language = ctx.language
+        patient = ctx.person.fhir_reference
+        if not patient:
+            ctx.say(TEXTS["no_record"][language])
+            return Done()
+        now = self._clock()
+        readings = list(await self._source.readings(patient, now - WEEK))
+        if self._recorder is not None:
+            await self._recorder.record_vitals_read(patient, patient, len(readings))
+        if not readings:
+            ctx.say(TEXTS["none"][language])
+            return Done()
+        lines = describe_latest(readings, now, language, self._zone)
+        png = await asyncio.to_thread(render_trend_png, readings, language)
+        card = image_card(
+            TEXTS["title"][language], png_data_uri(png), TEXTS["alt"][language], lines
+        )
+        ctx.send(Reply(text="\n".join(lines), card=card))
+        recent = [r for r in readings if r.time is None or r.time >= now - RECENT]
+        level = assess("", device_vitals=latest_by_kind(recent)).level
+        if level.is_emergency:
+            ctx.say(TEXTS["urgent"][language])
+            return StartChild("triage", {"text": ""})
+        if level.rank > Level.SELF_CARE.rank and any(
+            j.band.level is not None for j in judge_vitals(recent, frozenset(), load_knowledge())
+        ):
+            ctx.state["pending"] = OFFER_TRIAGE
+            labels = ("Yes", "No") if language == "en" else ("Oui", "Non")
+            ctx.say(TEXTS["offer"][language], suggestions=labels)
+            return Wait()
+        return Done()
+
+    async def resume(self, ctx: DialogContext) -> Step:
+        """Yes to the triage offer starts triage; anything else ends here."""
+        answer, _ = parse_answer(ctx.input.text, ctx.input.value)
+        if ctx.state.get("pending") == OFFER_TRIAGE and answer == "yes":
+            return StartChild("triage", {"text": ""})
+        ctx.say(TEXTS["ok"][ctx.language])
+        return Done()
+
+    async def on_child_done(
+        self, ctx: DialogContext, child: str, result: Mapping[str, JSON]
+    ) -> Step:
+        """Pass triage's outcome up, so a consultation can go on to booking."""
+        return Done(result)

@@ -1,0 +1,109 @@
+"""Scripted "my vitals" conversations: plain words, a chart card, the way into triage."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+
+from dialogs.base import Person
+from dialogs.red_flag_interrupt import RedFlagInterrupt
+from dialogs.triage import VitalKind, VitalReading
+from dialogs.triage_dialog import TriageDialog
+from dialogs.vitals_dialog import VitalsDialog, when_words
+from tests.triage.driver import Conversation, FakeBooking, FakeRecorder, FakeVitalsSource
+
+NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+ALICE = Person("a1", "Alice Martin", fhir_reference="Patient/1", language="en")
+CLAIRE = Person("c1", "Claire Dubois", fhir_reference="Patient/2", language="fr")
+
+
+def _week(kind: VitalKind, value: float, device: str) -> list[VitalReading]:
+    return [
+        VitalReading(kind, value, device, NOW - timedelta(hours=12 * i + 1.5)) for i in range(14)
+    ]
+
+
+def _chat(
+    readings: list[VitalReading], person: Person = ALICE
+) -> tuple[Conversation, FakeRecorder]:
+    recorder = FakeRecorder()
+    source = FakeVitalsSource(readings)
+    dialogs = [
+        VitalsDialog(source, recorder, clock=lambda: NOW),
+        TriageDialog(source, recorder, clock=lambda: NOW),
+        FakeBooking(),
+    ]
+    return Conversation(person, dialogs, [RedFlagInterrupt()]), recorder
+
+
+async def test_latest_readings_in_plain_words_with_a_chart_card() -> None:
+    readings = _week(VitalKind.SPO2, 97, "Nonin 3230") + _week(
+        VitalKind.HEART_RATE, 72, "Polar H10"
+    )
+    readings += _week(VitalKind.SYSTOLIC_BP, 124, "Omron X7") + _week(
+        VitalKind.DIASTOLIC_BP, 79, "Omron X7"
+    )
+    chat, recorder = _chat(readings)
+    texts = await chat.send("my vitals")
+    assert texts[0].split("\n") == [
+        "Your oxygen level was 97% this morning at 08:30 (Nonin 3230), in the normal range.",
+        "Your heart rate was 72 beats per minute this morning at 08:30 (Polar H10), in the normal range.",
+        "Your blood pressure was 124/79 mmHg this morning at 08:30 (Omron X7), in the normal range.",
+    ]
+    card = chat.last[0].card
+    assert card is not None
+    image = card["body"][1]  # type: ignore[index]
+    assert image["type"] == "Image"  # type: ignore[index]
+    url = str(image["url"])  # type: ignore[index]
+    assert url.startswith("data:image/png;base64,")
+    assert base64.b64decode(url.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert recorder.audits == [("Patient/1", "Patient/1", 56)]
+    assert chat.stack == []
+
+
+async def test_abnormal_readings_offer_triage() -> None:
+    readings = _week(VitalKind.SYSTOLIC_BP, 186, "Omron X7") + _week(
+        VitalKind.DIASTOLIC_BP, 112, "Omron X7"
+    )
+    chat, _ = _chat(readings)
+    texts = await chat.send("my vitals")
+    assert "outside the normal range: very high blood pressure" in texts[0]
+    assert (
+        texts[1] == "Some readings are outside the normal range. Shall we check your symptoms now?"
+    )
+    assert chat.active == ["menu", "vitals"]
+    texts = await chat.send("yes")
+    assert texts[0].startswith("Tell me what is wrong")
+    assert chat.active == ["menu", "vitals", "triage"]
+    await chat.send("a headache")
+    # Headache with a very high device blood pressure is a hypertensive emergency.
+    assert chat.last[0].text.startswith("Go to the emergency department now")
+
+
+async def test_emergency_readings_go_straight_to_triage_advice() -> None:
+    chat, recorder = _chat(_week(VitalKind.SPO2, 86, "Nonin 3230"))
+    texts = await chat.send("my vitals")
+    assert "outside the normal range: severely low oxygen level" in texts[0]
+    assert texts[1] == "Some of these readings need attention now."
+    assert texts[2].startswith("Call 911 now.")
+    assert recorder.records[0].result.level.value == "emergency_ambulance"
+
+
+async def test_french_and_no_readings() -> None:
+    chat, _ = _chat(_week(VitalKind.TEMPERATURE, 36.8, "Withings Thermo"), person=CLAIRE)
+    texts = await chat.send("mes constantes")
+    assert texts[0] == (
+        "Votre température était de 36,8 °C ce matin à 08:30 (Withings Thermo), dans la normale."
+    )
+    empty, _ = _chat([])
+    assert await empty.send("my vitals") == [
+        "Your devices have sent no readings in the last 7 days."
+    ]
+    nobody, _ = _chat([], person=Person("x", "X"))
+    assert (await nobody.send("my vitals"))[0].startswith("I can't find your health record")
+
+
+def test_when_words() -> None:
+    assert when_words(NOW - timedelta(hours=1), NOW, "en") == "this morning at 09:00"
+    assert when_words(NOW - timedelta(days=1), NOW, "fr") == "hier à 10:00"
+    assert when_words(NOW - timedelta(days=3), NOW, "en") == "on Wed 18/11 at 10:00"
