@@ -20,6 +20,7 @@ from bot.directline.store import DirectLineStore
 from bot.fhir_access import EmbeddedStoreTokens, FhirAccess, FhirTokens, StaticTokens
 from bot.handler import CarebotBot
 from bot.http_json import json_errors
+from bot.patient_records import PatientRecorder, PatientVitals
 from bot.people import PersonResolver
 from bot.services import SERVICES, Services
 from bot.settings import Settings
@@ -27,8 +28,11 @@ from bot.signing import Signer
 from dialogs.base import Dialog
 from dialogs.language import LanguageDialog
 from dialogs.menu import MenuDialog
+from dialogs.red_flag_interrupt import RedFlagInterrupt
 from dialogs.runner import DialogRunner
 from dialogs.texts import language_from_locale
+from dialogs.triage.advice import EmergencyNumbers
+from dialogs.triage_dialog import TriageDialog
 from integrations.accounts import AccountRepository
 from integrations.bot_storage import SqlStorage
 from integrations.fhir_store.app import create_fhir_app
@@ -64,11 +68,17 @@ def _tokens(settings: Settings, http: aiohttp.ClientSession) -> TokenProvider:
     )
 
 
-def build_dialogs(accounts: AccountRepository) -> tuple[MenuDialog, list[Dialog]]:
-    """The root menu and every registered dialog."""
-    dialogs: list[Dialog] = [LanguageDialog(accounts)]
-    menu = MenuDialog([d.name for d in dialogs])
-    return menu, dialogs
+def build_runner(accounts: AccountRepository, fhir: FhirAccess) -> tuple[MenuDialog, DialogRunner]:
+    """The root menu and the runner holding every registered dialog and interrupt."""
+    emergency = EmergencyNumbers()
+    vitals = PatientVitals(fhir)
+    recorder = PatientRecorder(fhir)
+    dialogs: list[Dialog] = [
+        LanguageDialog(accounts),
+        TriageDialog(vitals, recorder, emergency=emergency),
+    ]
+    menu = MenuDialog([d.name for d in dialogs], emergency)
+    return menu, DialogRunner(menu, dialogs, [RedFlagInterrupt(emergency, recorder)])
 
 
 async def _services(
@@ -83,8 +93,8 @@ async def _services(
         else StaticTokens(settings.fhir_token)
     )
     accounts = AccountRepository(sessions)
-    menu, dialogs = build_dialogs(accounts)
-    runner = DialogRunner(menu, dialogs)
+    fhir = FhirAccess(settings.resolved_fhir_url, fhir_http, fhir_tokens)
+    menu, runner = build_runner(accounts, fhir)
     people = PersonResolver(accounts, language_from_locale(settings.default_language) or "en")
     bot = CarebotBot(ConversationState(SqlStorage(sessions)), runner, menu, people)
     app[SERVICES] = Services(
@@ -93,7 +103,7 @@ async def _services(
         sessions=sessions,
         http=http,
         fhir_http=fhir_http,
-        fhir=FhirAccess(settings.resolved_fhir_url, fhir_http, fhir_tokens),
+        fhir=fhir,
         accounts=accounts,
         signer=Signer(settings.resolved_secret_key()),
         adapter=CarebotAdapter(_on_turn_error),

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from dialogs.base import JSON, DialogContext, Done, StartChild, Step
-from dialogs.texts import CAPABILITY_LABELS, EMERGENCY_NUMBERS, message, normalise
+from dialogs.texts import CAPABILITY_LABELS, message, normalise
+from dialogs.triage.advice import EmergencyNumbers
 
 GREETING_WORDS = frozenset({"hello", "hi", "hey", "bonjour", "salut", "bonsoir", "coucou", "start"})
 HELP_WORDS = frozenset({"help", "aide", "menu", "options", "?", "aidez moi"})
@@ -24,8 +25,9 @@ class MenuDialog:
 
     name = "menu"
 
-    def __init__(self, capabilities: Sequence[str]) -> None:
+    def __init__(self, capabilities: Sequence[str], emergency: EmergencyNumbers) -> None:
         self._capabilities = [c for c in CAPABILITY_LABELS if c in capabilities]
+        self._emergency = emergency
 
     def _options(self, ctx: DialogContext) -> tuple[str, ...]:
         return tuple(CAPABILITY_LABELS[c][ctx.language] for c in self._capabilities)
@@ -66,7 +68,7 @@ class MenuDialog:
                     "help",
                     ctx.language,
                     options=self._options_text(ctx),
-                    emergency=EMERGENCY_NUMBERS[ctx.language],
+                    emergency=self._emergency.label(ctx.language),
                 ),
                 suggestions=self._options(ctx),
             )

@@ -55,8 +55,6 @@ CAPABILITY_LABELS: dict[str, dict[Language, str]] = {
     "booking": {"en": "book a visit", "fr": "prendre rendez-vous"},
 }
 
-EMERGENCY_NUMBERS: dict[Language, str] = {"en": "911", "fr": "112"}
-
 LANGUAGE_WORDS: dict[Language, tuple[str, ...]] = {
     "en": ("english", "anglais"),
     "fr": ("french", "francais"),

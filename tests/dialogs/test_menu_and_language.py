@@ -8,6 +8,7 @@ from dialogs.base import JSON, DialogContext, Done, Person, Step, UserInput, Wai
 from dialogs.language import LanguageDialog, parse_language
 from dialogs.menu import MenuDialog
 from dialogs.runner import DialogRunner
+from dialogs.triage.advice import EmergencyNumbers
 
 ALICE = Person(account_id="a1", display_name="Alice Martin", language="en")
 
@@ -43,7 +44,7 @@ class EchoCapability:
 
 def runner(languages: RememberedLanguages) -> DialogRunner:
     dialogs = [LanguageDialog(languages), EchoCapability()]
-    return DialogRunner(MenuDialog([d.name for d in dialogs]), dialogs)
+    return DialogRunner(MenuDialog([d.name for d in dialogs], EmergencyNumbers()), dialogs)
 
 
 async def turn(run: DialogRunner, stack: list[JSON], text: str) -> tuple[list[str], list[JSON]]:
