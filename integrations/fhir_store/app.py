@@ -86,6 +86,7 @@ def create_fhir_app(
     app[STORE_KEY] = FhirStore(sessionmaker)
     app[SETTINGS_KEY] = StoreSettings(require_auth, max_body)
     app.router.add_route("*", "/{tail:.*}", _handle)
+    app.router.add_route("*", "", _handle)  # the base URL itself, without a trailing slash
     return app
 
 

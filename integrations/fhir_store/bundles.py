@@ -6,9 +6,11 @@ references that point at them; it processes DELETE, POST, PUT, then GET (after c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.fhir_store.dates import format_instant
 from integrations.fhir_store.outcome import StoreError, invalid
@@ -137,9 +139,13 @@ def parse_bundle(bundle: Any) -> tuple[str, list[Entry]]:
 
 
 async def run_transaction(
-    store: FhirStore, entries: list[Entry], authorize: Authorize, representation: bool = False
+    store: FhirStore,
+    entries: list[Entry],
+    authorize: Authorize,
+    representation: bool = False,
+    also: Callable[[AsyncSession], Awaitable[None]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Apply ENTRIES atomically; any failure raises and nothing is stored."""
+    """Apply ENTRIES atomically (and ALSO in the same database transaction); all or nothing."""
     for entry in entries:
         authorize(entry.resource_type, _action(entry))
         if entry.resource is not None:
@@ -163,6 +169,9 @@ async def run_transaction(
                 error.diagnostics = f"entry {entry.index}: {error.diagnostics}"
                 raise
         await writer.finish()
+        if also is not None:
+            await also(session)
+    await store.note_bulk_write(len(entries))
     for entry in ordered:
         if entry.method == "GET":
             responses[entry.index] = await _get(store, entry)
@@ -236,4 +245,5 @@ async def run_batch(
             out.append(response)
         except StoreError as error:
             out.append({"response": {"status": str(error.status), "outcome": error.outcome()}})
+    await store.note_bulk_write(len(entries))
     return out

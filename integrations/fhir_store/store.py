@@ -25,6 +25,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -270,6 +271,24 @@ class FhirStore:
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
+        self._written = 0
+        self._next_analyze = 500
+
+    async def note_bulk_write(self, count: int) -> None:
+        """After bulk loads, refresh PostgreSQL's planner statistics (at 500, 1000, 2000, ...).
+
+        Fresh tables have none until autovacuum runs, and the search plans chosen without
+        them scan the whole index table.
+        """
+        self._written += count
+        if self._written < self._next_analyze:
+            return
+        self._next_analyze = self._written * 2
+        async with self.sessionmaker() as session:
+            if session.get_bind().dialect.name != "postgresql":
+                return
+            await session.execute(text("ANALYZE fhir_resource, fhir_version, fhir_search"))
+            await session.commit()
 
     # ----- reads -------------------------------------------------------------------------
     async def read(

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from integrations.fhir_store.outcome import StoreError, invalid
 from integrations.fhir_store.params import STORED_TYPES
+from integrations.fhir_store.rules import rule_problems
 
 MAX_DEPTH = 48
 ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -239,6 +240,10 @@ def _check_codes(node: Any, path: str, problems: list[str]) -> None:
         child_path = f"{path}.{key}"
         allowed = _RESOURCE_CODES.get(child_path)
         values = value if isinstance(value, list) else [value]
+        bare = key[1:]
+        if key.startswith("_") and f"{path}.{bare}" in _RESOURCE_CODES and bare not in node:
+            # a required code given only as extensions (no value) does not satisfy the binding
+            problems.append(f"{path}.{key[1:]}: a code is required from the value set")
         if allowed is not None:
             for item in values:
                 if isinstance(item, str) and item not in allowed:
@@ -310,7 +315,7 @@ def validate_resource(document: Any, expected_type: str | None = None) -> dict[s
         ) from error
     except (ValueError, TypeError, KeyError) as error:
         raise invalid(f"{resource_type}: {str(error)[:300]}") from error
-    problems: list[str] = []
+    problems = rule_problems(document)
     _check_codes(document, resource_type, problems)
     text = document.get("text")
     if isinstance(text, dict) and text.get("status") not in _NARRATIVE_STATUS:

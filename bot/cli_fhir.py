@@ -1,0 +1,116 @@
+"""`carebot fhir`: run the embedded FHIR store alone, manage its clients, import data."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.settings import Settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from integrations.fhir_store.server import run_fhir_server
+
+    settings = Settings()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            run_fhir_server(
+                settings.resolved_database_url,
+                args.host or settings.host,
+                args.port if args.port is not None else settings.port,
+            )
+        )
+    return 0
+
+
+async def _with_db(
+    settings: Settings,
+) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
+    from integrations.persistence.database import create_engine, create_sessionmaker
+    from integrations.persistence.migrate import migrate
+
+    await migrate(settings.resolved_database_url)
+    engine = create_engine(settings.resolved_database_url)
+    return engine, create_sessionmaker(engine)
+
+
+def _clients(args: argparse.Namespace) -> int:
+    from integrations.fhir_store.clients import add_client, list_clients, revoke_client
+
+    async def run() -> int:
+        engine, sessionmaker = await _with_db(Settings())
+        try:
+            if args.clients_command == "add":
+                try:
+                    token = await add_client(sessionmaker, args.name, args.scopes, args.patient)
+                except ValueError as error:
+                    print(f"error: {error}", file=sys.stderr)
+                    return 2
+                print(token)
+            elif args.clients_command == "list":
+                for client in await list_clients(sessionmaker):
+                    state = "revoked" if client.revoked_at else "active"
+                    patient = f" patient={client.patient}" if client.patient else ""
+                    print(f"{client.name}\t{state}\t{client.scopes}{patient}")
+            else:
+                if not await revoke_client(sessionmaker, args.name):
+                    print(f"error: no active client named {args.name!r}", file=sys.stderr)
+                    return 1
+                print(f"revoked {args.name}", file=sys.stderr)
+            return 0
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _import(args: argparse.Namespace) -> int:
+    from integrations.fhir_store.importer import Importer
+    from integrations.fhir_store.outcome import StoreError
+
+    async def run() -> int:
+        engine, sessionmaker = await _with_db(Settings())
+        importer = Importer(sessionmaker)
+        try:
+            for name in args.files:
+                try:
+                    report = await importer.import_file(Path(name))
+                except StoreError as error:
+                    print(f"\n{name}: {error.status} {error.diagnostics}", file=sys.stderr)
+                    return 1
+                print(
+                    f"{report.path}: loaded {report.loaded}, already done {report.skipped}",
+                    file=sys.stderr,
+                )
+            return 0
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `carebot fhir` and its subcommands."""
+    fhir = sub.add_parser("fhir", help="the embedded FHIR R4 store: serve, clients, import")
+    fhir.add_argument("--host", default="")
+    fhir.add_argument("--port", type=int, default=None)
+    fhir.set_defaults(func=_serve)
+    commands = fhir.add_subparsers(dest="fhir_command")
+    clients = commands.add_parser("clients", help="API clients and their bearer tokens")
+    client_commands = clients.add_subparsers(dest="clients_command", required=True)
+    add = client_commands.add_parser("add", help="register a client; prints its token")
+    add.add_argument("name")
+    add.add_argument("--scopes", required=True, help="SMART scopes, e.g. 'system/*.read'")
+    add.add_argument("--patient", default=None, help="bind patient/ scopes to this Patient id")
+    client_commands.add_parser("list", help="list clients")
+    revoke = client_commands.add_parser("revoke", help="revoke a client and all its tokens")
+    revoke.add_argument("name")
+    clients.set_defaults(func=_clients)
+    load = commands.add_parser("import", help="load FHIR bundles (.json) or NDJSON (.ndjson)")
+    load.add_argument("files", nargs="+")
+    load.set_defaults(func=_import)
