@@ -25,12 +25,13 @@ from bot.people import PersonResolver
 from bot.services import SERVICES, Services
 from bot.settings import Settings
 from bot.signing import Signer
-from dialogs.base import Dialog
+from dialogs.base import Dialog, Language
 from dialogs.language import LanguageDialog
 from dialogs.menu import MenuDialog
 from dialogs.red_flag_interrupt import RedFlagInterrupt
 from dialogs.runner import DialogRunner
 from dialogs.texts import language_from_locale
+from dialogs.triage import assess
 from dialogs.triage.advice import EmergencyNumbers
 from dialogs.triage_dialog import TriageDialog
 from integrations.accounts import AccountRepository
@@ -68,6 +69,11 @@ def _tokens(settings: Settings, http: aiohttp.ClientSession) -> TokenProvider:
     )
 
 
+def mentions_symptom(text: str, language: Language) -> bool:
+    """True when the triage engine finds a symptom present in TEXT."""
+    return any(f.present for f in assess(text, language=language).findings)
+
+
 def build_runner(accounts: AccountRepository, fhir: FhirAccess) -> tuple[MenuDialog, DialogRunner]:
     """The root menu and the runner holding every registered dialog and interrupt."""
     emergency = EmergencyNumbers()
@@ -77,7 +83,7 @@ def build_runner(accounts: AccountRepository, fhir: FhirAccess) -> tuple[MenuDia
         LanguageDialog(accounts),
         TriageDialog(vitals, recorder, emergency=emergency),
     ]
-    menu = MenuDialog([d.name for d in dialogs], emergency)
+    menu = MenuDialog([d.name for d in dialogs], emergency, mentions_symptom)
     return menu, DialogRunner(menu, dialogs, [RedFlagInterrupt(emergency, recorder)])
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from dialogs.base import JSON, DialogContext, Done, StartChild, Step
+from dialogs.base import JSON, DialogContext, Done, Language, StartChild, Step
 from dialogs.texts import CAPABILITY_LABELS, message, normalise
 from dialogs.triage.advice import EmergencyNumbers
 
 GREETING_WORDS = frozenset({"hello", "hi", "hey", "bonjour", "salut", "bonsoir", "coucou", "start"})
 HELP_WORDS = frozenset({"help", "aide", "menu", "options", "?", "aidez moi"})
 LANGUAGE_WORDS = frozenset({"language", "langue", "change language", "changer de langue"})
+
+SymptomDetector = Callable[[str, Language], bool]
 
 # Patient words for each capability, matched on normalised text.
 CAPABILITY_WORDS: dict[str, tuple[str, ...]] = {
@@ -25,9 +27,15 @@ class MenuDialog:
 
     name = "menu"
 
-    def __init__(self, capabilities: Sequence[str], emergency: EmergencyNumbers) -> None:
+    def __init__(
+        self,
+        capabilities: Sequence[str],
+        emergency: EmergencyNumbers,
+        mentions_symptom: SymptomDetector | None = None,
+    ) -> None:
         self._capabilities = [c for c in CAPABILITY_LABELS if c in capabilities]
         self._emergency = emergency
+        self._mentions_symptom = mentions_symptom
 
     def _options(self, ctx: DialogContext) -> tuple[str, ...]:
         return tuple(CAPABILITY_LABELS[c][ctx.language] for c in self._capabilities)
@@ -60,6 +68,13 @@ class MenuDialog:
                 return StartChild(capability, {"text": ctx.input.text})
         if text in LANGUAGE_WORDS:
             return StartChild("language")
+        if (
+            "triage" in self._capabilities
+            and self._mentions_symptom is not None
+            and self._mentions_symptom(ctx.input.text, ctx.language)
+        ):
+            # "a bit breathless since this morning": the story itself starts a triage.
+            return StartChild("triage", {"text": ctx.input.text})
         if text in GREETING_WORDS or text.split(" ")[0] in GREETING_WORDS:
             self.greet(ctx)
         elif text in HELP_WORDS:
