@@ -12,9 +12,17 @@ import yaml
 
 from dialogs.triage.levels import Level
 from dialogs.triage.models import VitalKind
-from dialogs.triage.normalise import compile_phrase
+from dialogs.triage.normalise import compile_phrase, normalise
 
 Text = dict[str, str]  # language -> words
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """One lexicon phrase: its regex and the word stems a text must hold for it to match."""
+
+    pattern: re.Pattern[str]
+    needs: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -23,7 +31,7 @@ class Symptom:
 
     id: str
     name: Text
-    pattern: re.Pattern[str] | None
+    phrases: tuple[Phrase, ...]
     snomed: str | None = None
     ask: Text | None = None  # the follow-up question, when it is worth asking
     modifier: bool = False  # onset, severity, risk factor: not a complaint by itself
@@ -105,6 +113,7 @@ class Knowledge:
     """Everything the engine knows."""
 
     symptoms: dict[str, Symptom]
+    phrase_index: dict[str, tuple[tuple[str, Phrase], ...]]  # longest stem -> phrases
     rules: tuple[Rule, ...]
     vital_bands: tuple[VitalBand, ...]
     news2: tuple[News2Band, ...]
@@ -125,9 +134,45 @@ def _ids(raw: Any) -> frozenset[str]:
     return frozenset(str(x) for x in (raw or ()))
 
 
+def _trie_source(words: list[str]) -> str:
+    """One regex for literal words, as a trie, so matching is linear in the text."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def walk(node: dict[str, Any]) -> str:
+        ends = "" in node
+        branches = [re.escape(ch) + walk(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if ends else body
+
+    return walk(trie)
+
+
 def _alternation(words: list[str]) -> re.Pattern[str]:
-    ordered = sorted({compile_phrase(w) for w in words}, key=len, reverse=True)
-    return re.compile("|".join(ordered))
+    """Literal phrases (no `*` or `~`) as one word-bounded trie regex."""
+    phrases = sorted({normalise(w) for w in words})
+    if any("*" in p or "~" in p for p in phrases):
+        raise ValueError("negation words are literal: no * or ~")
+    return re.compile(r"(?<![\w])" + _trie_source(phrases) + r"(?![\w])")
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _phrase(words: str) -> Phrase:
+    needs = tuple(
+        part
+        for token in normalise(words).split(" ")
+        if token != "~"
+        for part in _WORD.findall(token.replace("*", ""))
+    )
+    return Phrase(re.compile(compile_phrase(words)), needs)
 
 
 def _load_yaml(name: str) -> Any:
@@ -142,7 +187,7 @@ def _symptoms(raw: dict[str, Any]) -> dict[str, Symptom]:
         out[sid] = Symptom(
             id=sid,
             name=_text(item["name"], sid),
-            pattern=_alternation(phrases) if phrases else None,
+            phrases=tuple(_phrase(p) for p in dict.fromkeys(phrases)),
             snomed=str(item["snomed"]) if item.get("snomed") else None,
             ask=_text(item["ask"], sid) if item.get("ask") else None,
             modifier=bool(item.get("modifier", False)),
@@ -215,6 +260,15 @@ CONTEXT_IDS = frozenset(
 )
 
 
+def _index(symptoms: dict[str, Symptom]) -> dict[str, tuple[tuple[str, Phrase], ...]]:
+    index: dict[str, list[tuple[str, Phrase]]] = {}
+    for symptom in symptoms.values():
+        for phrase in symptom.phrases:
+            key = max(phrase.needs, key=len, default="")
+            index.setdefault(key, []).append((symptom.id, phrase))
+    return {key: tuple(items) for key, items in index.items()}
+
+
 @cache
 def load_knowledge() -> Knowledge:
     """Read and check the knowledge files (once per process)."""
@@ -225,6 +279,7 @@ def load_knowledge() -> Knowledge:
     news2 = vitals_doc["news2"]
     knowledge = Knowledge(
         symptoms=symptoms,
+        phrase_index=_index(symptoms),
         rules=tuple(_rule(item) for item in rules_doc["rules"]),
         vital_bands=tuple(_band(item) for item in vitals_doc["bands"]),
         news2=tuple(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from dialogs.triage.knowledge_base import Knowledge
 from dialogs.triage.negation import negated_scopes
+
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -17,18 +20,28 @@ class Mention:
     present: bool
 
 
+def word_prefixes(text: str) -> frozenset[str]:
+    """Every prefix of every word of TEXT: a phrase can match only if its stems are here."""
+    return frozenset(w[:n] for w in set(_WORD.findall(text)) for n in range(1, len(w) + 1))
+
+
 def find_mentions(text: str, knowledge: Knowledge) -> list[Mention]:
     """Every symptom of the lexicon mentioned in normalised TEXT; present wins over negated."""
     scopes = negated_scopes(text, knowledge.negation)
+    prefixes = word_prefixes(text)
+    index = knowledge.phrase_index
+    candidates = [item for key in prefixes | {""} for item in index.get(key, ())]
     found: dict[str, Mention] = {}
-    for symptom in knowledge.symptoms.values():
-        if symptom.pattern is None:
+    for symptom_id, phrase in candidates:
+        previous = found.get(symptom_id)
+        if previous is not None and previous.present:
             continue
-        for match in symptom.pattern.finditer(text):
+        if not all(need in prefixes for need in phrase.needs):
+            continue
+        for match in phrase.pattern.finditer(text):
             present = not scopes.covers(match.start(), match.end())
-            previous = found.get(symptom.id)
             if previous is None or (present and not previous.present):
-                found[symptom.id] = Mention(symptom.id, match.group(0), present)
+                previous = found[symptom_id] = Mention(symptom_id, match.group(0), present)
             if present:
                 break
     return list(found.values())

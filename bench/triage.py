@@ -1,0 +1,138 @@
+"""One-shot triage throughput and latency (`carebot triage` path), against a naive keyword
+matcher measured in the same run. Prints JSON lines; target p99 <= 20 ms per case.
+
+    .venv/bin/python bench/triage.py [--rounds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dialogs.triage import Level, VitalKind, VitalReading, assess
+from dialogs.triage.knowledge_base import load_knowledge
+
+VIGNETTES = Path(__file__).resolve().parents[1] / "tests" / "triage" / "vignettes.yaml"
+TARGET_P99_MS = 20.0
+
+# The baseline: the kind of keyword list a naive symptom checker starts with.
+NAIVE_KEYWORDS: list[tuple[str, Level]] = [
+    ("chest pain", Level.EMERGENCY_AMBULANCE),
+    ("can't breathe", Level.EMERGENCY_AMBULANCE),
+    ("stroke", Level.EMERGENCY_AMBULANCE),
+    ("unconscious", Level.EMERGENCY_AMBULANCE),
+    ("seizure", Level.EMERGENCY_AMBULANCE),
+    ("bleeding", Level.EMERGENCY),
+    ("suicid", Level.EMERGENCY),
+    ("pregnant", Level.EMERGENCY),
+    ("fever", Level.CONSULTATION_24),
+    ("pain", Level.CONSULTATION),
+    ("cough", Level.SELF_CARE),
+    ("cold", Level.SELF_CARE),
+]
+
+
+def naive_triage(text: str) -> Level:
+    """First matching keyword wins; otherwise a consultation."""
+    lowered = text.lower()
+    for word, level in NAIVE_KEYWORDS:
+        if word in lowered:
+            return level
+    return Level.CONSULTATION
+
+
+Case = tuple[str, tuple[VitalReading, ...], Level]
+
+
+def load_cases() -> list[Case]:
+    """The vignette set, plus each vignette repeated into a long clinical note."""
+    raw = yaml.safe_load(VIGNETTES.read_text("utf-8"))["vignettes"]
+    cases: list[Case] = []
+    for item in raw:
+        device = tuple(
+            VitalReading(VitalKind(d["kind"]), float(d["value"]), "device")
+            for d in item.get("device", ())
+        )
+        cases.append((item["text"], device, Level(item["expected"])))
+    return cases
+
+
+def _measure(run: Callable[[Case], Level], cases: list[Case], rounds: int) -> dict[str, float]:
+    latencies: list[float] = []
+    correct = 0
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for case in cases:
+            t0 = time.perf_counter()
+            level = run(case)
+            latencies.append((time.perf_counter() - t0) * 1000)
+            correct += level is case[2]
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "cases": len(latencies),
+        "throughput_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies), 3),
+        "p99_ms": round(latencies[int(0.99 * (len(latencies) - 1))], 3),
+        "max_ms": round(latencies[-1], 3),
+        "exact_accuracy": round(correct / len(latencies), 3),
+    }
+
+
+def main() -> int:
+    """Run both, print one JSON line each and a comparison line."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    load_knowledge()
+    load_ms = (time.perf_counter() - t0) * 1000
+    cases = load_cases()
+    long_cases = [(" ".join([c[0]] * 12), c[1], c[2]) for c in cases]  # ~1-2 kB notes
+
+    def engine(case: Case) -> Level:
+        return assess(case[0], device_vitals=case[1]).level
+
+    def baseline(case: Case) -> Level:
+        return naive_triage(case[0])
+
+    assess("warm-up")
+    engine_stats = _measure(engine, cases, args.rounds)
+    long_stats = _measure(engine, long_cases, max(1, args.rounds // 4))
+    naive_stats = _measure(baseline, cases, args.rounds)
+    print(json.dumps({"bench": "triage", "case": "knowledge_load", "ms": round(load_ms, 1)}))
+    print(json.dumps({"bench": "triage", "case": "engine", **engine_stats}))
+    print(json.dumps({"bench": "triage", "case": "engine_long_notes", **long_stats}))
+    print(json.dumps({"bench": "triage", "case": "naive_keywords", **naive_stats}))
+    print(
+        json.dumps(
+            {
+                "bench": "triage",
+                "case": "comparison",
+                "engine_p99_ms": engine_stats["p99_ms"],
+                "target_p99_ms": TARGET_P99_MS,
+                "meets_target": engine_stats["p99_ms"] <= TARGET_P99_MS
+                and long_stats["p99_ms"] <= TARGET_P99_MS,
+                "slowdown_vs_naive_p50": round(
+                    engine_stats["p50_ms"] / max(naive_stats["p50_ms"], 1e-6), 1
+                ),
+                "accuracy_gain_vs_naive": round(
+                    engine_stats["exact_accuracy"] - naive_stats["exact_accuracy"], 3
+                ),
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
