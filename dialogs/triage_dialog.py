@@ -14,7 +14,15 @@ from datetime import UTC, datetime, timedelta
 
 from dialogs.base import JSON, DialogContext, Done, Language, Reply, Step, Wait
 from dialogs.evidence import InterviewItem, TriageRecord, TriageRecorder, VitalsSource
-from dialogs.triage import Level, Patient, TriageResult, VitalKind, VitalReading, assess
+from dialogs.triage import (
+    Level,
+    Patient,
+    TriageResult,
+    VitalKind,
+    VitalReading,
+    assess,
+    mentions_symptom,
+)
 from dialogs.triage.advice import EmergencyNumbers, advice_for
 from dialogs.triage.context_text import parse_age
 from dialogs.triage.interview import MAX_QUESTIONS, next_question
@@ -183,7 +191,7 @@ class TriageDialog:
             if readings and self._recorder is not None:
                 await self._recorder.record_vitals_read(patient, patient, len(readings))
         opening = str(args.get("text") or "")
-        if opening and assess(opening).present_ids:
+        if opening and mentions_symptom(opening, ctx.language):
             return await self._take_description(ctx, opening)
         vitals_result = self._assess(ctx)
         if vitals_result.level.is_emergency:
@@ -216,7 +224,7 @@ class TriageDialog:
         return Wait()
 
     async def _take_description(self, ctx: DialogContext, words: str) -> Step:
-        if not assess(words).present_ids and not ctx.state.get("described_once"):
+        if not mentions_symptom(words, ctx.language) and not ctx.state.get("described_once"):
             return self._ask_description(ctx, again=True)
         ctx.state["text"] = f"{ctx.state.get('text', '')}\n{words}".strip()
         self._add_item(ctx, "complaint", _text("complaint", ctx.language), words, None)

@@ -13,16 +13,12 @@ from dialogs.evidence import TriageRecord
 from dialogs.menu import MenuDialog
 from dialogs.red_flag_interrupt import RedFlagInterrupt
 from dialogs.runner import DialogRunner
-from dialogs.triage import VitalReading
+from dialogs.triage import VitalReading, mentions_symptom
 from dialogs.triage.advice import EmergencyNumbers
 
 
 def _menu(names: list[str]) -> MenuDialog:
-    # The menu is taking the emergency numbers as it moves onto EmergencyNumbers; accept both.
-    try:
-        return MenuDialog(names, EmergencyNumbers())  # type: ignore[call-arg,unused-ignore]
-    except TypeError:
-        return MenuDialog(names)  # type: ignore[call-arg,unused-ignore]
+    return MenuDialog(names, EmergencyNumbers(), mentions_symptom)
 
 
 class FakeVitalsSource:
