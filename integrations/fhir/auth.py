@@ -32,8 +32,6 @@ class BearerAuth(httpx.Auth):
 class ClientCredentialsAuth(httpx.Auth):
     """OAuth2 client credentials against TOKEN_URL, with a JWT assertion or a secret."""
 
-    requires_response_body = True
-
     def __init__(
         self,
         token_url: str,
@@ -104,11 +102,15 @@ class ClientCredentialsAuth(httpx.Auth):
         """Attach a valid access token, fetching one first when needed; retry once on 401."""
         async with self._lock:
             if self._token is None or time.monotonic() >= self._expires_at:
-                self._store((yield self.token_request()))
+                token_response = yield self.token_request()
+                await token_response.aread()
+                self._store(token_response)
         request.headers["Authorization"] = f"Bearer {self._token}"
         response = yield request
         if response.status_code == 401:
             async with self._lock:
-                self._store((yield self.token_request()))
+                token_response = yield self.token_request()
+                await token_response.aread()
+                self._store(token_response)
             request.headers["Authorization"] = f"Bearer {self._token}"
             yield request
