@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from enum import IntFlag
+from typing import TypeVar
 
 from gateway.codes import (
     BloodPressureFlags,
@@ -60,6 +62,56 @@ class DecodeError(ValueError):
         super().__init__(f"{name}: {reason} ({self.data.hex()})")
 
 
+# Plain-int copies of the flag bits: `int & IntFlag` builds an IntFlag (about 1 µs) per test.
+_BloodPressureFlags_MEASUREMENT_STATUS_PRESENT = BloodPressureFlags.MEASUREMENT_STATUS_PRESENT.value
+_BloodPressureFlags_PULSE_RATE_PRESENT = BloodPressureFlags.PULSE_RATE_PRESENT.value
+_BloodPressureFlags_TIME_STAMP_PRESENT = BloodPressureFlags.TIME_STAMP_PRESENT.value
+_BloodPressureFlags_UNITS_KPA = BloodPressureFlags.UNITS_KPA.value
+_BloodPressureFlags_USER_ID_PRESENT = BloodPressureFlags.USER_ID_PRESENT.value
+_GlucoseFlags_CONCENTRATION_TYPE_LOCATION_PRESENT = (
+    GlucoseFlags.CONCENTRATION_TYPE_LOCATION_PRESENT.value
+)
+_GlucoseFlags_CONTEXT_INFORMATION_FOLLOWS = GlucoseFlags.CONTEXT_INFORMATION_FOLLOWS.value
+_GlucoseFlags_SENSOR_STATUS_PRESENT = GlucoseFlags.SENSOR_STATUS_PRESENT.value
+_GlucoseFlags_TIME_OFFSET_PRESENT = GlucoseFlags.TIME_OFFSET_PRESENT.value
+_GlucoseFlags_UNITS_MOL_PER_L = GlucoseFlags.UNITS_MOL_PER_L.value
+_HeartRateFlags_ENERGY_EXPENDED_PRESENT = HeartRateFlags.ENERGY_EXPENDED_PRESENT.value
+_HeartRateFlags_RR_INTERVALS_PRESENT = HeartRateFlags.RR_INTERVALS_PRESENT.value
+_HeartRateFlags_SENSOR_CONTACT_DETECTED = HeartRateFlags.SENSOR_CONTACT_DETECTED.value
+_HeartRateFlags_SENSOR_CONTACT_SUPPORTED = HeartRateFlags.SENSOR_CONTACT_SUPPORTED.value
+_HeartRateFlags_VALUE_UINT16 = HeartRateFlags.VALUE_UINT16.value
+_PlxContinuousFlags_DEVICE_SENSOR_STATUS_PRESENT = (
+    PlxContinuousFlags.DEVICE_SENSOR_STATUS_PRESENT.value
+)
+_PlxContinuousFlags_MEASUREMENT_STATUS_PRESENT = PlxContinuousFlags.MEASUREMENT_STATUS_PRESENT.value
+_PlxContinuousFlags_PULSE_AMPLITUDE_INDEX_PRESENT = (
+    PlxContinuousFlags.PULSE_AMPLITUDE_INDEX_PRESENT.value
+)
+_PlxContinuousFlags_SPO2PR_FAST_PRESENT = PlxContinuousFlags.SPO2PR_FAST_PRESENT.value
+_PlxContinuousFlags_SPO2PR_SLOW_PRESENT = PlxContinuousFlags.SPO2PR_SLOW_PRESENT.value
+_PlxSpotCheckFlags_DEVICE_CLOCK_NOT_SET = PlxSpotCheckFlags.DEVICE_CLOCK_NOT_SET.value
+_PlxSpotCheckFlags_DEVICE_SENSOR_STATUS_PRESENT = (
+    PlxSpotCheckFlags.DEVICE_SENSOR_STATUS_PRESENT.value
+)
+_PlxSpotCheckFlags_MEASUREMENT_STATUS_PRESENT = PlxSpotCheckFlags.MEASUREMENT_STATUS_PRESENT.value
+_PlxSpotCheckFlags_PULSE_AMPLITUDE_INDEX_PRESENT = (
+    PlxSpotCheckFlags.PULSE_AMPLITUDE_INDEX_PRESENT.value
+)
+_PlxSpotCheckFlags_TIME_STAMP_PRESENT = PlxSpotCheckFlags.TIME_STAMP_PRESENT.value
+_PlxSupportedFeatures_DEVICE_SENSOR_STATUS_SUPPORTED = (
+    PlxSupportedFeatures.DEVICE_SENSOR_STATUS_SUPPORTED.value
+)
+_PlxSupportedFeatures_MEASUREMENT_STATUS_SUPPORTED = (
+    PlxSupportedFeatures.MEASUREMENT_STATUS_SUPPORTED.value
+)
+_TemperatureFlags_TEMPERATURE_TYPE_PRESENT = TemperatureFlags.TEMPERATURE_TYPE_PRESENT.value
+_TemperatureFlags_TIME_STAMP_PRESENT = TemperatureFlags.TIME_STAMP_PRESENT.value
+_TemperatureFlags_UNITS_FAHRENHEIT = TemperatureFlags.UNITS_FAHRENHEIT.value
+_WeightFlags_BMI_AND_HEIGHT_PRESENT = WeightFlags.BMI_AND_HEIGHT_PRESENT.value
+_WeightFlags_TIME_STAMP_PRESENT = WeightFlags.TIME_STAMP_PRESENT.value
+_WeightFlags_UNITS_IMPERIAL = WeightFlags.UNITS_IMPERIAL.value
+_WeightFlags_USER_ID_PRESENT = WeightFlags.USER_ID_PRESENT.value
+
 _U16 = struct.Struct("<H")
 _S16 = struct.Struct("<h")
 _U32 = struct.Struct("<I")
@@ -77,6 +129,73 @@ _GLUCOSE = CharacteristicUuid.GLUCOSE_MEASUREMENT
 _SPOT = CharacteristicUuid.PLX_SPOT_CHECK_MEASUREMENT
 _CONT = CharacteristicUuid.PLX_CONTINUOUS_MEASUREMENT
 _PLXF = CharacteristicUuid.PLX_FEATURES
+
+
+_FLAG_CACHE: dict[tuple[type[IntFlag], int], IntFlag] = {}
+_F = TypeVar("_F", bound=IntFlag)
+
+
+def _flags(kind: type[_F], raw: int) -> _F:
+    """`kind(raw)`, memoised: constructing an IntFlag costs about a microsecond."""
+    key = (kind, raw)
+    cached = _FLAG_CACHE.get(key)
+    if cached is None:
+        if len(_FLAG_CACHE) > 65536:
+            _FLAG_CACHE.clear()
+        cached = _FLAG_CACHE[key] = kind(raw)
+    return cached  # type: ignore[return-value]
+
+
+def _size_table(base: int, *fields: tuple[int, int]) -> tuple[int, ...]:
+    """Frame length for each flags byte: base plus every flagged field (one lookup)."""
+    return tuple(base + sum(n for bit, n in fields if flags & bit) for flags in range(256))
+
+
+_BLOODPRESSUREFLAGS_SIZES = _size_table(
+    7,
+    (_BloodPressureFlags_TIME_STAMP_PRESENT, _DATE_TIME_SIZE),
+    (_BloodPressureFlags_PULSE_RATE_PRESENT, 2),
+    (_BloodPressureFlags_USER_ID_PRESENT, 1),
+    (_BloodPressureFlags_MEASUREMENT_STATUS_PRESENT, 2),
+)
+_TEMPERATUREFLAGS_SIZES = _size_table(
+    5,
+    (_TemperatureFlags_TIME_STAMP_PRESENT, _DATE_TIME_SIZE),
+    (_TemperatureFlags_TEMPERATURE_TYPE_PRESENT, 1),
+)
+_WEIGHTFLAGS_SIZES = _size_table(
+    3,
+    (_WeightFlags_TIME_STAMP_PRESENT, _DATE_TIME_SIZE),
+    (_WeightFlags_USER_ID_PRESENT, 1),
+    (_WeightFlags_BMI_AND_HEIGHT_PRESENT, 4),
+)
+_GLUCOSEFLAGS_SIZES = _size_table(
+    10,
+    (_GlucoseFlags_TIME_OFFSET_PRESENT, 2),
+    (_GlucoseFlags_CONCENTRATION_TYPE_LOCATION_PRESENT, 3),
+    (_GlucoseFlags_SENSOR_STATUS_PRESENT, 2),
+)
+_PLXSPOTCHECKFLAGS_SIZES = _size_table(
+    5,
+    (_PlxSpotCheckFlags_TIME_STAMP_PRESENT, _DATE_TIME_SIZE),
+    (_PlxSpotCheckFlags_MEASUREMENT_STATUS_PRESENT, 2),
+    (_PlxSpotCheckFlags_DEVICE_SENSOR_STATUS_PRESENT, 3),
+    (_PlxSpotCheckFlags_PULSE_AMPLITUDE_INDEX_PRESENT, 2),
+)
+_PLXCONTINUOUSFLAGS_SIZES = _size_table(
+    5,
+    (_PlxContinuousFlags_SPO2PR_FAST_PRESENT, 4),
+    (_PlxContinuousFlags_SPO2PR_SLOW_PRESENT, 4),
+    (_PlxContinuousFlags_MEASUREMENT_STATUS_PRESENT, 2),
+    (_PlxContinuousFlags_DEVICE_SENSOR_STATUS_PRESENT, 3),
+    (_PlxContinuousFlags_PULSE_AMPLITUDE_INDEX_PRESENT, 2),
+)
+
+
+def _short(uuid: CharacteristicUuid, data: bytes, flags: int, size: int) -> DecodeError:
+    return DecodeError(
+        uuid, f"fields flagged by 0x{flags:02X}: need {size} bytes, got {len(data)}", data
+    )
 
 
 def _need(data: bytes, size: int, uuid: CharacteristicUuid, what: str) -> None:
@@ -104,7 +223,7 @@ def decode_heart_rate(data: bytes) -> HeartRateMeasurement:
     if not data:
         raise DecodeError(_HR, "empty frame", data)
     flags = data[0]
-    if flags & HeartRateFlags.VALUE_UINT16:
+    if flags & _HeartRateFlags_VALUE_UINT16:
         _need(data, 3, _HR, "uint16 heart rate")
         bpm = data[1] | (data[2] << 8)
         offset = 3
@@ -113,15 +232,15 @@ def decode_heart_rate(data: bytes) -> HeartRateMeasurement:
         bpm = data[1]
         offset = 2
     contact: bool | None = None
-    if flags & HeartRateFlags.SENSOR_CONTACT_SUPPORTED:
-        contact = bool(flags & HeartRateFlags.SENSOR_CONTACT_DETECTED)
+    if flags & _HeartRateFlags_SENSOR_CONTACT_SUPPORTED:
+        contact = bool(flags & _HeartRateFlags_SENSOR_CONTACT_DETECTED)
     energy: int | None = None
-    if flags & HeartRateFlags.ENERGY_EXPENDED_PRESENT:
+    if flags & _HeartRateFlags_ENERGY_EXPENDED_PRESENT:
         _need(data, offset + 2, _HR, "energy expended")
         energy = data[offset] | (data[offset + 1] << 8)
         offset += 2
     rr: tuple[float, ...] = ()
-    if flags & HeartRateFlags.RR_INTERVALS_PRESENT:
+    if flags & _HeartRateFlags_RR_INTERVALS_PRESENT:
         rest = len(data) - offset
         if rest == 0 or rest % 2:
             raise DecodeError(_HR, "RR-interval field is not whole uint16 values", data)
@@ -146,30 +265,25 @@ def _pressure_fields(
     _need(data, 7, uuid, "flags and three SFLOAT pressures")
     flags = data[0]
     raw_sys, raw_dia, raw_map = _BP_VALUES.unpack_from(data, 1)
-    size = (
-        7
-        + (_DATE_TIME_SIZE if flags & BloodPressureFlags.TIME_STAMP_PRESENT else 0)
-        + (2 if flags & BloodPressureFlags.PULSE_RATE_PRESENT else 0)
-        + (1 if flags & BloodPressureFlags.USER_ID_PRESENT else 0)
-        + (2 if flags & BloodPressureFlags.MEASUREMENT_STATUS_PRESENT else 0)
-    )
-    _need(data, size, uuid, f"fields flagged by 0x{flags:02X}")
+    size = _BLOODPRESSUREFLAGS_SIZES[flags]
+    if len(data) < size:
+        raise _short(uuid, data, flags, size)
     offset = 7
     timestamp: GattDateTime | None = None
-    if flags & BloodPressureFlags.TIME_STAMP_PRESENT:
+    if flags & _BloodPressureFlags_TIME_STAMP_PRESENT:
         timestamp = _date_time(data, offset, uuid)
         offset += _DATE_TIME_SIZE
     pulse: Numeric | None = None
-    if flags & BloodPressureFlags.PULSE_RATE_PRESENT:
+    if flags & _BloodPressureFlags_PULSE_RATE_PRESENT:
         pulse = decode_sfloat(_U16.unpack_from(data, offset)[0])
         offset += 2
     user: int | None = None
-    if flags & BloodPressureFlags.USER_ID_PRESENT:
+    if flags & _BloodPressureFlags_USER_ID_PRESENT:
         user = data[offset]
         offset += 1
     status: BloodPressureStatus | None = None
-    if flags & BloodPressureFlags.MEASUREMENT_STATUS_PRESENT:
-        status = BloodPressureStatus(_U16.unpack_from(data, offset)[0])
+    if flags & _BloodPressureFlags_MEASUREMENT_STATUS_PRESENT:
+        status = _flags(BloodPressureStatus, _U16.unpack_from(data, offset)[0])
     return (
         flags,
         decode_sfloat(raw_sys),
@@ -183,7 +297,7 @@ def _pressure_fields(
 
 
 def _pressure_unit(flags: int) -> PressureUnit:
-    return PressureUnit.KPA if flags & BloodPressureFlags.UNITS_KPA else PressureUnit.MMHG
+    return PressureUnit.KPA if flags & _BloodPressureFlags_UNITS_KPA else PressureUnit.MMHG
 
 
 def decode_blood_pressure(data: bytes) -> BloodPressureMeasurement:
@@ -202,22 +316,19 @@ def decode_temperature(data: bytes) -> TemperatureMeasurement:
     """Temperature Measurement 0x2A1C (GSS 3.216): FLOAT temperature."""
     _need(data, 5, _TEMP, "flags and FLOAT temperature")
     flags = data[0]
-    size = (
-        5
-        + (_DATE_TIME_SIZE if flags & TemperatureFlags.TIME_STAMP_PRESENT else 0)
-        + (1 if flags & TemperatureFlags.TEMPERATURE_TYPE_PRESENT else 0)
-    )
-    _need(data, size, _TEMP, f"fields flagged by 0x{flags:02X}")
+    size = _TEMPERATUREFLAGS_SIZES[flags]
+    if len(data) < size:
+        raise _short(_TEMP, data, flags, size)
     value = decode_float(_U32.unpack_from(data, 1)[0])
     offset = 5
     timestamp: GattDateTime | None = None
-    if flags & TemperatureFlags.TIME_STAMP_PRESENT:
+    if flags & _TemperatureFlags_TIME_STAMP_PRESENT:
         timestamp = _date_time(data, offset, _TEMP)
         offset += _DATE_TIME_SIZE
-    kind: int | None = data[offset] if flags & TemperatureFlags.TEMPERATURE_TYPE_PRESENT else None
+    kind: int | None = data[offset] if flags & _TemperatureFlags_TEMPERATURE_TYPE_PRESENT else None
     unit = (
         TemperatureUnit.FAHRENHEIT
-        if flags & TemperatureFlags.UNITS_FAHRENHEIT
+        if flags & _TemperatureFlags_UNITS_FAHRENHEIT
         else TemperatureUnit.CELSIUS
     )
     return TemperatureMeasurement(value, unit, timestamp, kind)
@@ -227,30 +338,26 @@ def decode_weight(data: bytes) -> WeightMeasurement:
     """Weight Measurement 0x2A9D (GSS 3.252): uint16 weight, 0.005 kg or 0.01 lb steps."""
     _need(data, 3, _WEIGHT, "flags and weight")
     flags = data[0]
-    size = (
-        3
-        + (_DATE_TIME_SIZE if flags & WeightFlags.TIME_STAMP_PRESENT else 0)
-        + (1 if flags & WeightFlags.USER_ID_PRESENT else 0)
-        + (4 if flags & WeightFlags.BMI_AND_HEIGHT_PRESENT else 0)
-    )
-    _need(data, size, _WEIGHT, f"fields flagged by 0x{flags:02X}")
-    imperial = bool(flags & WeightFlags.UNITS_IMPERIAL)
+    size = _WEIGHTFLAGS_SIZES[flags]
+    if len(data) < size:
+        raise _short(_WEIGHT, data, flags, size)
+    imperial = bool(flags & _WeightFlags_UNITS_IMPERIAL)
     raw_weight = _U16.unpack_from(data, 1)[0]
     weight: float | None = None
     if raw_weight != 0xFFFF:  # 0xFFFF: "measurement unsuccessful"
         weight = raw_weight / 100 if imperial else raw_weight * 5 / 1000
     offset = 3
     timestamp: GattDateTime | None = None
-    if flags & WeightFlags.TIME_STAMP_PRESENT:
+    if flags & _WeightFlags_TIME_STAMP_PRESENT:
         timestamp = _date_time(data, offset, _WEIGHT)
         offset += _DATE_TIME_SIZE
     user: int | None = None
-    if flags & WeightFlags.USER_ID_PRESENT:
+    if flags & _WeightFlags_USER_ID_PRESENT:
         user = data[offset]
         offset += 1
     bmi: float | None = None
     height: float | None = None
-    if flags & WeightFlags.BMI_AND_HEIGHT_PRESENT:
+    if flags & _WeightFlags_BMI_AND_HEIGHT_PRESENT:
         raw_bmi, raw_height = struct.unpack_from("<HH", data, offset)
         bmi = raw_bmi / 10  # 0.1 kg/m2
         height = raw_height / 10 if imperial else raw_height / 1000  # 0.1 in or 1 mm
@@ -271,35 +378,31 @@ def decode_glucose(data: bytes) -> GlucoseMeasurement:
     """Glucose Measurement 0x2A18 (GSS 3.106)."""
     _need(data, 10, _GLUCOSE, "flags, sequence number and base time")
     flags = data[0]
-    size = (
-        10
-        + (2 if flags & GlucoseFlags.TIME_OFFSET_PRESENT else 0)
-        + (3 if flags & GlucoseFlags.CONCENTRATION_TYPE_LOCATION_PRESENT else 0)
-        + (2 if flags & GlucoseFlags.SENSOR_STATUS_PRESENT else 0)
-    )
-    _need(data, size, _GLUCOSE, f"fields flagged by 0x{flags:02X}")
+    size = _GLUCOSEFLAGS_SIZES[flags]
+    if len(data) < size:
+        raise _short(_GLUCOSE, data, flags, size)
     sequence = _U16.unpack_from(data, 1)[0]
     base_time = _date_time(data, 3, _GLUCOSE)
     offset = 10
     time_offset: int | None = None
-    if flags & GlucoseFlags.TIME_OFFSET_PRESENT:
+    if flags & _GlucoseFlags_TIME_OFFSET_PRESENT:
         time_offset = _S16.unpack_from(data, offset)[0]
         offset += 2
     concentration: Numeric | None = None
     unit: GlucoseUnit | None = None
     kind: int | None = None
     location: int | None = None
-    if flags & GlucoseFlags.CONCENTRATION_TYPE_LOCATION_PRESENT:
+    if flags & _GlucoseFlags_CONCENTRATION_TYPE_LOCATION_PRESENT:
         concentration = decode_sfloat(_U16.unpack_from(data, offset)[0])
         unit = (
-            GlucoseUnit.MOL_PER_L if flags & GlucoseFlags.UNITS_MOL_PER_L else GlucoseUnit.KG_PER_L
+            GlucoseUnit.MOL_PER_L if flags & _GlucoseFlags_UNITS_MOL_PER_L else GlucoseUnit.KG_PER_L
         )
         kind = data[offset + 2] & 0x0F
         location = data[offset + 2] >> 4
         offset += 3
     status: GlucoseSensorStatus | None = None
-    if flags & GlucoseFlags.SENSOR_STATUS_PRESENT:
-        status = GlucoseSensorStatus(_U16.unpack_from(data, offset)[0])
+    if flags & _GlucoseFlags_SENSOR_STATUS_PRESENT:
+        status = _flags(GlucoseSensorStatus, _U16.unpack_from(data, offset)[0])
     return GlucoseMeasurement(
         sequence,
         base_time,
@@ -309,7 +412,7 @@ def decode_glucose(data: bytes) -> GlucoseMeasurement:
         kind,
         location,
         status,
-        bool(flags & GlucoseFlags.CONTEXT_INFORMATION_FOLLOWS),
+        bool(flags & _GlucoseFlags_CONTEXT_INFORMATION_FOLLOWS),
     )
 
 
@@ -321,31 +424,26 @@ def decode_plx_spot_check(data: bytes) -> PlxSpotCheckMeasurement:
     """PLX Spot-check Measurement 0x2A5E (GSS 3.174)."""
     _need(data, 5, _SPOT, "flags and SpO2PR-Spot-Check")
     flags = data[0]
-    size = (
-        5
-        + (_DATE_TIME_SIZE if flags & PlxSpotCheckFlags.TIME_STAMP_PRESENT else 0)
-        + (2 if flags & PlxSpotCheckFlags.MEASUREMENT_STATUS_PRESENT else 0)
-        + (3 if flags & PlxSpotCheckFlags.DEVICE_SENSOR_STATUS_PRESENT else 0)
-        + (2 if flags & PlxSpotCheckFlags.PULSE_AMPLITUDE_INDEX_PRESENT else 0)
-    )
-    _need(data, size, _SPOT, f"fields flagged by 0x{flags:02X}")
+    size = _PLXSPOTCHECKFLAGS_SIZES[flags]
+    if len(data) < size:
+        raise _short(_SPOT, data, flags, size)
     spo2 = decode_sfloat(_U16.unpack_from(data, 1)[0])
     pulse = decode_sfloat(_U16.unpack_from(data, 3)[0])
     offset = 5
     timestamp: GattDateTime | None = None
-    if flags & PlxSpotCheckFlags.TIME_STAMP_PRESENT:
+    if flags & _PlxSpotCheckFlags_TIME_STAMP_PRESENT:
         timestamp = _date_time(data, offset, _SPOT)
         offset += _DATE_TIME_SIZE
     status: PlxMeasurementStatus | None = None
-    if flags & PlxSpotCheckFlags.MEASUREMENT_STATUS_PRESENT:
-        status = PlxMeasurementStatus(_U16.unpack_from(data, offset)[0])
+    if flags & _PlxSpotCheckFlags_MEASUREMENT_STATUS_PRESENT:
+        status = _flags(PlxMeasurementStatus, _U16.unpack_from(data, offset)[0])
         offset += 2
     sensor: PlxDeviceSensorStatus | None = None
-    if flags & PlxSpotCheckFlags.DEVICE_SENSOR_STATUS_PRESENT:
-        sensor = PlxDeviceSensorStatus(_u24(data, offset))
+    if flags & _PlxSpotCheckFlags_DEVICE_SENSOR_STATUS_PRESENT:
+        sensor = _flags(PlxDeviceSensorStatus, _u24(data, offset))
         offset += 3
     pai: Numeric | None = None
-    if flags & PlxSpotCheckFlags.PULSE_AMPLITUDE_INDEX_PRESENT:
+    if flags & _PlxSpotCheckFlags_PULSE_AMPLITUDE_INDEX_PRESENT:
         pai = decode_sfloat(_U16.unpack_from(data, offset)[0])
     return PlxSpotCheckMeasurement(
         spo2,
@@ -354,7 +452,7 @@ def decode_plx_spot_check(data: bytes) -> PlxSpotCheckMeasurement:
         status,
         sensor,
         pai,
-        bool(flags & PlxSpotCheckFlags.DEVICE_CLOCK_NOT_SET),
+        bool(flags & _PlxSpotCheckFlags_DEVICE_CLOCK_NOT_SET),
     )
 
 
@@ -362,38 +460,32 @@ def decode_plx_continuous(data: bytes) -> PlxContinuousMeasurement:
     """PLX Continuous Measurement 0x2A5F (GSS 3.173)."""
     _need(data, 5, _CONT, "flags and SpO2PR-Normal")
     flags = data[0]
-    size = (
-        5
-        + (4 if flags & PlxContinuousFlags.SPO2PR_FAST_PRESENT else 0)
-        + (4 if flags & PlxContinuousFlags.SPO2PR_SLOW_PRESENT else 0)
-        + (2 if flags & PlxContinuousFlags.MEASUREMENT_STATUS_PRESENT else 0)
-        + (3 if flags & PlxContinuousFlags.DEVICE_SENSOR_STATUS_PRESENT else 0)
-        + (2 if flags & PlxContinuousFlags.PULSE_AMPLITUDE_INDEX_PRESENT else 0)
-    )
-    _need(data, size, _CONT, f"fields flagged by 0x{flags:02X}")
+    size = _PLXCONTINUOUSFLAGS_SIZES[flags]
+    if len(data) < size:
+        raise _short(_CONT, data, flags, size)
     spo2 = decode_sfloat(_U16.unpack_from(data, 1)[0])
     pulse = decode_sfloat(_U16.unpack_from(data, 3)[0])
     offset = 5
     fast: tuple[Numeric | None, Numeric | None] = (None, None)
-    if flags & PlxContinuousFlags.SPO2PR_FAST_PRESENT:
+    if flags & _PlxContinuousFlags_SPO2PR_FAST_PRESENT:
         a, b = struct.unpack_from("<HH", data, offset)
         fast = (decode_sfloat(a), decode_sfloat(b))
         offset += 4
     slow: tuple[Numeric | None, Numeric | None] = (None, None)
-    if flags & PlxContinuousFlags.SPO2PR_SLOW_PRESENT:
+    if flags & _PlxContinuousFlags_SPO2PR_SLOW_PRESENT:
         a, b = struct.unpack_from("<HH", data, offset)
         slow = (decode_sfloat(a), decode_sfloat(b))
         offset += 4
     status: PlxMeasurementStatus | None = None
-    if flags & PlxContinuousFlags.MEASUREMENT_STATUS_PRESENT:
-        status = PlxMeasurementStatus(_U16.unpack_from(data, offset)[0])
+    if flags & _PlxContinuousFlags_MEASUREMENT_STATUS_PRESENT:
+        status = _flags(PlxMeasurementStatus, _U16.unpack_from(data, offset)[0])
         offset += 2
     sensor: PlxDeviceSensorStatus | None = None
-    if flags & PlxContinuousFlags.DEVICE_SENSOR_STATUS_PRESENT:
-        sensor = PlxDeviceSensorStatus(_u24(data, offset))
+    if flags & _PlxContinuousFlags_DEVICE_SENSOR_STATUS_PRESENT:
+        sensor = _flags(PlxDeviceSensorStatus, _u24(data, offset))
         offset += 3
     pai: Numeric | None = None
-    if flags & PlxContinuousFlags.PULSE_AMPLITUDE_INDEX_PRESENT:
+    if flags & _PlxContinuousFlags_PULSE_AMPLITUDE_INDEX_PRESENT:
         pai = decode_sfloat(_U16.unpack_from(data, offset)[0])
     return PlxContinuousMeasurement(
         spo2, pulse, fast[0], fast[1], slow[0], slow[1], status, sensor, pai
@@ -403,21 +495,22 @@ def decode_plx_continuous(data: bytes) -> PlxContinuousMeasurement:
 def decode_plx_features(data: bytes) -> PlxFeatures:
     """PLX Features 0x2A60 (GSS 3.172): supported features, then optional support masks."""
     _need(data, 2, _PLXF, "supported features")
-    supported = PlxSupportedFeatures(_U16.unpack_from(data, 0)[0])
+    raw_supported = _U16.unpack_from(data, 0)[0]
+    supported = PlxSupportedFeatures(raw_supported)
     size = (
         2
-        + (2 if supported & PlxSupportedFeatures.MEASUREMENT_STATUS_SUPPORTED else 0)
-        + (3 if supported & PlxSupportedFeatures.DEVICE_SENSOR_STATUS_SUPPORTED else 0)
+        + (2 if raw_supported & _PlxSupportedFeatures_MEASUREMENT_STATUS_SUPPORTED else 0)
+        + (3 if raw_supported & _PlxSupportedFeatures_DEVICE_SENSOR_STATUS_SUPPORTED else 0)
     )
-    _need(data, size, _PLXF, f"fields flagged by 0x{int(supported):04X}")
+    _need(data, size, _PLXF, f"fields flagged by 0x{raw_supported:04X}")
     offset = 2
     status: PlxMeasurementStatus | None = None
-    if supported & PlxSupportedFeatures.MEASUREMENT_STATUS_SUPPORTED:
-        status = PlxMeasurementStatus(_U16.unpack_from(data, offset)[0])
+    if raw_supported & _PlxSupportedFeatures_MEASUREMENT_STATUS_SUPPORTED:
+        status = _flags(PlxMeasurementStatus, _U16.unpack_from(data, offset)[0])
         offset += 2
     sensor: PlxDeviceSensorStatus | None = None
-    if supported & PlxSupportedFeatures.DEVICE_SENSOR_STATUS_SUPPORTED:
-        sensor = PlxDeviceSensorStatus(_u24(data, offset))
+    if raw_supported & _PlxSupportedFeatures_DEVICE_SENSOR_STATUS_SUPPORTED:
+        sensor = _flags(PlxDeviceSensorStatus, _u24(data, offset))
     return PlxFeatures(supported, status, sensor)
 
 
@@ -440,4 +533,4 @@ def decode(uuid: CharacteristicUuid, data: bytes) -> Decoded:
     decoder = DECODERS.get(uuid)
     if decoder is None:
         raise DecodeError(uuid, "no decoder for this characteristic", data)
-    return decoder(bytes(data))
+    return decoder(data if type(data) is bytes else bytes(data))
