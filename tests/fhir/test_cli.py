@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,32 +22,32 @@ from tests.fhir.helpers import vital_json
 CAREBOT = [sys.executable, "-m", "bot.cli"]
 
 
+async def _run(env: dict[str, str], cwd: Path, *args: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        *CAREBOT,
+        *args,
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()
+    return stdout.decode()
+
+
 def _env(sqlite_url: str) -> dict[str, str]:
     return {**os.environ, "CAREBOT_DATABASE_URL": sqlite_url, "CAREBOT_LOG_LEVEL": "WARNING"}
 
 
 async def test_clients_add_list_revoke_and_serve(sqlite_url: str, tmp_path: Path) -> None:
     env = _env(sqlite_url)
-    added = subprocess.run(
-        [*CAREBOT, "fhir", "clients", "add", "ops", "--scopes", "system/*.*"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
-    )
-    token = added.stdout
+    added = await _run(env, tmp_path, "fhir", "clients", "add", "ops", "--scopes", "system/*.*")
+    token = added
     assert token.startswith("cbf_") and token.count("\n") == 1
     token = token.strip()
-    listed = subprocess.run(
-        [*CAREBOT, "fhir", "clients", "list"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
-    )
-    assert "ops\tactive\tsystem/*.*" in listed.stdout
+    listed = await _run(env, tmp_path, "fhir", "clients", "list")
+    assert "ops\tactive\tsystem/*.*" in listed
     server = await asyncio.create_subprocess_exec(
         *CAREBOT,
         "fhir",
@@ -68,13 +68,7 @@ async def test_clients_add_list_revoke_and_serve(sqlite_url: str, tmp_path: Path
             assert (await http.get(f"{base}/Patient")).status_code == 401
             ok = await http.get(f"{base}/Patient", headers={"Authorization": f"Bearer {token}"})
             assert ok.status_code == 200
-            subprocess.run(
-                [*CAREBOT, "fhir", "clients", "revoke", "ops"],
-                env=env,
-                check=True,
-                capture_output=True,
-                cwd=tmp_path,
-            )
+            await _run(env, tmp_path, "fhir", "clients", "revoke", "ops")
             gone = await http.get(f"{base}/Patient", headers={"Authorization": f"Bearer {token}"})
             assert gone.status_code == 401
     finally:
@@ -110,14 +104,13 @@ async def test_import_resumes_after_an_interruption(
         return await real(*args, **kwargs)
 
     monkeypatch.setattr(importer_module, "run_transaction", flaky)
-    out = open(os.devnull, "w")  # noqa: SIM115
+    out = io.StringIO()
     with pytest.raises(KeyboardInterrupt):
         await Importer(sessionmaker, out).import_file(path)
     report = await Importer(sessionmaker, out).import_file(path)
     assert (report.skipped, report.loaded, report.total) == (100, 150, 250)
     again = await Importer(sessionmaker, out).import_file(path)
     assert again.loaded == 0
-    out.close()
     plan = build_plan("Observation", [("patient", "Patient/imp"), ("_summary", "count")])
     assert (await FhirStore(sessionmaker).search(plan)).total == 250
     await engine.dispose()
