@@ -231,7 +231,10 @@ async def bench_latency(workdir: Path, seconds: float, readings_per_s: float) ->
                 if delay > 0:
                     await asyncio.sleep(delay)
                 await service.store_frame(frame)  # the notification arrives
-            while buffer.counts().outbox_pending or buffer.counts().unmapped_frames:
+            for _ in range(6000):  # drain: at most five minutes
+                counts = buffer.counts()
+                if not counts.outbox_pending and not counts.unmapped_frames:
+                    break
                 await asyncio.sleep(0.05)
             stop.set()
             await pump
