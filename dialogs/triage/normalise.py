@@ -37,16 +37,22 @@ def sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+# Words of a phrase may be parted by spaces and commas ("red, hot, swollen") but not by
+# the end of a sentence; `~` skips up to three words.
+_SEPARATOR = r"[^\w.!?\n]+"
+_GAP = r"(?:\w+[^\w.!?\n]+){0,3}?"
+
+
 def compile_phrase(phrase: str) -> str:
     """Regex source for a lexicon phrase: `*` ends a word stem, `~` skips up to 3 words."""
     parts: list[str] = []
     for token in normalise(phrase).split(" "):
         if token == "~":
-            parts.append(r"(?:\S+\s+){0,3}?")
+            parts.append(_GAP)
             continue
         escaped = re.escape(token).replace(r"\*", r"\w*")
-        parts.append(escaped + r"\s+")
+        parts.append(escaped + _SEPARATOR)
     source = "".join(parts)
-    if source.endswith(r"\s+"):
-        source = source[: -len(r"\s+")]
+    if source.endswith(_SEPARATOR):
+        source = source[: -len(_SEPARATOR)]
     return r"(?<![\w])" + source + r"(?![\w])"
