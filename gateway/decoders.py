@@ -241,11 +241,11 @@ def decode_heart_rate(data: bytes) -> HeartRateMeasurement:
         offset += 2
     rr: tuple[float, ...] = ()
     if flags & _HeartRateFlags_RR_INTERVALS_PRESENT:
-        rest = len(data) - offset
-        if rest == 0 or rest % 2:
-            raise DecodeError(_HR, "RR-interval field is not whole uint16 values", data)
+        end = offset + (len(data) - offset) // 2 * 2  # an odd trailing octet is ignored
+        if end == offset:
+            raise DecodeError(_HR, "RR-interval flag set but no RR-interval", data)
         # RR-Interval: uint16 in 1/1024 s; exact in binary floating point.
-        rr = tuple((data[i] | (data[i + 1] << 8)) / 1024 for i in range(offset, len(data), 2))
+        rr = tuple((data[i] | (data[i + 1] << 8)) / 1024 for i in range(offset, end, 2))
     return HeartRateMeasurement(bpm, contact, energy, rr)
 
 

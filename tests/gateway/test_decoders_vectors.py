@@ -157,3 +157,26 @@ def test_blood_pressure_whole_result() -> None:
         user_id=1,
         status=BloodPressureStatus(0x27),
     )
+
+
+def test_heart_rate_rr_flag_edge_cases() -> None:
+    uuid = CharacteristicUuid.HEART_RATE_MEASUREMENT
+    with pytest.raises(DecodeError):
+        decode(uuid, bytes.fromhex("1048"))  # RR flag, no interval at all
+    # A trailing odd octet after whole intervals is ignored (GSS: later fields may follow).
+    assert decode(uuid, bytes.fromhex("10480004ff")) == HeartRateMeasurement(
+        bpm=72, rr_intervals_s=(1.0,)
+    )
+
+
+@pytest.mark.parametrize(
+    ("uuid", "frame"),
+    [
+        (CharacteristicUuid.BLOOD_PRESSURE_MEASUREMENT, "028a005800780000000d0114293b"),  # month 13
+        (CharacteristicUuid.TEMPERATURE_MEASUREMENT, "02b00e00fedc070c0518321b"),  # hour 24
+        (CharacteristicUuid.GLUCOSE_MEASUREMENT, "000100e307021b0b3c1e"),  # minute 60
+    ],
+)
+def test_date_time_out_of_range_is_a_decode_error(uuid: CharacteristicUuid, frame: str) -> None:
+    with pytest.raises(DecodeError, match="date time"):
+        decode(uuid, bytes.fromhex(frame))
