@@ -22,7 +22,7 @@ $(WEBCHAT): bot/portal/package.json bot/portal/package-lock.json
 run: $(VENV)/.installed $(WEBCHAT)
 	$(CAREBOT) migrate
 	$(CAREBOT) demo
-	$(CAREBOT) serve
+	$(CAREBOT) serve --simulate-gateway
 
 system-deps:
 	bash .ci/system-deps

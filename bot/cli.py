@@ -31,7 +31,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if args.port:
         overrides["port"] = args.port
     settings = Settings(**overrides)  # type: ignore[arg-type]
-    asyncio.run(serve(settings))
+    asyncio.run(serve(settings, simulate_gateway=args.simulate_gateway))
     return 0
 
 
@@ -47,6 +47,11 @@ def _register_core(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     serve = sub.add_parser("serve", help="run the whole service on one port")
     serve.add_argument("--host", default="")
     serve.add_argument("--port", type=int, default=0)
+    serve.add_argument(
+        "--simulate-gateway",
+        action="store_true",
+        help="also stream the demo patients' simulated devices through a gateway",
+    )
     serve.set_defaults(func=_cmd_serve)
     demo = sub.add_parser("demo", help="seed demo patients, staff and vitals (once)")
     demo.add_argument("--force", action="store_true", help="seed again even if already seeded")

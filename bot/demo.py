@@ -13,9 +13,10 @@ import httpx
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.demo_clinical import record_bundle, vitals_bundles
+from bot.demo_clinical import DEMO_PATIENTS, DEMO_STAFF, record_bundle
 from bot.fhir_access import EmbeddedStoreTokens, FhirAccess, StaticTokens
 from bot.settings import Settings
+from gateway.simulated_gateway import demo_history_bundle
 from integrations.accounts import AccountExistsError, AccountRepository, Role
 from integrations.fhir.client import FhirClient
 from integrations.fhir_store.app import create_fhir_app
@@ -24,31 +25,25 @@ from integrations.persistence.migrate import migrate
 
 
 @dataclass(frozen=True)
-class DemoPerson:
-    """One demo account."""
+class DemoAccount:
+    """One demo sign-in."""
 
     username: str
     display_name: str
     role: Role
     language: str
-    fhir_id: str
+    fhir_reference: str
 
 
-DEMO_PEOPLE: tuple[DemoPerson, ...] = (
-    DemoPerson("alice", "Alice Martin", Role.PATIENT, "en", "demo-patient-alice"),
-    DemoPerson("bruno", "Bruno Lefèvre", Role.PATIENT, "fr", "demo-patient-bruno"),
-    DemoPerson("chloe", "Chloé Dubois", Role.PATIENT, "fr", "demo-patient-chloe"),
-    DemoPerson("david", "David Okafor", Role.PATIENT, "en", "demo-patient-david"),
-    DemoPerson("emma", "Emma Nguyen", Role.PATIENT, "en", "demo-patient-emma"),
-    DemoPerson("dr.chen", "Dr Sarah Chen", Role.PROVIDER, "en", "demo-practitioner-chen"),
-    DemoPerson("dr.haddad", "Dr Karim Haddad", Role.PROVIDER, "fr", "demo-practitioner-haddad"),
-    DemoPerson("grace", "Grace Miller", Role.CARE_MANAGER, "en", "demo-practitioner-miller"),
-)
-
-
-def _fhir_reference(person: DemoPerson) -> str:
-    kind = "Patient" if person.role is Role.PATIENT else "Practitioner"
-    return f"{kind}/{person.fhir_id}"
+DEMO_ACCOUNTS: tuple[DemoAccount, ...] = tuple(
+    DemoAccount(p.username, f"{p.given} {p.family}", Role.PATIENT, p.language,
+                f"Patient/{p.fhir_id}")
+    for p in DEMO_PATIENTS
+) + tuple(
+    DemoAccount(s.username, f"{'Dr ' if s.role_code == 'doctor' else ''}{s.given} {s.family}",
+                Role(s.account_role), "en", f"Practitioner/{s.fhir_id}")
+    for s in DEMO_STAFF
+)  # fmt: skip
 
 
 def _credentials_file(settings: Settings) -> Path:
@@ -72,7 +67,7 @@ def _load_or_make_password(settings: Settings) -> str:
 async def seed_accounts(accounts: AccountRepository, password: str) -> int:
     """Create the demo accounts that do not exist yet; return how many were created."""
     created = 0
-    for person in DEMO_PEOPLE:
+    for person in DEMO_ACCOUNTS:
         try:
             await accounts.create(
                 username=person.username,
@@ -80,7 +75,7 @@ async def seed_accounts(accounts: AccountRepository, password: str) -> int:
                 role=person.role,
                 display_name=person.display_name,
                 language=person.language,
-                fhir_reference=_fhir_reference(person),
+                fhir_reference=person.fhir_reference,
             )
             created += 1
         except AccountExistsError:
@@ -89,10 +84,13 @@ async def seed_accounts(accounts: AccountRepository, password: str) -> int:
 
 
 async def seed_clinical_record(fhir: FhirClient, now: datetime, days: float = 7.0) -> int:
-    """PUT the demo record and upload DAYS of device vitals; returns the Observations sent."""
+    """PUT the demo record, then each patient's paired devices and DAYS of their vitals
+    (made by the gateway's simulator, GATT bytes through the decoders); returns the number
+    of resources sent."""
     await fhir.post_bundle_json(record_bundle(now))
     sent = 0
-    for bundle in vitals_bundles(now, days):
+    for patient in DEMO_PATIENTS:
+        bundle = demo_history_bundle(patient.fhir_id, now, days)
         await fhir.post_bundle_json(bundle)
         sent += len(bundle["entry"])
     return sent
@@ -140,13 +138,13 @@ async def run_demo_seed(settings: Settings, *, force: bool = False, days: float 
             async with fhir_for_seeding(settings, sessions) as fhir:
                 sent = await seed_clinical_record(fhir, datetime.now(UTC), days)
             marker.write_text(f"{datetime.now(UTC).isoformat()} {sent} observations\n")
-            state = f"seeded ({sent} device Observations)"
+            state = f"seeded ({sent} devices and device Observations)"
         else:
             state = "already seeded"
     finally:
         await engine.dispose()
     print(f"demo data {state}. Sign in with password {password} as:")
-    for person in DEMO_PEOPLE:
+    for person in DEMO_ACCOUNTS:
         area = "portal" if person.role is Role.PATIENT else "staff"
         print(f"  {person.username:<10} {person.display_name:<16} ({person.role.value}, {area})")
     return 0

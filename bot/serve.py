@@ -3,27 +3,59 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiohttp import web
 
 from bot.app import create_app
+from bot.demo_clinical import DEMO_PATIENTS
+from bot.services import SERVICES, Services
 from bot.settings import Settings
+from gateway.settings import GATEWAY_SCOPES
+from gateway.simulated_gateway import run_simulated_gateway
+from integrations.fhir_store.clients import ensure_client
 from integrations.persistence.migrate import migrate
 
 log = logging.getLogger(__name__)
 
 
-async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
+async def simulated_gateway(services: Services, stop: asyncio.Event) -> None:
+    """Virtual devices of the demo patients streaming through a real gateway into FHIR."""
+    settings = services.settings
+    token = (
+        await ensure_client(services.sessions, "demo-gateway-simulator", GATEWAY_SCOPES)
+        if settings.embedded_fhir
+        else settings.fhir_token
+    )
+    await run_simulated_gateway(
+        fhir_base_url=settings.resolved_fhir_url,
+        token=token,
+        patient_ids=[p.fhir_id for p in DEMO_PATIENTS],
+        buffer_path=settings.var_dir / "demo-gateway.db",
+        stop=stop,
+        http=services.fhir_http,
+    )
+
+
+async def serve(
+    settings: Settings, *, simulate_gateway: bool = False, ready: asyncio.Event | None = None
+) -> None:
     """Run until cancelled (Ctrl-C or SIGTERM)."""
     await migrate(settings.resolved_database_url)
-    runner = web.AppRunner(create_app(settings), access_log=None)
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
+    stop = asyncio.Event()
+    gateway: asyncio.Task[None] | None = None
+    if simulate_gateway:
+        gateway = asyncio.create_task(simulated_gateway(app[SERVICES], stop))
     base = settings.base_url
     print(
-        f"carebot is running\n  patient portal: {base}/portal\n  staff pages:    {base}/staff",
+        f"carebot is running\n  patient portal: {base}/portal\n  staff pages:    {base}/staff"
+        + ("\n  simulated gateway: streaming the demo patients' devices" if gateway else ""),
         flush=True,
     )
     if ready is not None:
@@ -31,4 +63,8 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     try:
         await asyncio.Event().wait()
     finally:
+        stop.set()
+        if gateway is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(gateway, timeout=10)
         await runner.cleanup()

@@ -10,7 +10,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.app import create_app
-from bot.demo import DEMO_PEOPLE, seed_accounts
+from bot.demo import seed_accounts
 from bot.services import SERVICES, Services
 from bot.settings import Settings
 from integrations.persistence.migrate import migrate
@@ -63,8 +63,3 @@ async def running_app(
         yield settings.base_url, app[SERVICES]
     finally:
         await runner.cleanup()
-
-
-def demo_username(display_name: str) -> str:
-    """The demo username of DISPLAY_NAME."""
-    return next(p.username for p in DEMO_PEOPLE if p.display_name == display_name)

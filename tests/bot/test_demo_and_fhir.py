@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -15,7 +14,7 @@ from fhir.resources.R4B.practitionerrole import PractitionerRole
 from fhir.resources.R4B.schedule import Schedule
 
 from bot.demo import run_demo_seed
-from bot.demo_clinical import demo_patients
+from bot.demo_clinical import DEMO_PATIENTS
 from bot.settings import Settings
 from integrations.fhir.errors import FhirError
 from integrations.fhir.search import SearchQuery
@@ -55,7 +54,7 @@ async def test_demo_record_holds_staff_hours_care_teams_devices_and_vitals(
         assert await system.count(SearchQuery(Schedule)) == 2
         assert await system.count(SearchQuery(CareTeam)) == 5
         devices = await system.search_all(SearchQuery(Device))
-        patients = {f"Patient/{p.fhir_id}" for p in demo_patients(datetime.now(UTC))}
+        patients = {f"Patient/{p.fhir_id}" for p in DEMO_PATIENTS}
         assert {d.patient.reference for d in devices if d.patient} == patients
         for reference in patients:
             assert await system.latest_vitals(reference), f"{reference} has device vitals"
