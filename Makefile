@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 CAREBOT := $(VENV)/bin/carebot
 WEBCHAT := bot/portal/node_modules/botframework-webchat/dist/webchat.js
+MEDPLUM := tests/fhir/medplum/node_modules/@medplum/fhir-router/package.json
 
 .PHONY: run test lint typecheck pytest bench clean system-deps
 
@@ -17,6 +18,10 @@ $(VENV)/.installed: pyproject.toml
 
 $(WEBCHAT): bot/portal/package.json bot/portal/package-lock.json
 	cd bot/portal && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(MEDPLUM): tests/fhir/medplum/package.json tests/fhir/medplum/package-lock.json
+	cd tests/fhir/medplum && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 run: $(VENV)/.installed $(WEBCHAT)
@@ -34,13 +39,13 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy bot dialogs integrations gateway scoring
 
-pytest: $(VENV)/.installed $(WEBCHAT)
+pytest: $(VENV)/.installed $(WEBCHAT) $(MEDPLUM)
 	bash .ci/with-postgres $(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test: system-deps $(VENV)/.installed $(WEBCHAT) lint typecheck pytest
 
-bench: $(VENV)/.installed $(WEBCHAT)
+bench: $(VENV)/.installed $(WEBCHAT) $(MEDPLUM)
 	for script in bench/*.py; do $(PY) $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) var bot/portal/node_modules .mypy_cache .ruff_cache
+	rm -rf $(VENV) var bot/portal/node_modules tests/fhir/medplum/node_modules .mypy_cache .ruff_cache
