@@ -38,9 +38,9 @@ def sentences(text: str) -> list[tuple[int, int]]:
 
 
 # Words of a phrase may be parted by spaces and commas ("red, hot, swollen") but not by
-# the end of a sentence; `~` skips up to three words.
+# the end of a sentence; `~` skips up to three words, but not across a comma.
 _SEPARATOR = r"[^\w.!?\n]+"
-_GAP = r"(?:\w+[^\w.!?\n]+){0,3}?"
+_GAP = r"(?:\w+[^\w.!?,;\n]+){0,3}?"  # skipped words stay within one list item
 
 
 def compile_phrase(phrase: str) -> str:
