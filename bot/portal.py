@@ -6,11 +6,10 @@ from aiohttp import web
 
 from bot.directline.routes import DIRECTLINE_AUDIENCE, TOKEN_TTL_SECONDS
 from bot.http_json import json_error, read_json_object
-from bot.pages import page, see_other, sign_in_form, sign_out_button
+from bot.pages import page, sign_out_button
 from bot.services import SERVICES
-from bot.web_sessions import PORTAL, current_account, end_session, sign_in, start_session
+from bot.web_sessions import PORTAL, current_account, login, logout, sign_in_page
 from dialogs.texts import language_from_locale
-from integrations.accounts import Role
 
 WEBCHAT_SCRIPT = """
 <script src="/portal/webchat.js"></script>
@@ -40,12 +39,8 @@ WEBCHAT_SCRIPT = """
 async def portal_home(request: web.Request) -> web.Response:
     """The chat for a signed-in patient, else the sign-in form."""
     account = await current_account(request, PORTAL)
-    if account is None or account.role is not Role.PATIENT:
-        return page(
-            title="carebot: sign in",
-            heading="carebot patient portal",
-            body=sign_in_form("/portal/login", "Sign in to talk with your care assistant."),
-        )
+    if account is None:
+        return sign_in_page(PORTAL)
     lang = language_from_locale(account.language) or "en"
     return page(
         title="carebot",
@@ -58,35 +53,19 @@ async def portal_home(request: web.Request) -> web.Response:
 
 
 async def portal_login(request: web.Request) -> web.StreamResponse:
-    """Check the credentials; only patients sign in here."""
-    account = await sign_in(request)
-    if account is None or account.role is not Role.PATIENT:
-        return page(
-            title="carebot: sign in",
-            heading="carebot patient portal",
-            body=sign_in_form(
-                "/portal/login",
-                "Sign in to talk with your care assistant.",
-                error="Wrong username or password.",
-            ),
-            status=401,
-        )
-    response = see_other("/portal")
-    start_session(request, response, PORTAL, account)
-    return response
+    """Only patients sign in here."""
+    return await login(request, PORTAL)
 
 
 async def portal_logout(request: web.Request) -> web.StreamResponse:
     """End the portal session."""
-    response = see_other("/portal")
-    end_session(response, PORTAL)
-    return response
+    return await logout(request, PORTAL)
 
 
 async def directline_token(request: web.Request) -> web.Response:
     """A Direct Line token for the signed-in patient (identity comes from the session)."""
     account = await current_account(request, PORTAL)
-    if account is None or account.role is not Role.PATIENT:
+    if account is None:
         return json_error(401, "Unauthorized", "sign in first")
     body = await read_json_object(request, limit=4096)
     browser_locale = str(body.get("locale") or "")[:16]

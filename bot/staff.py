@@ -6,8 +6,8 @@ import html
 
 from aiohttp import web
 
-from bot.pages import page, see_other, sign_in_form, sign_out_button
-from bot.web_sessions import STAFF, current_account, end_session, sign_in, start_session
+from bot.pages import page, sign_out_button
+from bot.web_sessions import STAFF, current_account, login, logout, sign_in_page
 
 ROLE_NAMES = {"provider": "Provider", "care_manager": "Care manager", "admin": "Administrator"}
 
@@ -15,12 +15,8 @@ ROLE_NAMES = {"provider": "Provider", "care_manager": "Care manager", "admin": "
 async def staff_home(request: web.Request) -> web.Response:
     """The staff landing page for a signed-in staff member, else the sign-in form."""
     account = await current_account(request, STAFF)
-    if account is None or not account.is_staff:
-        return page(
-            title="carebot staff: sign in",
-            heading="carebot staff",
-            body=sign_in_form("/staff/login", "Sign in with your staff account."),
-        )
+    if account is None:
+        return sign_in_page(STAFF)
     role = ROLE_NAMES.get(account.role.value, account.role.value)
     body = (
         f'<div class="card"><h2>Welcome, {html.escape(account.display_name)}</h2>'
@@ -35,29 +31,13 @@ async def staff_home(request: web.Request) -> web.Response:
 
 
 async def staff_login(request: web.Request) -> web.StreamResponse:
-    """Check the credentials; only providers, care managers and admins sign in here."""
-    account = await sign_in(request)
-    if account is None or not account.is_staff:
-        return page(
-            title="carebot staff: sign in",
-            heading="carebot staff",
-            body=sign_in_form(
-                "/staff/login",
-                "Sign in with your staff account.",
-                error="Wrong username or password.",
-            ),
-            status=401,
-        )
-    response = see_other("/staff")
-    start_session(request, response, STAFF, account)
-    return response
+    """Only providers, care managers and administrators sign in here."""
+    return await login(request, STAFF)
 
 
 async def staff_logout(request: web.Request) -> web.StreamResponse:
     """End the staff session."""
-    response = see_other("/staff")
-    end_session(response, STAFF)
-    return response
+    return await logout(request, STAFF)
 
 
 def add_routes(app: web.Application) -> None:
