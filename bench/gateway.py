@@ -351,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--decode-seconds", type=float, default=2.0)
     parser.add_argument("--latency-seconds", type=float, default=15.0)
     parser.add_argument("--latency-rate", type=float, default=20.0, help="readings per second")
-    parser.add_argument("--readings", type=int, default=3000)
+    parser.add_argument("--readings", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=200)
     args = parser.parse_args(argv)
     if args.serve_store:

@@ -149,16 +149,18 @@ class FrameBuffer:
                 [(f.device, int(f.uuid), f.data, _iso(f.received_at), now) for f in frames],
             )
 
-    def unmapped_frames(self, devices: Iterable[str]) -> list[tuple[Frame, float]]:
-        """Frames of these devices not yet mapped, oldest first, with their storage wall time."""
+    def unmapped_frames(
+        self, devices: Iterable[str], after_seq: int = 0
+    ) -> list[tuple[Frame, float]]:
+        """Frames of these devices not yet mapped (after `after_seq`), oldest first, with wall time."""
         wanted = list(devices)
         if not wanted:
             return []
         marks = ",".join("?" * len(wanted))
         rows = self._db.execute(
             "SELECT seq, device, uuid, data, received_at, stored_wall FROM frames"
-            f" WHERE mapped = 0 AND device IN ({marks}) ORDER BY seq",
-            wanted,
+            f" WHERE mapped = 0 AND seq > ? AND device IN ({marks}) ORDER BY seq",
+            [after_seq, *wanted],
         ).fetchall()
         return [
             (

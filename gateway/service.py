@@ -147,12 +147,14 @@ class GatewayService:
         connection: DeviceConnection = await link.connect(address, self.options.connect_timeout_s)
         try:
             info = await connection.read_device_information()
+            before = next((r for r in self.buffer.devices() if r.address == address), None)
             self.buffer.upsert_device(
                 address, device_id_for(address), "", info.manufacturer, info.model, info.serial
             )
+            row = next(r for r in self.buffer.devices() if r.address == address)
             bindings = self.buffer.bindings()
-            if address in bindings:  # refresh the FHIR Device with what we just learned
-                row = next(r for r in self.buffer.devices() if r.address == address)
+            if address in bindings and row != before:
+                # Paired before we knew its make and serial: refresh the FHIR Device.
                 pair_device(
                     self.buffer,
                     address,

@@ -185,3 +185,38 @@ def test_observation_identifier_is_in_the_conditional_create() -> None:
         == f"identifier={OBSERVATION_IDENTIFIER_SYSTEM}|dev/heart-rate/x"
     )
     assert CharacteristicUuid.HEART_RATE_MEASUREMENT == 0x2A37
+
+
+def test_mapper_keeps_open_minutes_across_passes_and_restarts(tmp_path: Path) -> None:
+    from gateway.mapper import Mapper
+
+    path = tmp_path / "gw.db"
+    buffer = FrameBuffer(path)
+    device = VirtualDevice("C0:FF:EE:00:15:01", Profile.HEART_RATE, seed=11)
+    pair_device(buffer, device.address, "pat-6", T0)
+    frames = [
+        f
+        for f in merged_frames([device], T0, T0 + timedelta(minutes=2), SCHEDULE)
+        if f.uuid is CharacteristicUuid.HEART_RATE_MEASUREMENT
+    ]
+    first_minute = [f for f in frames if f.received_at < T0 + timedelta(minutes=1)]
+    mapper = Mapper(buffer)
+    buffer.append_many(first_minute[:20])
+    assert mapper.map_pending(T0 + timedelta(seconds=20)).observations == 0
+    buffer.append_many(first_minute[20:40])
+    assert mapper.map_pending(T0 + timedelta(seconds=40)).observations == 0
+    buffer.close()
+    # A restart in the middle of the minute: the new mapper rebuilds it from the buffer.
+    buffer = FrameBuffer(path)
+    mapper = Mapper(buffer)
+    buffer.append_many(first_minute[40:])
+    assert mapper.map_pending(T0 + timedelta(seconds=59)).observations == 0
+    result = mapper.map_pending(T0 + timedelta(seconds=63))
+    assert result.observations == 1 and result.frames == len(first_minute)
+    (item,) = [i for i in buffer.pending(10) if i.resource_type == "Observation"]
+    resource = json.loads(item.resource_json)
+    count = next(
+        c for c in resource["component"] if c["code"]["coding"][0]["code"] == "sample-count"
+    )
+    assert count["valueInteger"] == len(first_minute)
+    buffer.close()
