@@ -51,3 +51,21 @@ def test_invalid_frame_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_bad_hex_and_unknown_uuid_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gateway", "decode", "--uuid", "2A35", "zz"]) == 2
     assert main(["gateway", "decode", "--uuid", "FFFF", "00"]) == 2
+
+
+def test_gateway_simulate_flag_and_subcommands_parse() -> None:
+    from bot.cli import build_parser
+    from bot.cli_gateway import _cmd_gateway, _cmd_run, _cmd_status
+
+    args = build_parser().parse_args(["gateway", "--simulate", "--speed", "5", "--patient", "p1"])
+    assert args.func is _cmd_gateway and args.simulate and args.speed == 5.0
+    assert args.patient == ["p1"]
+    args = build_parser().parse_args(["gateway", "run", "--simulate", "--schedule", "fast"])
+    assert args.func is _cmd_run and args.schedule == "fast"
+    args = build_parser().parse_args(["gateway", "status", "--json"])
+    assert args.func is _cmd_status and args.json
+
+
+def test_gateway_without_command_explains(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gateway"]) == 2
+    assert "usage" in capsys.readouterr().err
