@@ -169,7 +169,7 @@ def _phrase(words: str) -> Phrase:
     needs = tuple(
         part
         for token in normalise(words).split(" ")
-        if token != "~"
+        if token not in ("~", "~~")
         for part in _WORD.findall(token.replace("*", ""))
     )
     return Phrase(re.compile(compile_phrase(words)), needs)

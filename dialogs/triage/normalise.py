@@ -41,14 +41,15 @@ def sentences(text: str) -> list[tuple[int, int]]:
 # the end of a sentence; `~` skips up to three words, but not across a comma.
 _SEPARATOR = r"[^\w.!?\n]+"
 _GAP = r"(?:\w+[^\w.!?,;\n]+){0,3}?"  # skipped words stay within one list item
+_LONG_GAP = r"(?:\w+[^\w.!?,;\n]+){0,6}?"
 
 
 def compile_phrase(phrase: str) -> str:
-    """Regex source for a lexicon phrase: `*` ends a word stem, `~` skips up to 3 words."""
+    """Regex source for a lexicon phrase: `*` ends a word stem, `~` skips up to 3 words, `~~` up to 6."""
     parts: list[str] = []
     for token in normalise(phrase).split(" "):
-        if token == "~":
-            parts.append(_GAP)
+        if token in ("~", "~~"):
+            parts.append(_GAP if token == "~" else _LONG_GAP)
             continue
         escaped = re.escape(token).replace(r"\*", r"\w*")
         parts.append(escaped + _SEPARATOR)
