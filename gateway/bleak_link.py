@@ -106,9 +106,10 @@ class BleakLink:
         """Devices advertising any of `services` within `timeout_s`."""
         wanted = {uuid16_to_uuid128(s) for s in services}
         try:
-            found = await BleakScanner.discover(
-                timeout=timeout_s, return_adv=True, **self._scanner_args()
-            )
+            options = self._scanner_args()
+            if wanted:  # BlueZ filters by service (SetDiscoveryFilter), bleak again
+                options["service_uuids"] = sorted(wanted)
+            found = await BleakScanner.discover(timeout=timeout_s, return_adv=True, **options)
         except (BleakError, OSError) as error:
             raise LinkError(f"scan failed: {error}") from error
         out: list[Advertisement] = []

@@ -68,6 +68,15 @@ async def bluez(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
     await mock.stop()
 
 
+async def test_scan_by_service_uuid(bluez: MockBluez) -> None:
+    link = BleakLink()
+    found = await link.scan([ServiceUuid.BLOOD_PRESSURE], 1.0)
+    assert [(a.address, a.services) for a in found] == [(BPM, (ServiceUuid.BLOOD_PRESSURE,))]
+    both = await link.scan([ServiceUuid.BLOOD_PRESSURE, ServiceUuid.HEART_RATE], 1.0)
+    assert sorted(a.address for a in both) == [HRM, BPM]
+    assert {a.name for a in both} == {"Polar H10 sim", "Omron sim"}
+
+
 async def _until(condition: Any, seconds: float = 20.0) -> None:
     deadline = asyncio.get_running_loop().time() + seconds
     while not await condition():
