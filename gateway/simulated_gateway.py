@@ -73,6 +73,9 @@ def demo_devices(patient_id: str, now: datetime | None = None) -> list[VirtualDe
     if now is not None and digest[4] % 3 == 0:
         # One patient in three is deteriorating now, over the last few hours.
         episodes = (Episode(now - timedelta(hours=3), timedelta(hours=8), 0.8),)
+    elif now is not None and digest[4] % 3 == 1:
+        # One in three had an episode earlier in the week and recovered.
+        episodes = (Episode(now - timedelta(days=3, hours=digest[3] % 24), timedelta(hours=12)),)
     physiology = Physiology(
         heart_rate_bpm=62 + digest[5] % 20,
         spo2_pct=95.5 + (digest[6] % 30) / 10,
@@ -100,7 +103,7 @@ def demo_history_bundle(
 ) -> dict[str, Any]:
     """A transaction bundle: the patient's demo Devices and `days` of Observations before `end`."""
     items: list[OutboxItem] = []
-    for device in demo_devices(patient_id):
+    for device in demo_devices(patient_id, end):
         binding = _binding(device, patient_id)
         row = DeviceRow(
             device.address,
