@@ -63,7 +63,8 @@ def _tokens(settings: Settings, http: aiohttp.ClientSession) -> TokenProvider:
     tenant = settings.microsoft_app_tenant_id or "botframework.com"
     return ClientCredentialsTokens(
         http,
-        token_url=f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+        token_url=settings.microsoft_token_url
+        or f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
         client_id=settings.microsoft_app_id,
         client_secret=settings.microsoft_app_password,
     )
@@ -101,7 +102,11 @@ async def _services(
     accounts = AccountRepository(sessions)
     fhir = FhirAccess(settings.resolved_fhir_url, fhir_http, fhir_tokens)
     menu, runner = build_runner(accounts, fhir)
-    people = PersonResolver(accounts, language_from_locale(settings.default_language) or "en")
+    people = PersonResolver(
+        accounts,
+        language_from_locale(settings.default_language) or "en",
+        trust_channel_identities=bool(settings.microsoft_app_id),
+    )
     bot = CarebotBot(ConversationState(SqlStorage(sessions)), runner, menu, people)
     app[SERVICES] = Services(
         settings=settings,
@@ -115,7 +120,9 @@ async def _services(
         adapter=CarebotAdapter(_on_turn_error),
         connector=ConnectorClient(http, _tokens(settings, http)),
         channel_auth=(
-            ChannelAuthenticator(http, settings.microsoft_app_id)
+            ChannelAuthenticator(
+                http, settings.microsoft_app_id, openid_url=settings.channel_openid_url
+            )
             if settings.microsoft_app_id
             else None
         ),

@@ -16,9 +16,18 @@ LOCAL_SERVICE_URL = "carebot:local-directline"
 class PersonResolver:
     """Maps an activity's sender to an account (local channel, Teams Entra id) or a guest."""
 
-    def __init__(self, accounts: AccountRepository, default_language: Language) -> None:
+    def __init__(
+        self,
+        accounts: AccountRepository,
+        default_language: Language,
+        *,
+        trust_channel_identities: bool,
+    ) -> None:
         self._accounts = accounts
         self._default_language = default_language
+        # Only a JWT-checked channel (an app id is configured) vouches for an Entra user id;
+        # without it anyone could post an activity naming someone else's aadObjectId.
+        self._trust_channel_identities = trust_channel_identities
 
     async def account_for(self, activity: Activity) -> Account | None:
         """The account behind the activity, if the channel vouches for one."""
@@ -28,7 +37,7 @@ class PersonResolver:
         if activity.service_url == LOCAL_SERVICE_URL:
             return await self._accounts.get(sender.id)
         aad_object_id = getattr(sender, "aad_object_id", None)
-        if aad_object_id:
+        if aad_object_id and self._trust_channel_identities:
             return await self._accounts.by_aad_object_id(aad_object_id)
         return None
 

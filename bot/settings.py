@@ -29,6 +29,14 @@ class Settings(BaseSettings):
     microsoft_app_id: str = ""
     microsoft_app_password: str = ""
     microsoft_app_tenant_id: str = ""
+    microsoft_token_url: str = Field(
+        default="",
+        description="OAuth2 token endpoint for the bot's replies; default Microsoft Entra's",
+    )
+    channel_openid_url: str = Field(
+        default="https://login.botframework.com/v1/.well-known/openidconfiguration",
+        description="OpenID metadata of the tokens Azure Bot Service sends to /api/messages",
+    )
     fhir_url: str = Field(
         default="", description="An outside FHIR R4 server; default the embedded store at /fhir"
     )
