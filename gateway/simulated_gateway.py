@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -65,15 +65,22 @@ def _digest(patient_id: str) -> bytes:
     return hashlib.sha256(f"carebot-sim:{patient_id}".encode()).digest()
 
 
-def demo_devices(patient_id: str, now: datetime | None = None) -> list[VirtualDevice]:
-    """The six virtual devices of a demo patient, with that patient's physiology."""
+def demo_devices(
+    patient_id: str, now: datetime | None = None, deteriorating: bool | None = None
+) -> list[VirtualDevice]:
+    """The six virtual devices of a demo patient, with that patient's physiology.
+
+    With `now`, one patient in three (by id) is deteriorating since twelve hours before
+    `now` and one in three had an episode three days earlier; `deteriorating` overrides.
+    """
     digest = _digest(patient_id)
     seed = int.from_bytes(digest[:4], "big")
     episodes: tuple[Episode, ...] = ()
-    if now is not None and digest[4] % 3 == 0:
-        # One patient in three is deteriorating now, over the last few hours.
-        episodes = (Episode(now - timedelta(hours=3), timedelta(hours=8), 0.8),)
-    elif now is not None and digest[4] % 3 == 1:
+    current = digest[4] % 3 == 0 if deteriorating is None else deteriorating
+    if now is not None and current:
+        # One patient in three is deteriorating now: worse over the last twelve hours.
+        episodes = (Episode(now - timedelta(hours=12), timedelta(hours=36), 0.8),)
+    elif now is not None and deteriorating is None and digest[4] % 3 == 1:
         # One in three had an episode earlier in the week and recovered.
         episodes = (Episode(now - timedelta(days=3, hours=digest[3] % 24), timedelta(hours=12)),)
     physiology = Physiology(
@@ -99,11 +106,15 @@ def _binding(device: VirtualDevice, patient_id: str) -> DeviceBinding:
 
 
 def demo_history_bundle(
-    patient_id: str, end: datetime, days: float = 7.0, mode: GroupMode = GroupMode.SUMMARY
+    patient_id: str,
+    end: datetime,
+    days: float = 7.0,
+    mode: GroupMode = GroupMode.SUMMARY,
+    deteriorating: bool | None = None,
 ) -> dict[str, Any]:
     """A transaction bundle: the patient's demo Devices and `days` of Observations before `end`."""
     items: list[OutboxItem] = []
-    for device in demo_devices(patient_id, end):
+    for device in demo_devices(patient_id, end, deteriorating):
         binding = _binding(device, patient_id)
         row = DeviceRow(
             device.address,
@@ -163,8 +174,12 @@ async def run_simulated_gateway(
     session_end: datetime | None = None,
     device_log: Path | None = None,
     http: httpx.AsyncClient | None = None,
+    deteriorating: Collection[str] | None = None,
 ) -> None:
-    """Run virtual devices for `patient_ids` through the whole gateway until stopped."""
+    """Run virtual devices for `patient_ids` through the whole gateway until stopped.
+
+    `deteriorating`: patient ids whose vitals worsen now (default: one in three, by id).
+    """
     clock = clock or WallClock()
     stop = stop or asyncio.Event()
     buffer = FrameBuffer(buffer_path)
@@ -173,7 +188,10 @@ async def run_simulated_gateway(
     client_http = http or httpx.AsyncClient(timeout=httpx.Timeout(30.0))
     try:
         now = clock.now()
-        by_patient = {p: demo_devices(p, now) for p in patient_ids}
+        by_patient = {
+            p: demo_devices(p, now, None if deteriorating is None else p in deteriorating)
+            for p in patient_ids
+        }
         pair_demo_devices(buffer, by_patient, now)
         devices = [d for ds in by_patient.values() for d in ds]
         link = SimulatedLink(

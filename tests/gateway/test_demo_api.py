@@ -106,3 +106,28 @@ def test_status_lists_quarantine(
     assert main(["gateway", "status", "--buffer", str(path)]) == 0
     assert "Patient/pat-q" in capsys.readouterr().out
     monkeypatch.delenv("CAREBOT_GATEWAY_BUFFER_PATH", raising=False)
+
+
+def test_a_deteriorating_patient_shows_it_in_the_history() -> None:
+    def last_hours(bundle: dict[str, object], code: str) -> list[float]:
+        entries = bundle["entry"]
+        assert isinstance(entries, list)
+        values = []
+        for entry in entries:
+            r = entry["resource"]
+            if r["resourceType"] != "Observation":
+                continue
+            when = r.get("effectiveDateTime") or r.get("effectivePeriod", {}).get("start", "")
+            if (
+                r["code"]["coding"][0]["code"] == code
+                and "valueQuantity" in r
+                and when >= "2026-11-19T20"
+            ):
+                values.append(r["valueQuantity"]["value"])
+        return values
+
+    sick = demo_history_bundle("pat-x", END, days=1, deteriorating=True)
+    well = demo_history_bundle("pat-x", END, days=1, deteriorating=False)
+    assert max(last_hours(sick, "8310-5")) > max(last_hours(well, "8310-5")) + 0.3
+    assert min(last_hours(sick, "2708-6")) < min(last_hours(well, "2708-6")) - 2
+    assert max(last_hours(sick, "8867-4")) > max(last_hours(well, "8867-4")) + 10
