@@ -2,8 +2,10 @@
 
 Extracts every finding from TEXT (a message or a whole clinical vignette), asks nothing,
 and prints the level, reasons, red flags and findings. With `--patient`, the patient's
-device vitals of the last 24 hours are read from the FHIR store at `CAREBOT_FHIR_URL`
-(bearer token `CAREBOT_FHIR_TOKEN`) and judged with the text.
+device vitals of the last 24 hours are read from the FHIR store (`CAREBOT_FHIR_URL` with
+`CAREBOT_FHIR_TOKEN`, or the embedded store of a running `carebot serve`, with a token
+bound to that patient) and judged with the text. If the store cannot be reached, a
+warning says so and the text alone is triaged (`vitals_source` tells which happened).
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
+from bot.settings import Settings
 from dialogs.base import Language
 from dialogs.triage import TriageResult, VitalReading, assess
 from dialogs.triage.to_json import result_to_json
@@ -26,26 +27,29 @@ EXIT_FHIR_ERROR = 3
 RECENT = timedelta(hours=24)
 
 
-class FhirSettings(BaseSettings):
-    """Where the FHIR store is (`CAREBOT_FHIR_URL`, `CAREBOT_FHIR_TOKEN`)."""
-
-    model_config = SettingsConfigDict(env_prefix="CAREBOT_", extra="ignore")
-
-    fhir_url: str = ""
-    fhir_token: str = ""
-
-
-async def _device_vitals(patient: str, settings: FhirSettings) -> Sequence[VitalReading]:
+async def _device_vitals(patient: str, settings: Settings) -> Sequence[VitalReading]:
     import httpx
 
+    from bot.fhir_access import EmbeddedStoreTokens, FhirAccess, FhirTokens, StaticTokens
     from dialogs.fhir_evidence import FhirVitalsSource
-    from integrations.fhir import BearerAuth, FhirClient
+    from integrations.persistence.database import create_engine, create_sessionmaker
 
-    auth = BearerAuth(settings.fhir_token) if settings.fhir_token else None
-    async with httpx.AsyncClient(timeout=10) as http:
-        client = FhirClient(settings.fhir_url, http=http, auth=auth)
-        reference = patient if "/" in patient else f"Patient/{patient}"
-        return await FhirVitalsSource(client).readings(reference, datetime.now(UTC) - RECENT)
+    reference = patient if "/" in patient else f"Patient/{patient}"
+    engine = create_engine(settings.resolved_database_url) if settings.embedded_fhir else None
+    try:
+        tokens: FhirTokens = (
+            EmbeddedStoreTokens(create_sessionmaker(engine))
+            if engine is not None
+            else StaticTokens(settings.fhir_token)
+        )
+        async with httpx.AsyncClient(timeout=10) as http:
+            access = FhirAccess(settings.resolved_fhir_url, http, tokens)
+            client = await access.for_patient(reference)
+            since = datetime.now(UTC) - RECENT
+            return await FhirVitalsSource(client).readings(reference, since)
+    finally:
+        if engine is not None:
+            await engine.dispose()
 
 
 def _print_text(result: TriageResult) -> None:
@@ -76,21 +80,24 @@ def _cmd_triage(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     language: Language = args.lang
     device: Sequence[VitalReading] = ()
+    vitals_source = "none"
     if args.patient:
-        settings = FhirSettings()
-        if not settings.fhir_url:
-            print("warning: CAREBOT_FHIR_URL is not set; device vitals not read", file=sys.stderr)
-        else:
-            from integrations.fhir import FhirError
+        from integrations.fhir import FhirError, ResourceNotFound
 
-            try:
-                device = asyncio.run(_device_vitals(args.patient, settings))
-            except FhirError as error:
-                print(f"error: FHIR store: {error}", file=sys.stderr)
-                return EXIT_FHIR_ERROR
+        try:
+            device = asyncio.run(_device_vitals(args.patient, Settings()))
+            vitals_source = "fhir"
+        except ResourceNotFound as error:
+            print(f"error: FHIR store: {error}", file=sys.stderr)
+            return EXIT_FHIR_ERROR
+        except (FhirError, OSError) as error:
+            print(f"warning: device vitals not read ({error}); text only", file=sys.stderr)
+            vitals_source = "unavailable"
     result = assess(text, language=language, device_vitals=device)
     if args.json:
-        print(json.dumps(result_to_json(result), ensure_ascii=False))
+        out = result_to_json(result)
+        out["vitals_source"] = vitals_source
+        print(json.dumps(out, ensure_ascii=False))
     else:
         _print_text(result)
     return 0

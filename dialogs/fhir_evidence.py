@@ -1,9 +1,10 @@
 """The FHIR store behind the dialogs: device vitals in, interview records and audits out.
 
 Observations follow the R4 vital-signs profiles (DESIGN.md); the outcome is written as a
-ClinicalImpression (level as `prognosisCodeableConcept` in carebot's triage-level code
-system, findings with SNOMED CT codes, reasons as `summary`) next to the interview's
-QuestionnaireResponse, in one transaction, each guarded by `ifNoneExist` on its identifier.
+RiskAssessment (level as `prediction.outcome` in carebot's triage-level code system,
+findings with SNOMED CT codes as `reasonCode`, reasons as `prediction.rationale` and
+`note`) based on the interview's QuestionnaireResponse, in one transaction, each guarded
+by `ifNoneExist` on its identifier.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from dialogs.triage.codes import (
     INTERVIEW_IDENTIFIER_SYSTEM,
     TRIAGE_INTERVIEW_QUESTIONNAIRE,
     TRIAGE_LEVEL_SYSTEM,
+    TRIAGE_METHOD_SYSTEM,
 )
+from dialogs.triage.levels import Level
 from dialogs.triage.models import VitalKind, VitalReading
 from integrations.fhir import FhirClient, SearchQuery
 
@@ -146,37 +149,47 @@ def questionnaire_response(record: TriageRecord) -> dict[str, Any]:
     }
 
 
-def clinical_impression(record: TriageRecord, interview_ref: str) -> dict[str, Any]:
-    """The outcome (level, reasons, findings) as a ClinicalImpression (JSON)."""
+_RISK = "http://terminology.hl7.org/CodeSystem/risk-probability"
+_QUALITATIVE = {
+    Level.EMERGENCY_AMBULANCE: ("high", "High likelihood"),
+    Level.EMERGENCY: ("high", "High likelihood"),
+    Level.CONSULTATION_24: ("moderate", "Moderate likelihood"),
+    Level.CONSULTATION: ("low", "Low likelihood"),
+    Level.SELF_CARE: ("negligible", "Negligible likelihood"),
+}
+
+
+def risk_assessment(record: TriageRecord, interview_ref: str) -> dict[str, Any]:
+    """The outcome as a RiskAssessment (JSON): level, reasons, findings (SNOMED CT)."""
     result = record.result
     findings = []
     for finding in result.findings:
         if not finding.present:
             continue
         coding = [_coding(SNOMED, finding.snomed, finding.name)] if finding.snomed else []
-        findings.append(
-            {
-                "itemCodeableConcept": {"coding": coding, "text": finding.name},
-                "basis": finding.evidence or finding.id,
-            }
-        )
+        findings.append({"coding": coding, "text": finding.name})
+    risk_code, risk_display = _QUALITATIVE[result.level]
     return {
-        "resourceType": "ClinicalImpression",
+        "resourceType": "RiskAssessment",
         "identifier": [{"system": INTERVIEW_IDENTIFIER_SYSTEM, "value": f"{record.key}/outcome"}],
-        "status": "completed",
-        "description": "carebot symptom triage",
+        "status": "final",
+        "method": {"coding": [_coding(TRIAGE_METHOD_SYSTEM, "carebot-triage", "carebot triage")]},
+        "code": {"coding": [_coding(TRIAGE_METHOD_SYSTEM, "symptom-triage", "symptom triage")]},
         "subject": {"reference": record.patient},
-        "effectiveDateTime": record.time.isoformat(),
-        "date": record.time.isoformat(),
-        "summary": "; ".join(r.text for r in result.reasons),
-        "finding": findings,
-        "prognosisCodeableConcept": [
+        "occurrenceDateTime": record.time.isoformat(),
+        "basis": [{"reference": interview_ref}],
+        "reasonCode": findings,
+        "prediction": [
             {
-                "coding": [_coding(TRIAGE_LEVEL_SYSTEM, result.level.value)],
-                "text": result.level.value,
+                "outcome": {
+                    "coding": [_coding(TRIAGE_LEVEL_SYSTEM, result.level.value)],
+                    "text": result.level.value,
+                },
+                "qualitativeRisk": {"coding": [_coding(_RISK, risk_code, risk_display)]},
+                "rationale": "; ".join(r.text for r in result.reasons if r.level is result.level),
             }
         ],
-        "supportingInfo": [{"reference": interview_ref}],
+        "note": [{"text": f"{r.level.value}: {r.text}"} for r in result.reasons],
     }
 
 
@@ -200,10 +213,10 @@ def triage_bundle(record: TriageRecord) -> dict[str, Any]:
             },
             {
                 "fullUrl": f"urn:uuid:{_uuid(record.key, 'outcome')}",
-                "resource": clinical_impression(record, interview_url),
+                "resource": risk_assessment(record, interview_url),
                 "request": {
                     "method": "POST",
-                    "url": "ClinicalImpression",
+                    "url": "RiskAssessment",
                     "ifNoneExist": f"identifier={INTERVIEW_IDENTIFIER_SYSTEM}|{record.key}/outcome",
                 },
             },

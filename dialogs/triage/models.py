@@ -32,7 +32,7 @@ class VitalKind(StrEnum):
 
 
 _LOINC = {
-    VitalKind.SPO2: "59408-5",
+    VitalKind.SPO2: "2708-6",  # the oxygensat profile's code (59408-5 is also accepted)
     VitalKind.HEART_RATE: "8867-4",
     VitalKind.SYSTOLIC_BP: "8480-6",
     VitalKind.DIASTOLIC_BP: "8462-4",

@@ -36,14 +36,16 @@ def test_french_text_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert "- fièvre" in out
 
 
-def test_patient_without_fhir_store_warns_and_goes_on(
+def test_patient_with_unreachable_store_warns_and_goes_on(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("CAREBOT_FHIR_URL", raising=False)
+    monkeypatch.setenv("CAREBOT_FHIR_URL", "http://127.0.0.1:9/fhir")  # discard port: refused
+    monkeypatch.setenv("CAREBOT_FHIR_TOKEN", "t")
     assert _run(["triage", "--json", "--patient", "123", "sore throat"]) == 0
     captured = capsys.readouterr()
-    assert "CAREBOT_FHIR_URL" in captured.err
-    assert json.loads(captured.out)["level"] == "self_care"
+    assert "device vitals not read" in captured.err
+    out = json.loads(captured.out)
+    assert (out["level"], out["vitals_source"]) == ("self_care", "unavailable")
 
 
 def test_empty_text_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:

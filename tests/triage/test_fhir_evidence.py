@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import httpx
 from fhir.resources.R4B.auditevent import AuditEvent
 from fhir.resources.R4B.bundle import Bundle
-from fhir.resources.R4B.clinicalimpression import ClinicalImpression
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+from fhir.resources.R4B.riskassessment import RiskAssessment
 
 from dialogs.evidence import InterviewItem, TriageRecord
 from dialogs.fhir_evidence import (
@@ -161,15 +161,11 @@ def test_the_record_is_valid_fhir_and_idempotent() -> None:
     assert bundle.type == "transaction"
     interview, outcome = (e.resource for e in bundle.entry or [])
     assert isinstance(interview, QuestionnaireResponse)
-    assert isinstance(outcome, ClinicalImpression)
+    assert isinstance(outcome, RiskAssessment)
     assert all(e.request is not None and e.request.ifNoneExist for e in bundle.entry or [])
-    level = outcome.prognosisCodeableConcept[0].coding[0]  # type: ignore[index]
+    level = outcome.prediction[0].outcome.coding[0]  # type: ignore[index,union-attr]
     assert (level.system, level.code) == (TRIAGE_LEVEL_SYSTEM, "emergency_ambulance")
-    snomed = {
-        c.code
-        for f in outcome.finding or []
-        for c in (f.itemCodeableConcept.coding if f.itemCodeableConcept else None) or []
-    }
+    snomed = {c.code for f in outcome.reasonCode or [] for c in f.coding or []}
     assert {"29857009", "415690000"} <= snomed
     assert triage_bundle(_record()) == triage_bundle(_record())
 

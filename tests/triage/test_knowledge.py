@@ -1,0 +1,133 @@
+"""The knowledge files reviewed like code: codes, citations, both languages, no dead ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dialogs.triage import VitalKind
+from dialogs.triage.knowledge_base import load_knowledge
+from dialogs.triage.normalise import normalise
+from dialogs.triage.vitals_text import parse_vitals
+
+PROFILES = (
+    Path(__file__).resolve().parents[3]
+    / "shared"
+    / "corpora"
+    / "fhir_r4"
+    / "hl7_r4_vitalsigns_profiles"
+)
+
+# Verhoeff check digit (SNOMED CT identifiers end in one): Dihedral group D5 tables.
+_D = [
+    [(i + j) % 5 + 5 * ((i // 5 + j // 5) % 2) if (i < 5) == (j < 5) else 0 for j in range(10)]
+    for i in range(10)
+]
+_MULT = [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+    [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+    [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+    [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+    [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+    [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+    [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+    [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+    [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+]
+_PERM = [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
+    [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+    [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
+    [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
+    [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+    [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
+    [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
+]
+
+
+def verhoeff_ok(number: str) -> bool:
+    check = 0
+    for i, digit in enumerate(reversed(number)):
+        check = _MULT[check][_PERM[i % 8][int(digit)]]
+    return check == 0
+
+
+def test_verhoeff_on_known_codes() -> None:
+    assert verhoeff_ok("29857009")  # chest pain
+    assert verhoeff_ok("386661006")  # fever
+    assert not verhoeff_ok("29857008")
+
+
+def test_every_snomed_code_is_a_valid_identifier() -> None:
+    kb = load_knowledge()
+    codes = [s.snomed for s in kb.symptoms.values() if s.snomed]
+    codes += [b.snomed for b in kb.vital_bands if b.snomed]
+    assert len(codes) >= 90
+    assert [c for c in codes if not verhoeff_ok(c)] == []
+
+
+def test_loinc_codes_match_design_and_the_vital_signs_profiles() -> None:
+    assert {k: k.loinc for k in VitalKind} == {
+        VitalKind.HEART_RATE: "8867-4",
+        VitalKind.SPO2: "2708-6",
+        VitalKind.SYSTOLIC_BP: "8480-6",
+        VitalKind.DIASTOLIC_BP: "8462-4",
+        VitalKind.TEMPERATURE: "8310-5",
+        VitalKind.RESPIRATORY_RATE: "9279-1",
+        VitalKind.GLUCOSE: "2339-0",
+    }
+    if not PROFILES.exists():
+        pytest.skip("vital-signs profiles corpus not present")
+    text = " ".join(p.read_text("utf-8", errors="ignore") for p in PROFILES.rglob("*.json"))
+    for kind in VitalKind:
+        if kind is not VitalKind.GLUCOSE:  # glucose is not a core vital-signs profile
+            assert kind.loinc in text, kind
+
+
+def test_rules_and_bands_cite_sources_in_both_languages() -> None:
+    kb = load_knowledge()
+    ids = [r.id for r in kb.rules]
+    assert len(ids) == len(set(ids))
+    for rule in kb.rules:
+        assert rule.cite, rule.id
+        assert rule.reason["en"] and rule.reason["fr"], rule.id
+        assert rule.all or rule.any, rule.id
+    for band in kb.vital_bands:
+        assert band.cite, band.id
+    assert kb.news2_cite.startswith("Royal College of Physicians")
+
+
+def test_every_question_and_name_exists_in_both_languages() -> None:
+    kb = load_knowledge()
+    for symptom in kb.symptoms.values():
+        assert symptom.name["en"] and symptom.name["fr"], symptom.id
+        if symptom.ask is not None:
+            assert symptom.ask["en"].endswith("?") and symptom.ask["fr"].endswith("?"), symptom.id
+
+
+def test_the_knowledge_is_loaded_once() -> None:
+    assert load_knowledge() is load_knowledge()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("temp 39.5", [("temperature", 39.5)]),
+        ("104°F", [("temperature", 40.0)]),
+        ("BP 180/110", [("systolic_bp", 180.0), ("diastolic_bp", 110.0)]),
+        ("tension à 18/11", [("systolic_bp", 180.0), ("diastolic_bp", 110.0)]),
+        ("sats 88%", [("spo2", 88.0)]),
+        ("88% on room air", [("spo2", 88.0)]),
+        ("pouls à 120", [("heart_rate", 120.0)]),
+        ("RR 28", [("respiratory_rate", 28.0)]),
+        ("blood sugar 2.5 mmol/L", [("glucose", 45.0)]),
+        ("glycémie 0,45 g/L", [("glucose", 45.0)]),
+        ("fever for 3 days", []),
+        ("pain 8/10", []),
+    ],
+)
+def test_vitals_in_text(text: str, expected: list[tuple[str, float]]) -> None:
+    assert [(r.kind.value, r.value) for r in parse_vitals(normalise(text))] == expected
