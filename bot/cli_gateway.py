@@ -123,7 +123,7 @@ def _cmd_pair(args: argparse.Namespace) -> int:
         if not args.patient_id:
             print("error: PATIENT_ID is required", file=sys.stderr)
             return 2
-        waiting = sum(n for d, n, _, _ in buffer.quarantine() if d == args.address)
+        waiting = sum(n for d, n, _, _ in buffer.quarantine() if d == args.address.upper())
         binding = pair_device(buffer, args.address, args.patient_id, now, args.name or "")
         print(
             f"{args.address} paired to Patient/{binding.patient_id} as Device/{binding.device_id}"
@@ -273,7 +273,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from integrations.fhir import BearerAuth, FhirClient
 
         buffer = FrameBuffer(settings.buffer_path)
-        addresses = args.address or [d.address for d in buffer.devices() if d.patient_id]
+        from gateway.pairing import normalize_address
+
+        addresses = [normalize_address(a) for a in args.address or []] or [
+            d.address for d in buffer.devices() if d.patient_id
+        ]
         if not addresses:
             print(
                 "error: no paired devices; use `carebot gateway pair` or --address", file=sys.stderr

@@ -20,6 +20,11 @@ from gateway.frames import DeviceBinding
 SERIAL_IDENTIFIER_SYSTEM = f"{CAREBOT_BASE_URL}/sid/device-serial"
 
 
+def normalize_address(address: str) -> str:
+    """A Bluetooth address as BlueZ writes it: upper case, colon separated."""
+    return address.strip().upper().replace("-", ":")
+
+
 def device_id_for(address: str) -> str:
     """The FHIR Device id of a Bluetooth address (stable across gateways)."""
     return "ble-" + hashlib.sha256(address.upper().encode()).hexdigest()[:20]
@@ -57,6 +62,7 @@ def pair_device(
     serial: str = "",
 ) -> DeviceBinding:
     """Bind a device to a patient and queue its FHIR Device; quarantined readings then flow."""
+    address = normalize_address(address)
     device_id = device_id_for(address)
     buffer.upsert_device(address, device_id, name, manufacturer, model, serial)
     buffer.set_pairing(address, patient_id, at)
@@ -69,4 +75,4 @@ def pair_device(
 
 def unpair_device(buffer: FrameBuffer, address: str, at: datetime) -> None:
     """Unbind a device: its next readings go to quarantine."""
-    buffer.set_pairing(address, None, at)
+    buffer.set_pairing(normalize_address(address), None, at)
