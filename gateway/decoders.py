@@ -34,7 +34,7 @@ from gateway.codes import (
     WeightScaleFeatures,
     WeightUnit,
 )
-from gateway.ieee11073 import Numeric, decode_float, decode_sfloat
+from gateway.ieee11073 import SFLOAT_VALUES, Numeric, decode_float, decode_sfloat
 from gateway.measurements import (
     BloodPressureMeasurement,
     Decoded,
@@ -113,6 +113,7 @@ _WeightFlags_UNITS_IMPERIAL = WeightFlags.UNITS_IMPERIAL.value
 _WeightFlags_USER_ID_PRESENT = WeightFlags.USER_ID_PRESENT.value
 
 _U16 = struct.Struct("<H")
+_U16X2 = struct.Struct("<HH")
 _S16 = struct.Struct("<h")
 _U32 = struct.Struct("<I")
 _DATE_TIME = struct.Struct("<HBBBBB")  # Date Time 0x2A08, 7 bytes
@@ -131,18 +132,20 @@ _CONT = CharacteristicUuid.PLX_CONTINUOUS_MEASUREMENT
 _PLXF = CharacteristicUuid.PLX_FEATURES
 
 
-_FLAG_CACHE: dict[tuple[type[IntFlag], int], IntFlag] = {}
+_FLAG_CACHES: dict[type[IntFlag], dict[int, IntFlag]] = {}
 _F = TypeVar("_F", bound=IntFlag)
 
 
 def _flags(kind: type[_F], raw: int) -> _F:
     """`kind(raw)`, memoised: constructing an IntFlag costs about a microsecond."""
-    key = (kind, raw)
-    cached = _FLAG_CACHE.get(key)
+    cache = _FLAG_CACHES.get(kind)
+    if cache is None:
+        cache = _FLAG_CACHES[kind] = {}
+    cached = cache.get(raw)
     if cached is None:
-        if len(_FLAG_CACHE) > 65536:
-            _FLAG_CACHE.clear()
-        cached = _FLAG_CACHE[key] = kind(raw)
+        if len(cache) > 4096:  # values are few in practice; never grow without bound
+            cache.clear()
+        cached = cache[raw] = kind(raw)
     return cached  # type: ignore[return-value]
 
 
@@ -262,12 +265,13 @@ def _pressure_fields(
     BloodPressureStatus | None,
 ]:
     """Shared layout of 0x2A35 and 0x2A36 (GSS 3.31 and 3.129)."""
-    _need(data, 7, uuid, "flags and three SFLOAT pressures")
+    if not data:  # the size table below covers every other length
+        raise DecodeError(uuid, "empty frame", data)
     flags = data[0]
-    raw_sys, raw_dia, raw_map = _BP_VALUES.unpack_from(data, 1)
     size = _BLOODPRESSUREFLAGS_SIZES[flags]
     if len(data) < size:
         raise _short(uuid, data, flags, size)
+    raw_sys, raw_dia, raw_map = _BP_VALUES.unpack_from(data, 1)
     offset = 7
     timestamp: GattDateTime | None = None
     if flags & _BloodPressureFlags_TIME_STAMP_PRESENT:
@@ -286,9 +290,9 @@ def _pressure_fields(
         status = _flags(BloodPressureStatus, _U16.unpack_from(data, offset)[0])
     return (
         flags,
-        decode_sfloat(raw_sys),
-        decode_sfloat(raw_dia),
-        decode_sfloat(raw_map),
+        SFLOAT_VALUES[raw_sys],
+        SFLOAT_VALUES[raw_dia],
+        SFLOAT_VALUES[raw_map],
         timestamp,
         pulse,
         user,
@@ -314,7 +318,8 @@ def decode_intermediate_cuff_pressure(data: bytes) -> IntermediateCuffPressure:
 
 def decode_temperature(data: bytes) -> TemperatureMeasurement:
     """Temperature Measurement 0x2A1C (GSS 3.216): FLOAT temperature."""
-    _need(data, 5, _TEMP, "flags and FLOAT temperature")
+    if not data:  # the size table below covers every other length
+        raise DecodeError(_TEMP, "empty frame", data)
     flags = data[0]
     size = _TEMPERATUREFLAGS_SIZES[flags]
     if len(data) < size:
@@ -336,7 +341,8 @@ def decode_temperature(data: bytes) -> TemperatureMeasurement:
 
 def decode_weight(data: bytes) -> WeightMeasurement:
     """Weight Measurement 0x2A9D (GSS 3.252): uint16 weight, 0.005 kg or 0.01 lb steps."""
-    _need(data, 3, _WEIGHT, "flags and weight")
+    if not data:  # the size table below covers every other length
+        raise DecodeError(_WEIGHT, "empty frame", data)
     flags = data[0]
     size = _WEIGHTFLAGS_SIZES[flags]
     if len(data) < size:
@@ -376,7 +382,8 @@ def decode_weight_scale_feature(data: bytes) -> WeightScaleFeature:
 
 def decode_glucose(data: bytes) -> GlucoseMeasurement:
     """Glucose Measurement 0x2A18 (GSS 3.106)."""
-    _need(data, 10, _GLUCOSE, "flags, sequence number and base time")
+    if not data:  # the size table below covers every other length
+        raise DecodeError(_GLUCOSE, "empty frame", data)
     flags = data[0]
     size = _GLUCOSEFLAGS_SIZES[flags]
     if len(data) < size:
@@ -422,13 +429,15 @@ def _u24(data: bytes, offset: int) -> int:
 
 def decode_plx_spot_check(data: bytes) -> PlxSpotCheckMeasurement:
     """PLX Spot-check Measurement 0x2A5E (GSS 3.174)."""
-    _need(data, 5, _SPOT, "flags and SpO2PR-Spot-Check")
+    if not data:  # the size table below covers every other length
+        raise DecodeError(_SPOT, "empty frame", data)
     flags = data[0]
     size = _PLXSPOTCHECKFLAGS_SIZES[flags]
     if len(data) < size:
         raise _short(_SPOT, data, flags, size)
-    spo2 = decode_sfloat(_U16.unpack_from(data, 1)[0])
-    pulse = decode_sfloat(_U16.unpack_from(data, 3)[0])
+    raw_spo2, raw_pulse = _U16X2.unpack_from(data, 1)
+    spo2 = SFLOAT_VALUES[raw_spo2]
+    pulse = SFLOAT_VALUES[raw_pulse]
     offset = 5
     timestamp: GattDateTime | None = None
     if flags & _PlxSpotCheckFlags_TIME_STAMP_PRESENT:
@@ -458,23 +467,25 @@ def decode_plx_spot_check(data: bytes) -> PlxSpotCheckMeasurement:
 
 def decode_plx_continuous(data: bytes) -> PlxContinuousMeasurement:
     """PLX Continuous Measurement 0x2A5F (GSS 3.173)."""
-    _need(data, 5, _CONT, "flags and SpO2PR-Normal")
+    if not data:  # the size table below covers every other length
+        raise DecodeError(_CONT, "empty frame", data)
     flags = data[0]
     size = _PLXCONTINUOUSFLAGS_SIZES[flags]
     if len(data) < size:
         raise _short(_CONT, data, flags, size)
-    spo2 = decode_sfloat(_U16.unpack_from(data, 1)[0])
-    pulse = decode_sfloat(_U16.unpack_from(data, 3)[0])
+    raw_spo2, raw_pulse = _U16X2.unpack_from(data, 1)
+    spo2 = SFLOAT_VALUES[raw_spo2]
+    pulse = SFLOAT_VALUES[raw_pulse]
     offset = 5
     fast: tuple[Numeric | None, Numeric | None] = (None, None)
     if flags & _PlxContinuousFlags_SPO2PR_FAST_PRESENT:
-        a, b = struct.unpack_from("<HH", data, offset)
-        fast = (decode_sfloat(a), decode_sfloat(b))
+        a, b = _U16X2.unpack_from(data, offset)
+        fast = (SFLOAT_VALUES[a], SFLOAT_VALUES[b])
         offset += 4
     slow: tuple[Numeric | None, Numeric | None] = (None, None)
     if flags & _PlxContinuousFlags_SPO2PR_SLOW_PRESENT:
-        a, b = struct.unpack_from("<HH", data, offset)
-        slow = (decode_sfloat(a), decode_sfloat(b))
+        a, b = _U16X2.unpack_from(data, offset)
+        slow = (SFLOAT_VALUES[a], SFLOAT_VALUES[b])
         offset += 4
     status: PlxMeasurementStatus | None = None
     if flags & _PlxContinuousFlags_MEASUREMENT_STATUS_PRESENT:

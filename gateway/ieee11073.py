@@ -51,12 +51,12 @@ def _compute_sfloat(raw: int) -> Numeric:
 
 
 # Every one of the 65,536 SFLOATs, computed once: decoding is then one tuple index.
-_SFLOAT_TABLE: tuple[Numeric, ...] = tuple(_compute_sfloat(raw) for raw in range(0x10000))
+SFLOAT_VALUES: tuple[Numeric, ...] = tuple(_compute_sfloat(raw) for raw in range(0x10000))
 
 
 def decode_sfloat(raw: int) -> Numeric:
     """The value of a 16-bit SFLOAT given as an unsigned integer (little-endian already read)."""
-    return _SFLOAT_TABLE[raw & 0xFFFF]
+    return SFLOAT_VALUES[raw & 0xFFFF]
 
 
 def decode_float(raw: int) -> Numeric:
