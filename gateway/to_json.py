@@ -20,9 +20,11 @@ from gateway.measurements import (
     Decoded,
     GattDateTime,
     GlucoseMeasurement,
+    HeartRateMeasurement,
     IntermediateCuffPressure,
     TemperatureMeasurement,
     WeightMeasurement,
+    WeightScaleFeature,
 )
 
 JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
@@ -102,6 +104,11 @@ def to_json_object(decoded: Decoded) -> dict[str, JsonValue]:
             name = f"{name}_{suffixes[name]}"
         name = _RENAMES.get(name, name)
         out[name] = _value(value)
+    if isinstance(decoded, HeartRateMeasurement):
+        out["rr_intervals_raw_1_1024s"] = [round(rr * 1024) for rr in decoded.rr_intervals_s]
+    if isinstance(decoded, WeightScaleFeature):
+        out["weight_resolution_kg"] = decoded.weight_resolution_kg
+        out["height_resolution_m"] = decoded.height_resolution_m
     if isinstance(decoded, TemperatureMeasurement) and decoded.temperature_type is not None:
         out["temperature_type_name"] = _enum_name(TemperatureType, decoded.temperature_type)
     if isinstance(decoded, GlucoseMeasurement):

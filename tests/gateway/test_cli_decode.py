@@ -69,3 +69,12 @@ def test_gateway_simulate_flag_and_subcommands_parse() -> None:
 def test_gateway_without_command_explains(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gateway"]) == 2
     assert "usage" in capsys.readouterr().err
+
+
+def test_heart_rate_json_keeps_raw_rr(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gateway", "decode", "--uuid", "2A37", "1f0101320101000201ffff"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["heart_rate_bpm"] == 257
+    assert out["sensor_contact"] is True
+    assert out["energy_expended_kj"] == 306
+    assert out["rr_intervals_raw_1_1024s"] == [1, 258, 65535]
