@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
@@ -21,8 +21,13 @@ Text = dict[str, str]  # language -> words
 class Phrase:
     """One lexicon phrase: its regex and the word stems a text must hold for it to match."""
 
-    pattern: re.Pattern[str]
+    source: str
     needs: tuple[str, ...]
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        """The compiled regex, made on first use (most phrases never meet a candidate text)."""
+        return re.compile(self.source)
 
 
 @dataclass(frozen=True)
@@ -172,7 +177,7 @@ def _phrase(words: str) -> Phrase:
         if token not in ("~", "~~")
         for part in _WORD.findall(token.replace("*", ""))
     )
-    return Phrase(re.compile(compile_phrase(words)), needs)
+    return Phrase(compile_phrase(words), needs)
 
 
 def _load_yaml(name: str) -> Any:
