@@ -39,7 +39,7 @@ def find_mentions(text: str, knowledge: Knowledge) -> list[Mention]:
         if not all(need in prefixes for need in phrase.needs):
             continue
         for match in phrase.pattern.finditer(text):
-            present = not scopes.covers(match.start(), match.end())
+            present = not scopes.covers(match.start(), match.end(), phrase.needs)
             if previous is None or (present and not previous.present):
                 previous = found[symptom_id] = Mention(symptom_id, match.group(0), present)
             if present:

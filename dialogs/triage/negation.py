@@ -13,13 +13,20 @@ _WORD = re.compile(r"\S+")
 
 @dataclass(frozen=True)
 class Scopes:
-    """The negated character ranges of one normalised text."""
+    """The negated character ranges of one normalised text, with their trigger words."""
 
     spans: tuple[tuple[int, int], ...]
+    triggers: tuple[str, ...]
 
-    def covers(self, start: int, end: int) -> bool:
-        """True when the mention START..END lies in a negated range."""
-        return any(s <= start and end <= e for s, e in self.spans)
+    def covers(self, start: int, end: int, own_words: tuple[str, ...] = ()) -> bool:
+        """True when the mention START..END lies in a negated range, or when a trigger that is
+        not one of the phrase's OWN_WORDS sits in a gap of it ("ear, no discharge")."""
+        for (s, e), trigger in zip(self.spans, self.triggers, strict=True):
+            if s <= start and end <= e:
+                return True
+            if start < s < end <= e and trigger and not set(trigger.split()) <= set(own_words):
+                return True
+        return False
 
 
 def _forward_end(sentence: str, offset: int, at: int, rules: Negation) -> int:
@@ -38,6 +45,7 @@ def _forward_end(sentence: str, offset: int, at: int, rules: Negation) -> int:
 def negated_scopes(text: str, rules: Negation) -> Scopes:
     """Find every negated range of normalised TEXT."""
     spans: list[tuple[int, int]] = []
+    triggers: list[str] = []
     for start, end in sentences(text):
         sentence = text[start:end]
         pseudo = [(m.start(), m.end()) for m in rules.pseudo.finditer(sentence)]
@@ -47,6 +55,7 @@ def negated_scopes(text: str, rules: Negation) -> Scopes:
             spans.append(
                 (start + trigger.end(), _forward_end(sentence, start, trigger.end(), rules))
             )
+            triggers.append(trigger.group(0))
         for trigger in rules.after.finditer(sentence):
             # "chest pain: none", "fever absent": back to the previous terminator, 4 words at most.
             head = sentence[: trigger.start()]
@@ -56,4 +65,5 @@ def negated_scopes(text: str, rules: Negation) -> Scopes:
             words = list(_WORD.finditer(head[cut:]))[-4:]
             if words:
                 spans.append((start + cut + words[0].start(), start + trigger.end()))
-    return Scopes(tuple(spans))
+                triggers.append("")
+    return Scopes(tuple(spans), tuple(triggers))

@@ -20,6 +20,8 @@ NEGATED = [
     "Not pregnant. Mild period cramps like every month.",
     "Aucune difficulté à respirer, je tousse un peu",
     "Without any swelling of the lips or throat, a mosquito bite that itches",
+    "A mild earache in my left ear, no discharge, no fever",
+    "Sore ear, no pus, no stiff neck, no rash",
 ]
 
 
