@@ -8,17 +8,21 @@ from collections.abc import Callable
 from dialogs.triage.models import VitalKind, VitalReading
 
 _NUM = r"(\d{1,3}(?:[.,]\d{1,2})?)"
-_GAP = r"[\s:=]*(?:(?:is|was|of|at|a|de|est|du|around|about|environ|vers|measured|mesuree?|reading|today|now)\s+){0,3}[\s:=]*"
+_GAP = r"[\s:=]*(?:(?:is|was|of|at|a|de|est|du|around|about|environ|vers|measured|mesuree?|reading|today|now|up|to|as|high|high as|jusqu|a|peaked|peaking|reached)\s+){0,3}[\s:=]*"
 
 _TEMP_WORDS = r"(?:temp(?:erature)?|fever|febrile|fievre|febrile|t|tc|t°|thermometer|thermometre)"
 _BP_WORDS = r"(?:bp|blood pressure|pressure|tension|ta|pa|pression arterielle|tension arterielle)"
 _HR_WORDS = r"(?:hr|heart rate|pulse|pulse rate|heartbeat|heart beat|pouls|fc|frequence cardiaque|rythme cardiaque|p)"
 _SPO2_WORDS = (
-    r"(?:spo2|sp02|sao2|sats?|o2 sats?|o2 saturation|oxygen saturation|saturation|saturating|"
+    r"(?:spo2|sp02|sao2|sats?|o2|o2 sats?|o2 saturation|oxygen saturation|saturation|saturating|"
     r"oxygen(?: level)?|oxygene|oxymetre|oximeter|pulse ox|pulse oximetry|saturation en oxygene|satur[eé]e?)"
 )
 _RR_WORDS = r"(?:rr|resp(?:iratory)? rate|respirations?|breathing rate|fr|frequence respiratoire)"
 _GLUCOSE_WORDS = r"(?:glucose|blood sugar|sugar|sugars|bg|bgl|cbg|glucometer|glycemie|glycaemia|glycemia|dextro|glucose level)"
+
+
+# A number followed by "/80" is a pressure, "%" a saturation, "°" a temperature: not a rate.
+_NOT_OTHER = r"(?!\s*(?:/\s*\d|%|°|[.,]\d))"
 
 
 def _number(raw: str) -> float:
@@ -26,7 +30,8 @@ def _number(raw: str) -> float:
 
 
 def _celsius(value: float, unit: str) -> float | None:
-    if unit.startswith("f") or (not unit and 93 <= value <= 110):
+    unit = unit[-1] if unit and unit[-1] in "cf" else ""  # "degrees f" -> "f", "degrees" -> ""
+    if unit == "f" or (not unit and 93 <= value <= 110):
         value = (value - 32) * 5 / 9
     return round(value, 1) if 30 <= value <= 45 else None
 
@@ -99,7 +104,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Parser], ...] = (
         _simple(VitalKind.SPO2, 50, 100),
     ),
     (
-        re.compile(rf"\b{_HR_WORDS}{_GAP}(?P<v>\d{{2,3}})\b(?!\s*(?:/|%|°))"),
+        re.compile(rf"\b{_HR_WORDS}{_GAP}(?P<v>\d{{2,3}})\b{_NOT_OTHER}"),
         _simple(VitalKind.HEART_RATE, 20, 250),
     ),
     (
@@ -107,7 +112,13 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Parser], ...] = (
         _simple(VitalKind.HEART_RATE, 20, 250),
     ),
     (
-        re.compile(rf"\b{_RR_WORDS}{_GAP}(?P<v>\d{{1,2}})\b(?!\s*(?:/|%|°))"),
+        re.compile(rf"\b{_RR_WORDS}{_GAP}(?P<v>\d{{1,2}})\b{_NOT_OTHER}"),
+        _simple(VitalKind.RESPIRATORY_RATE, 4, 70),
+    ),
+    (
+        re.compile(
+            r"\bbreathing\s+(?:at\s+)?(?P<v>\d{1,2})\s+(?:times|breaths)\s+(?:a|per)\s+minute"
+        ),
         _simple(VitalKind.RESPIRATORY_RATE, 4, 70),
     ),
     (
