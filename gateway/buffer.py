@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     frame_wall REAL NOT NULL,
     created_wall REAL NOT NULL,
     uploaded_wall REAL,
-    rejected TEXT
+    rejected TEXT,
+    revision INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (uploaded_wall, rejected, item);
 CREATE TABLE IF NOT EXISTS devices (
@@ -78,6 +79,7 @@ class OutboxItem:
     method: str
     resource_json: str
     frame_wall: float
+    revision: int = 0  # bumped when a queued resource is replaced (a refreshed Device)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,9 @@ class FrameBuffer:
         self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+        if "revision" not in columns:  # buffers written before the column existed
+            self._db.execute("ALTER TABLE outbox ADD COLUMN revision INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         """Close the database file."""
@@ -245,7 +250,8 @@ class FrameBuffer:
                 "INSERT INTO outbox (identifier, resource_type, method, device, kind, resource,"
                 " frame_wall, created_wall) VALUES (?,?,?,?,?,?,?,?)"
                 " ON CONFLICT (identifier) DO UPDATE SET resource = excluded.resource,"
-                " uploaded_wall = NULL, rejected = NULL, created_wall = excluded.created_wall",
+                " uploaded_wall = NULL, rejected = NULL, created_wall = excluded.created_wall,"
+                " revision = outbox.revision + 1",
                 (
                     identifier,
                     resource_type,
@@ -261,18 +267,23 @@ class FrameBuffer:
     def pending(self, limit: int) -> list[OutboxItem]:
         """The oldest resources not yet uploaded (nor rejected)."""
         rows = self._db.execute(
-            "SELECT item, identifier, resource_type, method, resource, frame_wall FROM outbox"
+            "SELECT item, identifier, resource_type, method, resource, frame_wall, revision"
+            " FROM outbox"
             " WHERE uploaded_wall IS NULL AND rejected IS NULL ORDER BY item LIMIT ?",
             (limit,),
         ).fetchall()
         return [OutboxItem(*row) for row in rows]
 
-    def mark_uploaded(self, items: Sequence[int]) -> float:
-        """Record a successful upload; returns the wall time used."""
+    def mark_uploaded(self, items: Sequence[OutboxItem]) -> float:
+        """Record a successful upload; returns the wall time used.
+
+        An item replaced while its upload was in flight (a newer revision) stays pending.
+        """
         now = time.time()
         with self._transaction():
             self._db.executemany(
-                "UPDATE outbox SET uploaded_wall = ? WHERE item = ?", [(now, i) for i in items]
+                "UPDATE outbox SET uploaded_wall = ? WHERE item = ? AND revision = ?",
+                [(now, i.item, i.revision) for i in items],
             )
         return now
 

@@ -107,7 +107,7 @@ class Uploader:
         except Exception as error:
             log.warning("batch of %d refused (%s); sending entries one by one", len(items), error)
             return await self._one_by_one(items)
-        wall = self.buffer.mark_uploaded([i.item for i in items])
+        wall = self.buffer.mark_uploaded(items)
         self.buffer.set_state("last_upload_error", "")
         return UploadResult(len(items), 0, tuple(wall - i.frame_wall for i in items))
 
@@ -124,5 +124,5 @@ class Uploader:
                 rejected += 1
                 continue
             uploaded.append(item)
-        wall = self.buffer.mark_uploaded([i.item for i in uploaded])
+        wall = self.buffer.mark_uploaded(uploaded)
         return UploadResult(len(uploaded), rejected, tuple(wall - i.frame_wall for i in uploaded))

@@ -220,3 +220,18 @@ def test_mapper_keeps_open_minutes_across_passes_and_restarts(tmp_path: Path) ->
     )
     assert count["valueInteger"] == len(first_minute)
     buffer.close()
+
+
+def test_a_resource_replaced_during_its_upload_is_sent_again(tmp_path: Path) -> None:
+    buffer = FrameBuffer(tmp_path / "gw.db")
+    pair_device(buffer, "C0:FF:EE:00:16:01", "pat-7", T0)
+    (in_flight,) = buffer.pending(10)
+    # While that upload is on the wire, the gateway learns the maker and re-queues the Device.
+    pair_device(buffer, "C0:FF:EE:00:16:01", "pat-7", T0, manufacturer="Acme")
+    buffer.mark_uploaded([in_flight])
+    (again,) = buffer.pending(10)
+    assert '"manufacturer":"Acme"' in again.resource_json
+    assert again.revision == in_flight.revision + 1
+    buffer.mark_uploaded([again])
+    assert buffer.pending(10) == []
+    buffer.close()
