@@ -86,6 +86,8 @@ def assess(
     mentions = find_mentions(norm, kb)
     present = {m.symptom for m in mentions if m.present}
     absent = {m.symptom for m in mentions if not m.present}
+    for sid in list(present):
+        present |= kb.symptoms[sid].implies
     for sid, yes in (answers or {}).items():
         (present if yes else absent).add(sid)
         (absent if yes else present).discard(sid)

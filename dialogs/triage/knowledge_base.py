@@ -40,6 +40,7 @@ class Symptom:
     snomed: str | None = None
     ask: Text | None = None  # the follow-up question, when it is worth asking
     modifier: bool = False  # onset, severity, risk factor: not a complaint by itself
+    implies: frozenset[str] = frozenset()  # e.g. "pain under the right ribs" is belly pain
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,7 @@ def _symptoms(raw: dict[str, Any]) -> dict[str, Symptom]:
             snomed=str(item["snomed"]) if item.get("snomed") else None,
             ask=_text(item["ask"], sid) if item.get("ask") else None,
             modifier=bool(item.get("modifier", False)),
+            implies=_ids(item.get("implies")),
         )
     return out
 
@@ -243,6 +245,10 @@ def _check(knowledge: Knowledge) -> None:
         for sid in rule.all | rule.any | rule.none:
             if sid not in known:
                 raise ValueError(f"rule {rule.id}: unknown finding {sid!r}")
+    for symptom in knowledge.symptoms.values():
+        for sid in symptom.implies:
+            if sid not in knowledge.symptoms:
+                raise ValueError(f"symptom {symptom.id}: implies unknown {sid!r}")
     for band in knowledge.vital_bands:
         for sid in band.only_if | band.unless | band.implies:
             if sid not in known:
