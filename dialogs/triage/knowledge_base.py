@@ -112,6 +112,8 @@ class Negation:
     pseudo: re.Pattern[str]
     terminators: re.Pattern[str]
     window_words: int
+    history: re.Pattern[str]
+    history_window_words: int
 
 
 @dataclass(frozen=True)
@@ -317,6 +319,8 @@ def load_knowledge() -> Knowledge:
             pseudo=_alternation(neg["pseudo"]),
             terminators=_alternation(neg["terminators"]),
             window_words=int(neg["window_words"]),
+            history=_alternation(neg["history"]),
+            history_window_words=int(neg["history_window_words"]),
         ),
         default_reason=_text(rules_doc["default_reason"], "default_reason"),
         unknown_reason=_text(rules_doc["unknown_reason"], "unknown_reason"),

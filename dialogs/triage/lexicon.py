@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from dialogs.triage.knowledge_base import Knowledge
-from dialogs.triage.negation import negated_scopes
+from dialogs.triage.negation import history_scopes, negated_scopes
 
 _WORD = re.compile(r"\w+")
 
@@ -28,6 +28,7 @@ def word_prefixes(text: str) -> frozenset[str]:
 def find_mentions(text: str, knowledge: Knowledge) -> list[Mention]:
     """Every symptom of the lexicon mentioned in normalised TEXT; present wins over negated."""
     scopes = negated_scopes(text, knowledge.negation)
+    past = history_scopes(text, knowledge.negation)
     prefixes = word_prefixes(text)
     index = knowledge.phrase_index
     candidates = [item for key in prefixes | {""} for item in index.get(key, ())]
@@ -38,7 +39,10 @@ def find_mentions(text: str, knowledge: Knowledge) -> list[Mention]:
             continue
         if not all(need in prefixes for need in phrase.needs):
             continue
+        complaint = not knowledge.symptoms[symptom_id].modifier
         for match in phrase.pattern.finditer(text):
+            if complaint and past.covers(match.start(), match.end()):
+                continue  # past history, not the problem now
             present = not scopes.covers(match.start(), match.end(), phrase.needs)
             if previous is None or (present and not previous.present):
                 previous = found[symptom_id] = Mention(symptom_id, match.group(0), present)

@@ -67,3 +67,35 @@ def negated_scopes(text: str, rules: Negation) -> Scopes:
                 spans.append((start + cut + words[0].start(), start + trigger.end()))
                 triggers.append("")
     return Scopes(tuple(spans), tuple(triggers))
+
+
+_DURATION_BEFORE = re.compile(
+    r"\b(?:\d+|a|one|two|few|several)\s+(?:hours?|days?|weeks?|months?|years?)\s*$"
+)
+
+
+def history_scopes(text: str, rules: Negation) -> Scopes:
+    """Ranges of normalised TEXT that tell past history ("history of stroke"), not now."""
+    spans: list[tuple[int, int]] = []
+    for start, end in sentences(text):
+        sentence = text[start:end]
+        for trigger in rules.history.finditer(sentence):
+            if _DURATION_BEFORE.search(sentence, 0, trigger.start()):
+                continue  # "a 2 day history of chest pain" is the current problem
+            rest = sentence[trigger.end() :]
+            stop = len(rest)
+            terminator = rules.terminators.search(rest)
+            if terminator:
+                stop = terminator.start()
+            words = list(_WORD.finditer(rest))
+            if len(words) > rules.history_window_words:
+                stop = min(stop, words[rules.history_window_words].start())
+            stop = min(stop, _first_comma(rest))
+            spans.append((start + trigger.end(), start + trigger.end() + stop))
+    return Scopes(tuple(spans), ("",) * len(spans))
+
+
+def _first_comma(text: str) -> int:
+    """Where a history scope stops at the latest: "history of asthma, now wheezing"."""
+    found = text.find(",")
+    return found if found >= 0 else len(text)

@@ -25,6 +25,23 @@ NEGATED = [
 ]
 
 
+PAST_HISTORY = [
+    "A 55-year-old man with a history of heart attack and stroke has a cough and runny nose",
+    "A 30-year-old woman with known epilepsy has a sore throat",
+    "Past medical history of migraines. Today she has a sore throat.",
+    "Antécédents d'AVC, consulte pour un rhume.",
+]
+
+
+@pytest.mark.parametrize("text", PAST_HISTORY)
+def test_past_history_is_not_the_problem_now(text: str) -> None:
+    assert not assess(text).level.is_emergency
+
+
+def test_a_history_of_days_is_the_problem_now() -> None:
+    assert assess("A 2-day history of chest pain radiating to the jaw").level.is_emergency
+
+
 @pytest.mark.parametrize("text", NEGATED)
 def test_negated_red_flags_do_not_trigger(text: str) -> None:
     result = assess(text)
