@@ -61,6 +61,24 @@ _MALE = re.compile(
     r"\b(?:man|men|male|boy|gentleman|father|dad|husband|son|he|his|him|homme|garcon|monsieur|mr|"
     r"pere|il|mari|fils|brother|frere|grandfather|grand pere)\b"
 )
+_DECADES = {"twenties": 25, "thirties": 35, "forties": 45, "fifties": 55, "sixties": 65,
+            "seventies": 75, "eighties": 85, "nineties": 95, "vingtaine": 25, "trentaine": 35,
+            "quarantaine": 45, "cinquantaine": 55, "soixantaine": 65, "septuagenaire": 75,
+            "octogenaire": 85, "nonagenaire": 95}  # fmt: skip
+_DECADE = re.compile(
+    r"\bin (?:his|her|their|my) (?:early |mid |late )?(?:(\d)0 ?s|(" + "|".join(_DECADES) + r"))\b"
+    r"|\b(?:la |une |un )(" + "|".join(_DECADES) + r")\b"
+)
+_AGE_NOUNS = (
+    (
+        re.compile(
+            r"\b(?:elderly|older (?:man|woman|lady|gentleman|person)|grand(?:mother|father|ma|pa)|granny|grandad|nursing home|personne agee|grand mere|grand pere|agee|tres age)\b"
+        ),
+        75.0,
+    ),
+    (re.compile(r"\b(?:teen|teenager|teenage|adolescent|adolescente|high school)\b"), 15.0),
+    (re.compile(r"\b(?:middle aged|d age moyen)\b"), 50.0),
+)
 _CHILD_NOUNS = (
     (re.compile(r"\b(?:newborn|new born|neonate|nouveau ne)\b"), 0.05),
     (re.compile(r"\b(?:baby|bebe|infant|nourrisson)\b"), 0.5),
@@ -99,9 +117,14 @@ def parse_age(text: str) -> float | None:
             age = _years(_num(m.group(1)), m.group(2) if m.lastindex and m.lastindex >= 2 else None)
             if 0 <= age <= 120:
                 return round(age, 3)
-    for pattern, age in _CHILD_NOUNS:
+    decade = _DECADE.search(text)
+    if decade:
+        if decade.group(1):
+            return float(decade.group(1)) * 10 + 5
+        return float(_DECADES[decade.group(2) or decade.group(3)])
+    for pattern, years in (*_CHILD_NOUNS, *_AGE_NOUNS):
         if pattern.search(text):
-            return age
+            return years
     return None
 
 

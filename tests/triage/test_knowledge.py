@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from dialogs.triage import VitalKind
+from dialogs.triage.context_text import parse_age
 from dialogs.triage.knowledge_base import load_knowledge
 from dialogs.triage.normalise import normalise
 from dialogs.triage.vitals_text import parse_vitals
@@ -136,3 +137,20 @@ def test_the_knowledge_is_loaded_once() -> None:
 )
 def test_vitals_in_text(text: str, expected: list[tuple[str, float]]) -> None:
     assert [(r.kind.value, r.value) for r in parse_vitals(normalise(text))] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "years"),
+    [
+        ("A 45-year-old man", 45.0),
+        ("my 3 month old", 0.25),
+        ("a man in his 60s", 65.0),
+        ("homme de la cinquantaine", 55.0),
+        ("my elderly mother", 75.0),
+        ("she is 28 weeks pregnant", None),
+        ("cough for 2 months", None),
+        ("j'ai 34 ans", 34.0),
+    ],
+)
+def test_age_in_text(text: str, years: float | None) -> None:
+    assert parse_age(normalise(text)) == years
