@@ -126,7 +126,7 @@ def _cmd_pair(args: argparse.Namespace) -> int:
         waiting = sum(n for d, n, _, _ in buffer.quarantine() if d == args.address.upper())
         binding = pair_device(buffer, args.address, args.patient_id, now, args.name or "")
         print(
-            f"{args.address} paired to Patient/{binding.patient_id} as Device/{binding.device_id}"
+            f"{binding.address} paired to Patient/{binding.patient_id} as Device/{binding.device_id}"
             f" ({waiting} quarantined readings will upload)"
         )
         return 0

@@ -184,3 +184,79 @@ async def test_heart_rate_and_blood_pressure_reach_the_store(
     assert device.patient is not None and device.patient.reference == "Patient/pat-ble"
     assert buffer.counts().outbox_pending == 0
     buffer.close()
+
+
+async def test_command_line_scan_pair_run_status(
+    bluez: MockBluez, gateway_store: GatewayStore, tmp_path: Path
+) -> None:
+    """The same path from the command line, as a person at the bedside box would use it."""
+    import os
+    import sys
+
+    repo = Path(__file__).parents[2]
+    env = {**os.environ, "CAREBOT_GATEWAY_BUFFER_PATH": str(tmp_path / "cli-gateway.db")}
+
+    async def carebot(*args: str) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "gateway",
+            *args,
+            cwd=repo,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await process.communicate()
+        return process.returncode or 0, out.decode()
+
+    code, out = await carebot("scan", "--timeout", "1.5")
+    assert code == 0 and BPM in out and HRM in out and "blood_pressure" in out
+    code, out = await carebot("pair", BPM.lower(), "pat-cli")
+    assert code == 0 and f"{BPM} paired to Patient/pat-cli" in out
+    run = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "gateway",
+        "run",
+        "--fhir-url",
+        gateway_store.base_url,
+        "--token",
+        gateway_store.token,
+        "--pump-interval",
+        "0.05",
+        cwd=repo,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+
+        async def subscribed() -> bool:
+            return await bluez.is_notifying(BPM, CharacteristicUuid.BLOOD_PRESSURE_MEASUREMENT)
+
+        await _until(subscribed, 30)
+        reading = BloodPressureMeasurement(
+            118.0, 76.0, 90.0, PressureUnit.MMHG, GattDateTime(2026, 11, 20, 9, 15, 0), 64.0, 1
+        )
+        await bluez.notify(
+            BPM, CharacteristicUuid.BLOOD_PRESSURE_MEASUREMENT, encode_blood_pressure(reading)
+        )
+        reader = gateway_store.client(gateway_store.reader_token)
+
+        async def stored() -> bool:
+            query = SearchQuery(Observation).where(subject="Patient/pat-cli", code="85354-9")
+            return await reader.count(query) == 1
+
+        await _until(stored, 30)
+        code, out = await carebot("status", "--json")
+        status = json.loads(out)
+        (device,) = status["devices"]
+        assert device["address"] == BPM and device["connected"] and device["patient"] == "pat-cli"
+        assert device["manufacturer"] == "OMRON HEALTHCARE"
+        assert "systolic_mmhg=118.0" in device["last_reading"]
+    finally:
+        run.terminate()
+        assert await asyncio.wait_for(run.wait(), 20) == 0
