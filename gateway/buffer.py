@@ -303,6 +303,28 @@ class FrameBuffer:
         ).fetchall()
         return [float(r[0]) for r in rows]
 
+    def prune(self, older_than_wall: float) -> tuple[int, int]:
+        """Forget what is safely in the FHIR store and older than a wall time.
+
+        Deletes uploaded outbox rows and mapped frames stored before the cutoff, but never
+        past the oldest resource still waiting (its frames must stay); rejected resources and
+        undecodable frames are kept. Returns (frames, outbox rows) deleted.
+        """
+        with self._transaction():
+            oldest = self._db.execute(
+                "SELECT MIN(created_wall) FROM outbox WHERE uploaded_wall IS NULL"
+            ).fetchone()[0]
+            cutoff = older_than_wall if oldest is None else min(older_than_wall, float(oldest))
+            frames = self._db.execute(
+                "DELETE FROM frames WHERE mapped = 1 AND stored_wall < ?", (cutoff,)
+            ).rowcount
+            rows = self._db.execute(
+                "DELETE FROM outbox WHERE uploaded_wall IS NOT NULL AND uploaded_wall < ?"
+                " AND rejected IS NULL",
+                (cutoff,),
+            ).rowcount
+        return int(frames), int(rows)
+
     def rejected(self) -> list[tuple[str, str]]:
         """(identifier, reason) of every resource the server refused."""
         rows = self._db.execute(

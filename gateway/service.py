@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,6 +52,8 @@ class GatewayOptions:
     upload_backoff_initial_s: float = 0.5
     upload_backoff_max_s: float = 30.0
     connect_timeout_s: float = 20.0
+    retention_s: float = 7 * 86400.0  # uploaded data kept locally this long (wall time)
+    prune_every_s: float = 600.0
 
 
 @dataclass(slots=True)
@@ -92,6 +95,7 @@ class GatewayService:
         self.stats = GatewayStats()
         self._wake = asyncio.Event()
         self._last_reading: dict[str, tuple[datetime, CharacteristicUuid, bytes]] = {}
+        self._next_prune = 0.0
 
     # ---- the acknowledgement path ---------------------------------------------------
     async def store_frame(self, frame: Frame) -> None:
@@ -113,6 +117,10 @@ class GatewayService:
     async def pump_once(self) -> int:
         """Map what can be mapped and upload until the outbox is empty; uploaded count."""
         self._flush_last_readings()
+        wall = time.time()
+        if wall >= self._next_prune:
+            self._next_prune = wall + self.options.prune_every_s
+            self.buffer.prune(wall - self.options.retention_s)
         self.mapper.map_pending(self.clock.now())
         if self.uploader is None:
             return 0

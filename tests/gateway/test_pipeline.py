@@ -235,3 +235,28 @@ def test_a_resource_replaced_during_its_upload_is_sent_again(tmp_path: Path) -> 
     buffer.mark_uploaded([again])
     assert buffer.pending(10) == []
     buffer.close()
+
+
+async def test_prune_forgets_only_what_is_safely_stored(
+    gateway_store: GatewayStore, tmp_path: Path
+) -> None:
+    import time
+
+    buffer = FrameBuffer(tmp_path / "gw.db")
+    device = VirtualDevice("C0:FF:EE:00:17:01", Profile.THERMOMETER, seed=12)
+    pair_device(buffer, device.address, "pat-8", T0)
+    stray = VirtualDevice("C0:FF:EE:00:17:02", Profile.THERMOMETER, seed=13)  # unpaired
+    service = GatewayService(buffer, gateway_store.client(), WallClock())
+    for frame in merged_frames([device, stray], T0, T0 + timedelta(minutes=10), SCHEDULE):
+        await service.store_frame(frame)
+    await service.pump_once()
+    uploaded = buffer.counts().uploaded
+    assert uploaded > 0
+    frames, rows = buffer.prune(time.time() + 1)
+    assert rows == uploaded and frames > 0
+    counts = buffer.counts()
+    assert counts.uploaded == 0 and counts.quarantined_frames > 0  # quarantine kept
+    # A pending upload holds back pruning of everything newer than itself.
+    pair_device(buffer, device.address, "pat-8", T0, manufacturer="Acme")
+    assert buffer.prune(time.time() + 1) == (0, 0)
+    buffer.close()
