@@ -41,6 +41,7 @@ class Symptom:
     ask: Text | None = None  # the follow-up question, when it is worth asking
     modifier: bool = False  # onset, severity, risk factor: not a complaint by itself
     implies: frozenset[str] = frozenset()  # e.g. "pain under the right ribs" is belly pain
+    masks: bool = False  # its words hide other findings inside them ("bouton de fièvre")
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,7 @@ def _symptoms(raw: dict[str, Any]) -> dict[str, Symptom]:
             ask=_text(item["ask"], sid) if item.get("ask") else None,
             modifier=bool(item.get("modifier", False)),
             implies=_ids(item.get("implies")),
+            masks=bool(item.get("masks", False)),
         )
     return out
 

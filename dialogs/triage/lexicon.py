@@ -32,6 +32,9 @@ def find_mentions(text: str, knowledge: Knowledge) -> list[Mention]:
     prefixes = word_prefixes(text)
     index = knowledge.phrase_index
     candidates = [item for key in prefixes | {""} for item in index.get(key, ())]
+    # Masking phrases first: their spans hide other findings ("bouton de fievre").
+    candidates.sort(key=lambda item: not knowledge.symptoms[item[0]].masks)
+    masked: list[tuple[int, int]] = []
     found: dict[str, Mention] = {}
     for symptom_id, phrase in candidates:
         previous = found.get(symptom_id)
@@ -39,10 +42,15 @@ def find_mentions(text: str, knowledge: Knowledge) -> list[Mention]:
             continue
         if not all(need in prefixes for need in phrase.needs):
             continue
-        complaint = not knowledge.symptoms[symptom_id].modifier
+        symptom = knowledge.symptoms[symptom_id]
+        complaint = not symptom.modifier
         for match in phrase.pattern.finditer(text):
             if complaint and past.covers(match.start(), match.end()):
                 continue  # past history, not the problem now
+            if symptom.masks:
+                masked.append((match.start(), match.end()))
+            elif any(s < match.end() and match.start() < e for s, e in masked):
+                continue
             present = not scopes.covers(match.start(), match.end(), phrase.needs)
             if previous is None or (present and not previous.present):
                 previous = found[symptom_id] = Mention(symptom_id, match.group(0), present)
