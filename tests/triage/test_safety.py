@@ -114,6 +114,7 @@ PHRASINGS: dict[str, list[str]] = {
         "having a seizure right now",
         "il fait des convulsions",
         "elle ne répond plus",
+        "my baby went limp and is hard to wake",
     ],
     "pregnancy": [
         "I'm 30 weeks pregnant and the baby is moving less",
