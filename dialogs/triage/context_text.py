@@ -37,6 +37,9 @@ _NOT_AGE = re.compile(
 _DURATION_BEFORE = re.compile(
     r"(?:depuis|pendant|il y a|ca fait|for|since|over|past|last|about|durant|enceinte|enceinte de|grossesse de|pregnant)\s+(?:(?:the|about|environ|plus de|more than)\s+)?$"
 )
+_NOT_SYMPTOM = re.compile(
+    r"\b(?:smok\w*|diabet\w*|married|worked|working|lived|living|taking|taken|using|been on|drink\w*|fume\w*|diabetique|marie\w*|travaille|vit)\s+(?:\w+\s+){0,2}$"
+)
 _DURATION = re.compile(
     rf"\b(?:for|since|past|last|over|x|depuis|pendant|il y a|ca fait|durant|lasted|lasting|ongoing for|about|the last|the past)\s+(?:the\s+|about\s+|environ\s+|almost\s+|nearly\s+|over\s+|more than\s+|plus de\s+|a\s+)?{_NUM}?\s*{_UNIT}\b"
     rf"|\b{_NUM}\s*{_UNIT}\s+(?:ago|history|duration|now|in a row)\b"
@@ -147,6 +150,8 @@ def parse_duration_hours(text: str) -> float | None:
     """How long the problem has lasted, the longest stated span, in hours."""
     spans: list[float] = []
     for m in _DURATION.finditer(text):
+        if _NOT_SYMPTOM.search(text, 0, m.start()):
+            continue  # "smoked for 30 years", "diabetic for 10 years": not the illness
         raw_num = m.group(1) or m.group(3)
         unit = m.group(2) or m.group(4)
         spans.append((_num(raw_num) if raw_num else 1.0) * _unit_hours(unit))

@@ -10,6 +10,8 @@ from dialogs.triage.models import VitalKind, VitalReading
 _NUM = r"(\d{1,3}(?:[.,]\d{1,2})?)"
 _GAP = r"[\s:=]*(?:(?:is|was|of|at|a|de|est|du|around|about|environ|vers|measured|mesuree?|reading|today|now|up|to|as|high|high as|jusqu|a|peaked|peaking|reached)\s+){0,3}[\s:=]*"
 
+# A systolic/diastolic pair is unmistakable, so its words may sit further away.
+_BP_GAP = r"[\s:=]*(?:[a-z]+\s+){0,5}?[\s:=]*"
 _TEMP_WORDS = r"(?:temp(?:erature)?|fever|febrile|fievre|febrile|t|tc|t°|thermometer|thermometre)"
 _BP_WORDS = r"(?:bp|blood pressure|pressure|tension|ta|pa|pression arterielle|tension arterielle)"
 _HR_WORDS = r"(?:hr|heart rate|pulse|pulse rate|heartbeat|heart beat|pouls|fc|frequence cardiaque|rythme cardiaque|p)"
@@ -78,7 +80,7 @@ def _glucose(m: re.Match[str]) -> list[VitalReading]:
 _PATTERNS: tuple[tuple[re.Pattern[str], Parser], ...] = (
     (
         re.compile(
-            rf"\b{_BP_WORDS}{_GAP}(?P<s>\d{{2,3}})\s*(?:/|over|sur)\s*(?P<d>\d{{2,3}})\b"
+            rf"\b{_BP_WORDS}{_BP_GAP}(?P<s>\d{{2,3}})\s*(?:/|over|sur)\s*(?P<d>\d{{2,3}})\b"
             r"|\b(?P<s2>\d{2,3})\s*/\s*(?P<d2>\d{2,3})\s*(?:mm ?hg|mmhg)"
         ),
         lambda m: _bp_any(m),
