@@ -120,6 +120,13 @@ async def test_vitals_source_searches_the_patients_vital_signs() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request.url)
+        if request.url.path.startswith("/fhir/Device/"):
+            device = {
+                "resourceType": "Device",
+                "id": request.url.path.rsplit("/", 1)[1],
+                "deviceName": [{"name": "Nonin 3230 oximeter", "type": "user-friendly-name"}],
+            }
+            return httpx.Response(200, json=device)
         bundle = {
             "resourceType": "Bundle",
             "type": "searchset",
@@ -135,6 +142,10 @@ async def test_vitals_source_searches_the_patients_vital_signs() -> None:
         VitalKind.SYSTOLIC_BP,
         VitalKind.DIASTOLIC_BP,
     ]
+    # Readings are named by their device's user-friendly name, read once per device.
+    assert readings[0].source == "Nonin 3230 oximeter"
+    device_reads = [u for u in seen if u.path.startswith("/fhir/Device/")]
+    assert len(device_reads) == len({u.path for u in device_reads})
     params = dict(seen[0].params)
     assert params["patient"] == "Patient/1"
     assert params["category"] == "vital-signs"
