@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from datetime import tzinfo
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import httpx
@@ -34,6 +36,7 @@ from dialogs.texts import language_from_locale
 from dialogs.triage import assess
 from dialogs.triage.advice import EmergencyNumbers
 from dialogs.triage_dialog import TriageDialog
+from dialogs.vitals_dialog import VitalsDialog
 from integrations.accounts import AccountRepository
 from integrations.bot_storage import SqlStorage
 from integrations.fhir_store.app import create_fhir_app
@@ -75,7 +78,9 @@ def mentions_symptom(text: str, language: Language) -> bool:
     return any(f.present for f in assess(text, language=language).findings)
 
 
-def build_runner(accounts: AccountRepository, fhir: FhirAccess) -> tuple[MenuDialog, DialogRunner]:
+def build_runner(
+    accounts: AccountRepository, fhir: FhirAccess, zone: tzinfo
+) -> tuple[MenuDialog, DialogRunner]:
     """The root menu and the runner holding every registered dialog and interrupt."""
     emergency = EmergencyNumbers()
     vitals = PatientVitals(fhir)
@@ -83,6 +88,7 @@ def build_runner(accounts: AccountRepository, fhir: FhirAccess) -> tuple[MenuDia
     dialogs: list[Dialog] = [
         LanguageDialog(accounts),
         TriageDialog(vitals, recorder, emergency=emergency),
+        VitalsDialog(vitals, recorder, zone=zone),
     ]
     menu = MenuDialog([d.name for d in dialogs], emergency, mentions_symptom)
     return menu, DialogRunner(menu, dialogs, [RedFlagInterrupt(emergency, recorder)])
@@ -101,7 +107,7 @@ async def _services(
     )
     accounts = AccountRepository(sessions)
     fhir = FhirAccess(settings.resolved_fhir_url, fhir_http, fhir_tokens)
-    menu, runner = build_runner(accounts, fhir)
+    menu, runner = build_runner(accounts, fhir, ZoneInfo(settings.timezone))
     people = PersonResolver(
         accounts,
         language_from_locale(settings.default_language) or "en",

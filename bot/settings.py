@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     secret_key: str = Field(default="", description="Signs sessions and Direct Line tokens")
     log_level: str = "INFO"
     default_language: str = "en"
+    timezone: str = Field(
+        default="UTC", description="IANA time zone for times shown to people, e.g. Europe/Paris"
+    )
     microsoft_app_id: str = ""
     microsoft_app_password: str = ""
     microsoft_app_tenant_id: str = ""

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from fhir.resources.R4B.auditevent import AuditEvent
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.device import Device
 from fhir.resources.R4B.observation import Observation
 
 from dialogs.evidence import TriageRecord
@@ -28,6 +30,7 @@ from dialogs.triage.codes import (
 from dialogs.triage.levels import Level
 from dialogs.triage.models import VitalKind, VitalReading
 from integrations.fhir import FhirClient, SearchQuery
+from integrations.fhir.errors import FhirError
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
@@ -109,7 +112,7 @@ class FhirVitalsSource:
         self._max = max_readings
 
     async def readings(self, patient: str, since: datetime) -> Sequence[VitalReading]:
-        """Every vital reading of PATIENT since SINCE, newest first."""
+        """Every vital reading of PATIENT since SINCE, newest first, named by its device."""
         query = (
             SearchQuery(Observation)
             .where(patient=patient, category="vital-signs", date=f"ge{since.isoformat()}")
@@ -121,7 +124,22 @@ class FhirVitalsSource:
             out.extend(observation_to_readings(observation))
             if len(out) >= self._max:
                 break
-        return out
+        names = await self._device_names({r.source for r in out if r.source.startswith("Device/")})
+        return [replace(r, source=names.get(r.source, r.source)) for r in out]
+
+    async def _device_names(self, references: set[str]) -> dict[str, str]:
+        """What a patient would call each device: its user-friendly name, else its model."""
+        names: dict[str, str] = {}
+        for reference in references:
+            try:
+                device = await self._client.read(Device, reference.removeprefix("Device/"))
+            except FhirError:
+                continue  # a device we may not read keeps its reference
+            friendly = [n.name for n in device.deviceName or [] if n.name]
+            label = friendly[0] if friendly else (device.modelNumber or "")
+            if label:
+                names[reference] = label
+        return names
 
 
 def _coding(system: str, code: str, display: str = "") -> dict[str, Any]:
