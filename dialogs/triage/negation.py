@@ -30,15 +30,23 @@ class Scopes:
 
 
 def _forward_end(sentence: str, offset: int, at: int, rules: Negation) -> int:
-    """Where a scope opened at AT ends: a terminator, the sentence end or the word window."""
+    """Where a scope opened at AT ends: a terminator, the sentence end, or a list item longer
+    than the word window. A comma starts a new item, so "denies chest pain, dyspnoea, ...,
+    rash or numbness" stays negated to the end of the list."""
     rest = sentence[at:]
     stop = len(rest)
     terminator = rules.terminators.search(rest)
     if terminator:
         stop = terminator.start()
-    words = list(_WORD.finditer(rest))
-    if len(words) > rules.window_words:
-        stop = min(stop, words[rules.window_words].start())
+    words_in_item = 0
+    previous_end = 0
+    for word in _WORD.finditer(rest[:stop]):
+        if "," in rest[max(previous_end - 1, 0) : word.start()]:  # tokens keep their commas
+            words_in_item = 0
+        words_in_item += 1
+        if words_in_item > rules.window_words:
+            return offset + at + word.start()
+        previous_end = word.end()
     return offset + at + stop
 
 

@@ -21,6 +21,8 @@ NEGATED = [
     "Aucune difficulté à respirer, je tousse un peu",
     "Without any swelling of the lips or throat, a mosquito bite that itches",
     "A mild earache in my left ear, no discharge, no fever",
+    "Denies chest pain, shortness of breath, palpitations, syncope, abdominal pain, vomiting, "
+    "diarrhoea, headache, neck stiffness, rash, weakness or numbness. Sore throat.",
     "Sore ear, no pus, no stiff neck, no rash",
 ]
 
