@@ -17,8 +17,12 @@ ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 
 
 def to_activity(reply: Reply, locale: str) -> Activity:
-    """One outgoing message activity for REPLY."""
-    activity = Activity(type=ActivityTypes.message, text=reply.text or None, locale=locale)
+    """One outgoing message activity for REPLY.
+
+    With a card, the card carries the message and the text becomes its `fallbackText`, so a
+    chat shows one bubble, not the same words twice."""
+    text = reply.text if reply.card is None else None
+    activity = Activity(type=ActivityTypes.message, text=text or None, locale=locale)
     if reply.suggestions:
         activity.suggested_actions = SuggestedActions(
             actions=[
@@ -26,5 +30,9 @@ def to_activity(reply: Reply, locale: str) -> Activity:
             ]
         )
     if reply.card is not None:
-        activity.attachments = [Attachment(content_type=ADAPTIVE_CARD, content=dict(reply.card))]
+        card = dict(reply.card)
+        if reply.text:
+            card.setdefault("fallbackText", reply.text)
+            activity.summary = reply.text
+        activity.attachments = [Attachment(content_type=ADAPTIVE_CARD, content=card)]
     return activity
