@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import Enum, IntEnum, IntFlag, StrEnum
 
+from integrations.codes import CAREBOT_BASE_URL
+
 BLUETOOTH_BASE_UUID_SUFFIX = "-0000-1000-8000-00805f9b34fb"
 
 
@@ -351,7 +353,6 @@ class PlxSupportedFeatures(IntFlag):
 
 # ---- FHIR -------------------------------------------------------------------------
 
-CAREBOT_BASE_URL = "https://carebot.example.org/fhir"  # our code systems and identifiers
 GATEWAY_CODE_SYSTEM = f"{CAREBOT_BASE_URL}/CodeSystem/gateway"
 OBSERVATION_IDENTIFIER_SYSTEM = f"{CAREBOT_BASE_URL}/sid/device-observation"
 DEVICE_IDENTIFIER_SYSTEM = f"{CAREBOT_BASE_URL}/sid/ble-device"

@@ -1,13 +1,12 @@
 """carebot's own FHIR code systems and identifiers for triage.
 
-The base URL is the one carebot uses for all its code systems (`gateway.codes`
-CAREBOT_BASE_URL); dialogs may not import gateway, so it is repeated here until it moves
-to a shared module under `integrations/`.
+The base URL is carebot's one base for its own code systems (`integrations.codes`).
 """
 
 from __future__ import annotations
 
-CAREBOT_BASE_URL = "https://carebot.example.org/fhir"
+from integrations.codes import CAREBOT_BASE_URL
+
 TRIAGE_LEVEL_SYSTEM = f"{CAREBOT_BASE_URL}/CodeSystem/triage-level"
 TRIAGE_INTERVIEW_QUESTIONNAIRE = f"{CAREBOT_BASE_URL}/Questionnaire/triage-interview"
 INTERVIEW_IDENTIFIER_SYSTEM = f"{CAREBOT_BASE_URL}/sid/triage-interview"
