@@ -11,9 +11,9 @@ from dialogs.triage.context_text import (
     parse_pain_score,
     parse_sex,
 )
-from dialogs.triage.knowledge_base import Knowledge, load_knowledge
+from dialogs.triage.knowledge_base import Knowledge, Rule, load_knowledge
 from dialogs.triage.levels import Level, most_urgent
-from dialogs.triage.lexicon import find_mentions
+from dialogs.triage.lexicon import Mention, find_mentions
 from dialogs.triage.models import (
     Context,
     Finding,
@@ -66,6 +66,71 @@ def _context(text: str, patient: Patient, present: set[str]) -> Context:
     )
 
 
+def _extract(
+    norm: str, kb: Knowledge, answers: dict[str, bool] | None
+) -> tuple[list[Mention], set[str], set[str]]:
+    """Mentions in the text, then the present and absent finding ids after the answers."""
+    mentions = find_mentions(norm, kb)
+    present = {m.symptom for m in mentions if m.present}
+    absent = {m.symptom for m in mentions if not m.present}
+    for sid in list(present):
+        present |= kb.symptoms[sid].implies
+    for sid, yes in (answers or {}).items():
+        (present if yes else absent).add(sid)
+        (absent if yes else present).discard(sid)
+    return mentions, present, absent
+
+
+def _vital_reasons(judged: list[VitalJudgement], language: Language) -> list[Reason]:
+    """One reason per band with a level that a reading fell in."""
+    return [
+        Reason(
+            rule=f"vital.{j.band.id}",
+            level=j.band.level,
+            text=_vital_text(j.band.reason[language], j.reading, language),
+            red_flag=j.band.red_flag,
+            citation=j.band.cite,
+        )
+        for j in judged
+        if j.band.level is not None
+    ]
+
+
+def _news2_reason(
+    vitals: tuple[VitalReading, ...], confused: bool, kb: Knowledge, language: Language
+) -> Reason | None:
+    """The NEWS2 aggregate as a reason, when enough parameters were measured."""
+    score, parameters = news2_score(vitals, confused, kb)
+    if parameters < _NEWS2_MIN_PARAMETERS:
+        return None
+    hit = news2_level(score, kb)
+    if hit is None:
+        return None
+    level, threshold = hit
+    reason = next(t.reason for t in kb.news2_thresholds if t.min_score == threshold)
+    return Reason(
+        rule="news2",
+        level=level,
+        text=reason[language].format(score=score),
+        red_flag=level.is_emergency,
+        citation=kb.news2_cite,
+    )
+
+
+def _default_reason(
+    fired: list[Rule], present: set[str], has_reasons: bool, kb: Knowledge, language: Language
+) -> Reason | None:
+    """A complaint no fired rule covers (or nothing recognised) needs a doctor's review."""
+    covered = set().union(*(rule.all | rule.any for rule in fired)) if fired else set()
+    complaints = {sid for sid in present if not kb.symptoms[sid].modifier}
+    uncovered = complaints - covered
+    if not uncovered and has_reasons:
+        return None
+    names = ", ".join(sorted(kb.symptoms[s].name[language] for s in uncovered))
+    template = kb.default_reason if complaints else kb.unknown_reason
+    return Reason("default", Level.CONSULTATION, template[language].format(symptoms=names))
+
+
 def assess(
     text: str,
     *,
@@ -81,19 +146,9 @@ def assess(
     override what the text said about the same finding.
     """
     kb = knowledge or load_knowledge()
-    patient = patient or Patient()
     norm = normalise(text)
-    mentions = find_mentions(norm, kb)
-    present = {m.symptom for m in mentions if m.present}
-    absent = {m.symptom for m in mentions if not m.present}
-    for sid in list(present):
-        present |= kb.symptoms[sid].implies
-    for sid, yes in (answers or {}).items():
-        (present if yes else absent).add(sid)
-        (absent if yes else present).discard(sid)
-    if patient.pregnant is False:
-        present.discard("pregnant")
-    context = _context(norm, patient, present)
+    mentions, present, absent = _extract(norm, kb, answers)
+    context = _context(norm, patient or Patient(), present)
     if context.severity == "severe":
         present.add("severe")
     if context.pregnant:
@@ -106,64 +161,34 @@ def assess(
 
     vitals = tuple(parse_vitals(norm)) + tuple(device_vitals)
     judged = judge_vitals(vitals, frozenset(context_ids | present), kb)
-    reasons: list[Reason] = []
-    vital_ids = {f"vital.{j.band.id}" for j in judged}
     for j in judged:
         present |= j.band.implies
         absent -= j.band.implies
-    for j in judged:
-        if j.band.level is not None:
-            reasons.append(
-                Reason(
-                    rule=f"vital.{j.band.id}",
-                    level=j.band.level,
-                    text=_vital_text(j.band.reason[language], j.reading, language),
-                    red_flag=j.band.red_flag,
-                    citation=j.band.cite,
-                )
-            )
-    score, parameters = news2_score(vitals, "confusion" in present, kb)
-    if parameters >= _NEWS2_MIN_PARAMETERS:
-        hit = news2_level(score, kb)
-        if hit is not None:
-            level, threshold = hit
-            context_ids.add("news2.high" if level is Level.EMERGENCY_AMBULANCE else "news2.medium")
-            reason = next(t.reason for t in kb.news2_thresholds if t.min_score == threshold)
-            reasons.append(
-                Reason(
-                    rule="news2",
-                    level=level,
-                    text=reason[language].format(score=score),
-                    red_flag=level.is_emergency,
-                    citation=kb.news2_cite,
-                )
-            )
+    reasons = _vital_reasons(judged, language)
+    news2 = _news2_reason(vitals, "confusion" in present, kb, language)
+    if news2 is not None:
+        reasons.append(news2)
+        context_ids.add(
+            "news2.high" if news2.level is Level.EMERGENCY_AMBULANCE else "news2.medium"
+        )
 
     evidence = Evidence(
-        present=frozenset(present | context_ids | vital_ids),
+        present=frozenset(present | context_ids | {f"vital.{j.band.id}" for j in judged}),
         absent=frozenset(absent),
         age_years=context.age_years,
         duration_hours=context.duration_hours,
     )
     fired = fired_rules(evidence, kb)
-    for rule in fired:
-        reasons.append(Reason(rule.id, rule.level, rule.reason[language], rule.red_flag, rule.cite))
-    covered = set().union(*(rule.all | rule.any for rule in fired)) if fired else set()
-    complaints = {sid for sid in present if not kb.symptoms[sid].modifier}
-    uncovered = complaints - covered
-    if uncovered or not reasons:
-        names = ", ".join(sorted(kb.symptoms[s].name[language] for s in uncovered))
-        template = kb.default_reason if complaints else kb.unknown_reason
-        reasons.append(
-            Reason("default", Level.CONSULTATION, template[language].format(symptoms=names))
-        )
+    reasons += [Reason(r.id, r.level, r.reason[language], r.red_flag, r.cite) for r in fired]
+    default = _default_reason(fired, present, bool(reasons), kb, language)
+    if default is not None:
+        reasons.append(default)
     reasons.sort(key=lambda r: -r.level.rank)
     words = {m.symptom: m.words for m in mentions}
-    findings = _findings(present, absent, judged, kb, language, words)
     return TriageResult(
         level=most_urgent([r.level for r in reasons], Level.CONSULTATION),
         reasons=tuple(reasons),
-        findings=findings,
+        findings=_findings(present, absent, judged, kb, language, words),
         vitals=vitals,
         context=context,
     )
