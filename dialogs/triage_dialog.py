@@ -8,6 +8,7 @@ numbers. All state lives in `ctx.state` as JSON. A consultation outcome finishes
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,7 @@ from dialogs.triage.knowledge_base import load_knowledge
 from dialogs.triage.normalise import normalise
 from dialogs.triage_cards import ANSWER_LABELS, NO, UNSURE, YES, outcome_card, question_card
 
+_log = logging.getLogger(__name__)
 AGE = "__age__"
 DESCRIBE = "__describe__"
 RECENT_VITALS = timedelta(hours=24)
@@ -58,6 +60,10 @@ TEXTS: dict[str, dict[Language, str]] = {
         "fr": "J'ai aussi regardé les mesures de vos appareils des dernières 24 heures.",
     },
     "complaint": {"en": "What is the problem?", "fr": "Quel est le problème ?"},
+    "vitals_unavailable": {
+        "en": "I can't read your device readings right now, so I'll go by what you tell me.",
+        "fr": "Je ne peux pas lire les mesures de vos appareils pour l'instant ; je me fie à ce que vous me dites.",
+    },
 }
 
 _YES = {"yes", "y", "yeah", "yep", "yup", "oui", "ouais", "si", "o", "correct", "i do", "it is",
@@ -186,10 +192,15 @@ class TriageDialog:
         ctx.state["started"] = self._clock().isoformat()
         patient = ctx.person.fhir_reference
         if self._vitals is not None and patient:
-            readings = await self._vitals.readings(patient, self._clock() - RECENT_VITALS)
-            ctx.state["vitals"] = _readings_to_json(readings)
-            if readings and self._recorder is not None:
-                await self._recorder.record_vitals_read(patient, patient, len(readings))
+            try:
+                readings = await self._vitals.readings(patient, self._clock() - RECENT_VITALS)
+                ctx.state["vitals"] = _readings_to_json(readings)
+                if readings and self._recorder is not None:
+                    await self._recorder.record_vitals_read(patient, patient, len(readings))
+            except Exception:
+                # Triage goes on from the words alone; the patient is told so.
+                _log.exception("device vitals unavailable for triage")
+                ctx.say(_text("vitals_unavailable", ctx.language))
         opening = str(args.get("text") or "")
         if opening and mentions_symptom(opening, ctx.language):
             return await self._take_description(ctx, opening)
@@ -307,7 +318,11 @@ class TriageDialog:
         ctx.send(
             Reply(text=text, card=outcome_card(result.level, advice, top, _text("why", language)))
         )
-        await self._record(ctx, result)
+        try:
+            await self._record(ctx, result)
+        except Exception:
+            # The advice has been given; a failed write is logged for the operators to replay.
+            _log.exception("triage record not written")
         return Done(outcome_result(result, self._emergency.number(language)))
 
     async def _record(self, ctx: DialogContext, result: TriageResult) -> None:

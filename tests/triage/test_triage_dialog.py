@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from dialogs.base import Person
 from dialogs.red_flag_interrupt import RedFlagInterrupt
 from dialogs.triage import VitalKind, VitalReading
@@ -170,3 +172,18 @@ def test_answers_are_read_from_cards_and_words() -> None:
     assert parse_answer("not sure", None) == ("unsure", "")
     assert parse_answer("no, but it spreads to my arm", None) == ("no", "but it spreads to my arm")
     assert parse_answer("it spreads to my arm", None) == (None, "it spreads to my arm")
+
+
+class BrokenVitals:
+    async def readings(self, patient: str, since: datetime) -> list[VitalReading]:
+        raise OSError("FHIR store down")
+
+
+async def test_an_unreachable_store_does_not_stop_triage(caplog: pytest.LogCaptureFixture) -> None:
+    chat = Conversation(ALICE, [TriageDialog(BrokenVitals(), FakeRecorder(), clock=lambda: NOW)])
+    texts = await chat.send("check symptoms")
+    assert (
+        texts[0] == "I can't read your device readings right now, so I'll go by what you tell me."
+    )
+    assert texts[1].startswith("Tell me what is wrong")
+    assert "device vitals unavailable" in caplog.text
