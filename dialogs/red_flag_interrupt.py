@@ -3,15 +3,17 @@ everything and gives emergency advice with the locale's emergency number."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from dialogs.base import DialogContext, Done, Reply, Step
 from dialogs.evidence import InterviewItem, TriageRecord, TriageRecorder
-from dialogs.triage import assess
+from dialogs.triage import TriageResult, assess
 from dialogs.triage.advice import EmergencyNumbers, advice_for
 from dialogs.triage_cards import outcome_card
 from dialogs.triage_dialog import outcome_result
 
+_log = logging.getLogger(__name__)
 _WHY = {"en": "Why:", "fr": "Pourquoi :"}
 
 
@@ -46,8 +48,23 @@ class RedFlagInterrupt:
         patient = ctx.person.fhir_reference
         now = datetime.now(UTC)
         if self._recorder is not None and patient:
-            item = InterviewItem("complaint", "red flag", text)
-            await self._recorder.record_triage(
+            await _record(self._recorder, patient, ctx, text, result, now)
+        done = outcome_result(result, self._emergency.number(ctx.language))
+        return Done({**done, "interrupted": True})
+
+
+
+async def _record(
+    recorder: TriageRecorder,
+    patient: str,
+    ctx: DialogContext,
+    text: str,
+    result: TriageResult,
+    now: datetime,
+) -> None:
+    item = InterviewItem("complaint", "red flag", text)
+    try:
+        await recorder.record_triage(
                 TriageRecord(
                     key=f"{ctx.person.account_id}/{now.isoformat()}/red-flag",
                     patient=patient,
@@ -57,5 +74,6 @@ class RedFlagInterrupt:
                     time=now,
                 )
             )
-        done = outcome_result(result, self._emergency.number(ctx.language))
-        return Done({**done, "interrupted": True})
+        except Exception:
+            # The emergency advice has been given; the failed write is logged.
+            _log.exception("red-flag record not written")

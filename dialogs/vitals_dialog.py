@@ -4,6 +4,7 @@ Adaptive Card, and a way into triage when readings are abnormal."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 
@@ -16,6 +17,7 @@ from dialogs.triage_cards import image_card
 from dialogs.triage_dialog import parse_answer
 from dialogs.vitals_chart import png_data_uri, render_trend_png
 
+_log = logging.getLogger(__name__)
 WEEK = timedelta(days=7)
 RECENT = timedelta(hours=24)
 OFFER_TRIAGE = "offer_triage"
@@ -40,6 +42,10 @@ TEXTS: dict[str, dict[Language, str]] = {
     "no_record": {
         "en": "I can't find your health record yet, so I have no device readings to show.",
         "fr": "Je ne trouve pas encore votre dossier, je n'ai donc aucune mesure à afficher.",
+    },
+    "unavailable": {
+        "en": "I can't read your device readings right now. Please try again in a little while.",
+        "fr": "Je ne peux pas lire les mesures de vos appareils pour l'instant. Réessayez un peu plus tard.",
     },
     "none": {
         "en": "Your devices have sent no readings in the last 7 days.",
@@ -164,9 +170,14 @@ class VitalsDialog:
             ctx.say(TEXTS["no_record"][language])
             return Done()
         now = self._clock()
-        readings = list(await self._source.readings(patient, now - WEEK))
-        if self._recorder is not None:
-            await self._recorder.record_vitals_read(patient, patient, len(readings))
+        try:
+            readings = list(await self._source.readings(patient, now - WEEK))
+            if self._recorder is not None:
+                await self._recorder.record_vitals_read(patient, patient, len(readings))
+        except Exception:
+            _log.exception("vitals unavailable")
+            ctx.say(TEXTS["unavailable"][language])
+            return Done()
         if not readings:
             ctx.say(TEXTS["none"][language])
             return Done()
