@@ -53,7 +53,6 @@ class RedFlagInterrupt:
         return Done({**done, "interrupted": True})
 
 
-
 async def _record(
     recorder: TriageRecorder,
     patient: str,
@@ -62,18 +61,18 @@ async def _record(
     result: TriageResult,
     now: datetime,
 ) -> None:
+    """Store the red-flag outcome; a failed write is logged, the advice already given."""
     item = InterviewItem("complaint", "red flag", text)
     try:
         await recorder.record_triage(
-                TriageRecord(
-                    key=f"{ctx.person.account_id}/{now.isoformat()}/red-flag",
-                    patient=patient,
-                    language=ctx.language,
-                    items=(item,),
-                    result=result,
-                    time=now,
-                )
+            TriageRecord(
+                key=f"{ctx.person.account_id}/{now.isoformat()}/red-flag",
+                patient=patient,
+                language=ctx.language,
+                items=(item,),
+                result=result,
+                time=now,
             )
-        except Exception:
-            # The emergency advice has been given; the failed write is logged.
-            _log.exception("red-flag record not written")
+        )
+    except Exception:
+        _log.exception("red-flag record not written")
