@@ -82,6 +82,8 @@ _AGE_NOUNS = (
     (re.compile(r"\b(?:teen|teenager|teenage|adolescent|adolescente|high school)\b"), 15.0),
     (re.compile(r"\b(?:middle aged|d age moyen)\b"), 50.0),
 )
+# In a pregnancy, "the baby" is the fetus, not the patient.
+_PREGNANCY = re.compile(r"\b(?:pregnan\w*|enceinte|grossesse|gestation)\b")
 _CHILD_NOUNS = (
     (re.compile(r"\b(?:newborn|new born|neonate|nouveau ne)\b"), 0.05),
     (re.compile(r"\b(?:baby|bebe|infant|nourrisson)\b"), 0.5),
@@ -125,7 +127,8 @@ def parse_age(text: str) -> float | None:
         if decade.group(1):
             return float(decade.group(1)) * 10 + 5
         return float(_DECADES[decade.group(2) or decade.group(3)])
-    for pattern, years in (*_CHILD_NOUNS, *_AGE_NOUNS):
+    nouns = _AGE_NOUNS if _PREGNANCY.search(text) else (*_CHILD_NOUNS, *_AGE_NOUNS)
+    for pattern, years in nouns:
         if pattern.search(text):
             return years
     return None
