@@ -43,7 +43,7 @@ NON_URGENT = [
     ("It burns when I pee and I need to go all the time", Level.CONSULTATION_24),
     (
         "My ear has been hurting for 2 days and now there's pus coming out and I have a fever of 38.5 and I'm 40",
-        Level.CONSULTATION_24,
+        Level.CONSULTATION,
     ),
     ("I've had heartburn most days for 2 months", Level.CONSULTATION),
     ("I've had a lump in my breast for a few weeks", Level.CONSULTATION),
