@@ -78,11 +78,19 @@ def mentions_symptom(text: str, language: Language) -> bool:
     return any(f.present for f in assess(text, language=language).findings)
 
 
+def emergency_numbers(settings: Settings) -> EmergencyNumbers:
+    """The defaults, with the deployment's own numbers (which then say just the number)."""
+    defaults = EmergencyNumbers()
+    return EmergencyNumbers(
+        numbers={**defaults.numbers, **settings.emergency_numbers},
+        labels={**defaults.labels, **settings.emergency_numbers},
+    )
+
+
 def build_runner(
-    accounts: AccountRepository, fhir: FhirAccess, zone: tzinfo
+    accounts: AccountRepository, fhir: FhirAccess, zone: tzinfo, emergency: EmergencyNumbers
 ) -> tuple[MenuDialog, DialogRunner]:
     """The root menu and the runner holding every registered dialog and interrupt."""
-    emergency = EmergencyNumbers()
     vitals = PatientVitals(fhir)
     recorder = PatientRecorder(fhir)
     dialogs: list[Dialog] = [
@@ -107,7 +115,9 @@ async def _services(
     )
     accounts = AccountRepository(sessions)
     fhir = FhirAccess(settings.resolved_fhir_url, fhir_http, fhir_tokens)
-    menu, runner = build_runner(accounts, fhir, ZoneInfo(settings.timezone))
+    menu, runner = build_runner(
+        accounts, fhir, ZoneInfo(settings.timezone), emergency_numbers(settings)
+    )
     people = PersonResolver(
         accounts,
         language_from_locale(settings.default_language) or "en",

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     secret_key: str = Field(default="", description="Signs sessions and Direct Line tokens")
     log_level: str = "INFO"
     default_language: str = "en"
+    emergency_numbers: dict[str, str] = Field(
+        default_factory=dict,
+        description='Emergency number per language or locale, JSON: {"en": "999", "fr": "112"}',
+    )
     timezone: str = Field(
         default="UTC", description="IANA time zone for times shown to people, e.g. Europe/Paris"
     )

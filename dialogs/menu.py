@@ -101,8 +101,9 @@ class MenuDialog:
     async def on_child_done(
         self, ctx: DialogContext, child: str, result: Mapping[str, JSON]
     ) -> Step:
-        """A capability finished: hand a consultation outcome on to booking when it exists."""
-        if child == "triage" and "booking" in self._capabilities and result.get("book"):
+        """A capability finished: hand a consultation outcome on to booking when it exists
+        (from triage, or from a triage the vitals review led into)."""
+        if "booking" in self._capabilities and result.get("book"):
             return StartChild("booking", result)
         return Done()
 

@@ -138,3 +138,23 @@ async def test_reply_path_keeps_teams_ids_percent_encoded(tmp_path: Path, sqlite
             assert r.status == 200
         reply = await connector.wait_for_reply(message["id"])
         assert reply.path == recorded["path"]
+
+
+async def test_red_flag_in_teams_gets_the_deployments_emergency_number(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    settings = service_settings(tmp_path, sqlite_url, emergency_numbers={"en": "999"})
+    async with (
+        FakeBotConnector() as connector,
+        running_service(settings, seed=False) as base,
+        aiohttp.ClientSession() as http,
+    ):
+        activity = pointed_at(recorded_requests("message")[0], connector)
+        activity = {**activity, "text": "I have crushing chest pain and I'm sweating", "id": "rf"}
+        async with http.post(f"{base}/api/messages", json=activity) as response:
+            assert response.status == 200
+        reply = await connector.wait_for_reply("rf")
+        assert isinstance(reply.body, dict)
+        card = json.dumps(reply.body.get("attachments") or []) + str(reply.body.get("text"))
+        assert "999" in card
+        assert "911" not in card
