@@ -14,7 +14,7 @@ from gateway.to_json import to_json_text
 _UUIDS = sorted(DECODERS)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=2000, deadline=None)
 @given(st.sampled_from(_UUIDS), st.binary(max_size=40))
 def test_any_bytes_decode_or_raise_decode_error(uuid: CharacteristicUuid, data: bytes) -> None:
     try:
@@ -26,7 +26,7 @@ def test_any_bytes_decode_or_raise_decode_error(uuid: CharacteristicUuid, data: 
     assert to_json_text(decoded)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.sampled_from(_UUIDS), st.integers(0, 255), st.binary(min_size=0, max_size=40))
 def test_any_flags_with_any_body(uuid: CharacteristicUuid, flags: int, body: bytes) -> None:
     data = bytes([flags]) + body
