@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from gateway.buffer import DeviceRow, FrameBuffer
-from gateway.codes import CAREBOT_BASE_URL, DEVICE_IDENTIFIER_SYSTEM
+from gateway.codes import DEVICE_IDENTIFIER_SYSTEM
 from gateway.frames import DeviceBinding
+from integrations.codes import CAREBOT_BASE_URL
 
 SERIAL_IDENTIFIER_SYSTEM = f"{CAREBOT_BASE_URL}/sid/device-serial"
 
