@@ -173,14 +173,15 @@ class _Writer:
 
     async def flush(self) -> None:
         """Write the queued rows."""
+        # Core inserts on the tables (not the ORM entities): one executemany per table.
         if self.resources:
-            await self.session.execute(insert(R), self.resources)
+            await self.session.execute(insert(R.__table__), self.resources)
             self.resources = []
         if self.versions:
-            await self.session.execute(insert(V), self.versions)
+            await self.session.execute(insert(V.__table__), self.versions)
             self.versions = []
         if self.index:
-            await self.session.execute(insert(S), self.index)
+            await self.session.execute(insert(S.__table__), self.index)
             self.index = []
 
     async def finish(self) -> None:
