@@ -53,6 +53,7 @@ from integrations.fhir_store.tables import (
 R = FhirResourceRow
 V = FhirVersionRow
 S = FhirSearchRow
+_TABLES = FhirResourceRow.metadata.tables
 # Token parameters whose index rows also carry the resource's `date` (for $lastn).
 _DATED_TOKENS = {"Observation": ("code", "combo-code")}
 
@@ -175,13 +176,13 @@ class _Writer:
         """Write the queued rows."""
         # Core inserts on the tables (not the ORM entities): one executemany per table.
         if self.resources:
-            await self.session.execute(insert(R.__table__), self.resources)
+            await self.session.execute(insert(_TABLES["fhir_resource"]), self.resources)
             self.resources = []
         if self.versions:
-            await self.session.execute(insert(V.__table__), self.versions)
+            await self.session.execute(insert(_TABLES["fhir_version"]), self.versions)
             self.versions = []
         if self.index:
-            await self.session.execute(insert(S.__table__), self.index)
+            await self.session.execute(insert(_TABLES["fhir_search"]), self.index)
             self.index = []
 
     async def finish(self) -> None:
