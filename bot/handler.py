@@ -47,8 +47,9 @@ class CarebotBot(ActivityHandler):  # type: ignore[misc]
         value = activity.value if isinstance(activity.value, dict) else None
         user_input = UserInput(text=(activity.text or "").strip(), value=value)
         stack: list[JSON] = await self._stack.get(turn_context, list) or []
-        result = await self._runner.run_turn(person, user_input, stack)
-        await self._stack.set(turn_context, result.stack)
+        result = await self._runner.run_turn(person, user_input, list(stack))
+        if result.stack != stack:  # an unchanged stack costs no write
+            await self._stack.set(turn_context, result.stack)
         locale = activity.locale or person.language
         if result.replies:
             await turn_context.send_activities([to_activity(r, locale) for r in result.replies])
