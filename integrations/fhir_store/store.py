@@ -297,7 +297,7 @@ class FhirStore:
         self._since_checkpoint += count
         async with self.sessionmaker() as session:
             dialect = session.get_bind().dialect.name
-            if dialect == "sqlite" and self._since_checkpoint >= 20_000:
+            if dialect == "sqlite" and self._since_checkpoint >= 5_000:
                 # Back-to-back writers and readers starve SQLite's passive checkpoints, so
                 # the WAL never restarts and grows without bound: reset it now and then.
                 self._since_checkpoint = 0
