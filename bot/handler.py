@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 
 from botbuilder.core import ActivityHandler, ConversationState, TurnContext
@@ -47,7 +48,8 @@ class CarebotBot(ActivityHandler):  # type: ignore[misc]
         value = activity.value if isinstance(activity.value, dict) else None
         user_input = UserInput(text=(activity.text or "").strip(), value=value)
         stack: list[JSON] = await self._stack.get(turn_context, list) or []
-        result = await self._runner.run_turn(person, user_input, list(stack))
+        # The runner works on a copy, so "unchanged" below really means nothing changed.
+        result = await self._runner.run_turn(person, user_input, copy.deepcopy(stack))
         if result.stack != stack:  # an unchanged stack costs no write
             await self._stack.set(turn_context, result.stack)
         locale = activity.locale or person.language
