@@ -27,6 +27,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # After each checkpoint the WAL file shrinks back to this size (64 MiB) instead of
+    # keeping its high-water mark through long bulk loads.
+    cursor.execute("PRAGMA journal_size_limit=67108864")
     cursor.close()
 
 
