@@ -57,6 +57,21 @@ async def _issue(session: AsyncSession, client_id: str) -> str:
     return token
 
 
+async def _register(session: AsyncSession, name: str, scopes: str, patient: str | None) -> str:
+    client_id = uuid.uuid4().hex
+    await session.execute(
+        insert(FhirClientRow).values(
+            id=client_id,
+            name=name,
+            scopes=scopes,
+            patient=_normalize_patient(patient),
+            created_at=utcnow(),
+            revoked_at=None,
+        )
+    )
+    return client_id
+
+
 async def add_client(
     sessionmaker: async_sessionmaker[AsyncSession],
     name: str,
@@ -71,18 +86,7 @@ async def add_client(
         ).scalar_one_or_none()
         if existing is not None:
             raise ValueError(f"a client named {name!r} already exists")
-        client_id = uuid.uuid4().hex
-        await session.execute(
-            insert(FhirClientRow).values(
-                id=client_id,
-                name=name,
-                scopes=scopes,
-                patient=_normalize_patient(patient),
-                created_at=utcnow(),
-                revoked_at=None,
-            )
-        )
-        return await _issue(session, client_id)
+        return await _issue(session, await _register(session, name, scopes, patient))
 
 
 async def ensure_client(
@@ -98,17 +102,7 @@ async def ensure_client(
             await session.execute(select(FhirClientRow).where(FhirClientRow.name == name))
         ).scalar_one_or_none()
         if row is None:
-            client_id = uuid.uuid4().hex
-            await session.execute(
-                insert(FhirClientRow).values(
-                    id=client_id,
-                    name=name,
-                    scopes=scopes,
-                    patient=_normalize_patient(patient),
-                    created_at=utcnow(),
-                    revoked_at=None,
-                )
-            )
+            client_id = await _register(session, name, scopes, patient)
         else:
             client_id = row.id
             await session.execute(
