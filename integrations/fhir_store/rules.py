@@ -131,7 +131,8 @@ DEFAULT_EXTENSION_HOSTS = (
 )
 
 
-def _verhoeff_ok(number: str) -> bool:
+def verhoeff_ok(number: str) -> bool:
+    """True when NUMBER's last digit is its Verhoeff check digit (SNOMED CT identifiers)."""
     d = [
         [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
         [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
@@ -163,11 +164,11 @@ def _verhoeff_ok(number: str) -> bool:
 def snomed_id_ok(code: str) -> bool:
     """A SNOMED CT identifier (6-18 digits, Verhoeff check digit) or an expression of them."""
     if _SNOMED_ID.match(code):
-        return _verhoeff_ok(code)
+        return verhoeff_ok(code)
     if not _SNOMED_EXPRESSION.match(code):
         return False
     ids = re.findall(r"\d{6,18}", code)
-    return bool(ids) and all(_verhoeff_ok(i) for i in ids)
+    return bool(ids) and all(verhoeff_ok(i) for i in ids)
 
 
 def xhtml_problems(div: str) -> list[str]:

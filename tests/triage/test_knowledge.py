@@ -11,6 +11,7 @@ from dialogs.triage.context_text import parse_age
 from dialogs.triage.knowledge_base import load_knowledge
 from dialogs.triage.normalise import normalise
 from dialogs.triage.vitals_text import parse_vitals
+from integrations.fhir_store.rules import verhoeff_ok
 
 PROFILES = (
     Path(__file__).resolve().parents[3]
@@ -19,41 +20,6 @@ PROFILES = (
     / "fhir_r4"
     / "hl7_r4_vitalsigns_profiles"
 )
-
-# Verhoeff check digit (SNOMED CT identifiers end in one): Dihedral group D5 tables.
-_D = [
-    [(i + j) % 5 + 5 * ((i // 5 + j // 5) % 2) if (i < 5) == (j < 5) else 0 for j in range(10)]
-    for i in range(10)
-]
-_MULT = [
-    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-    [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
-    [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
-    [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
-    [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
-    [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
-    [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
-    [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
-    [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
-    [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
-]
-_PERM = [
-    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-    [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
-    [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
-    [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
-    [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
-    [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
-    [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
-    [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
-]
-
-
-def verhoeff_ok(number: str) -> bool:
-    check = 0
-    for i, digit in enumerate(reversed(number)):
-        check = _MULT[check][_PERM[i % 8][int(digit)]]
-    return check == 0
 
 
 def test_verhoeff_on_known_codes() -> None:
