@@ -63,11 +63,10 @@ class CarebotBot(ActivityHandler):  # type: ignore[misc]
         activity = turn_context.activity
         if activity.service_url != LOCAL_SERVICE_URL:
             return
-        for member in members_added:
-            if member.id == activity.recipient.id:
-                continue
-            person = await self._people.resolve(activity)
-            ctx = DialogContext(person=person, input=UserInput(), state={})
-            self._menu.greet(ctx)
-            locale = activity.locale or person.language
-            await turn_context.send_activities([to_activity(r, locale) for r in ctx.replies])
+        if not any(m.id != activity.recipient.id for m in members_added):
+            return  # only the bot joined
+        person = await self._people.resolve(activity)
+        ctx = DialogContext(person=person, input=UserInput(), state={})
+        self._menu.greet(ctx)
+        locale = activity.locale or person.language
+        await turn_context.send_activities([to_activity(r, locale) for r in ctx.replies])

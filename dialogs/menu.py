@@ -106,6 +106,3 @@ class MenuDialog:
         if "booking" in self._capabilities and result.get("book"):
             return StartChild("booking", result)
         return Done()
-
-    def __repr__(self) -> str:
-        return f"MenuDialog({self._capabilities})"

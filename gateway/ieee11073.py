@@ -9,6 +9,8 @@ are special values, never numbers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from gateway.codes import SpecialValue
 
 Numeric = float | SpecialValue
@@ -74,29 +76,34 @@ def decode_float(raw: int) -> Numeric:
     return _scale(mantissa, exponent)
 
 
-def encode_sfloat(value: Numeric, exponent: int = 0) -> int:
-    """The 16-bit SFLOAT for a value at a fixed decimal exponent (for the simulator)."""
+def _encode(
+    value: Numeric,
+    exponent: int,
+    specials: Mapping[int, SpecialValue],
+    name: str,
+    exponent_bits: int,
+    mantissa_bits: int,
+    largest: int,
+) -> int:
+    """Shared SFLOAT / FLOAT packing: specials by table, else exponent over mantissa."""
     if isinstance(value, SpecialValue):
-        for raw, special in _SFLOAT_SPECIALS.items():
+        for raw, special in specials.items():
             if special is value:
                 return raw
-        raise ValueError(f"{value} has no SFLOAT form")
+        raise ValueError(f"{value} has no {name} form")
     scale: float = 10.0 ** (-exponent)
     mantissa = round(value * scale)
-    if not -2045 <= mantissa <= 2045:
-        raise ValueError(f"{value} does not fit an SFLOAT at exponent {exponent}")
-    return ((exponent & 0xF) << 12) | (mantissa & 0x0FFF)
+    if not -largest <= mantissa <= largest:
+        raise ValueError(f"{value} does not fit in {name} at exponent {exponent}")
+    exponent_field = exponent & ((1 << exponent_bits) - 1)
+    return (exponent_field << mantissa_bits) | (mantissa & ((1 << mantissa_bits) - 1))
+
+
+def encode_sfloat(value: Numeric, exponent: int = 0) -> int:
+    """The 16-bit SFLOAT for a value at a fixed decimal exponent (for the simulator)."""
+    return _encode(value, exponent, _SFLOAT_SPECIALS, "SFLOAT", 4, 12, 2045)
 
 
 def encode_float(value: Numeric, exponent: int = 0) -> int:
     """The 32-bit FLOAT for a value at a fixed decimal exponent (for the simulator)."""
-    if isinstance(value, SpecialValue):
-        for raw, special in _FLOAT_SPECIALS.items():
-            if special is value:
-                return raw
-        raise ValueError(f"{value} has no FLOAT form")
-    scale: float = 10.0 ** (-exponent)
-    mantissa = round(value * scale)
-    if not -0x7FFFFD <= mantissa <= 0x7FFFFD:
-        raise ValueError(f"{value} does not fit a FLOAT at exponent {exponent}")
-    return ((exponent & 0xFF) << 24) | (mantissa & 0x00FFFFFF)
+    return _encode(value, exponent, _FLOAT_SPECIALS, "FLOAT", 8, 24, 0x7FFFFD)

@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 from botbuilder.schema import Activity, ConversationReference, ResourceResponse
 
+from bot.directline.store import DirectLineStore
 from bot.http_json import BadRequestError, json_error, read_json_object
 from bot.people import LOCAL_CHANNEL, LOCAL_SERVICE_URL
 from bot.services import SERVICES, Services
@@ -30,8 +31,8 @@ def _now() -> str:
 class DirectLineSink:
     """Stores the bot's replies in the conversation, where Web Chat polls them."""
 
-    def __init__(self, services: Services, conversation_id: str) -> None:
-        self._store = services.directline
+    def __init__(self, store: DirectLineStore, conversation_id: str) -> None:
+        self._store = store
         self._conversation_id = conversation_id
 
     async def send(self, activity: Activity) -> ResourceResponse:
@@ -103,7 +104,7 @@ def _inbound(
 async def _run_turn(services: Services, document: dict[str, Any], conversation_id: str) -> None:
     activity: Activity = Activity().deserialize(document)
     await services.adapter.process(
-        activity, DirectLineSink(services, conversation_id), services.bot.on_turn
+        activity, DirectLineSink(services.directline, conversation_id), services.bot.on_turn
     )
 
 
