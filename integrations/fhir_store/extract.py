@@ -8,7 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from integrations.fhir_store.dates import DateFormatError, parse_range
-from integrations.fhir_store.params import SEARCH_PARAMS, ParamKind, SearchParam, patient_param
+from integrations.fhir_store.params import (
+    DATED_BY,
+    SEARCH_PARAMS,
+    ParamKind,
+    SearchParam,
+    patient_param,
+)
 
 MIN_DATE = datetime(1, 1, 1)
 MAX_DATE = datetime(9999, 12, 31)
@@ -95,13 +101,25 @@ def index_param(resource: dict[str, Any], param: SearchParam) -> Iterator[IndexR
 
 
 def index_resource(resource: dict[str, Any]) -> list[IndexRow]:
-    """Every index row of a resource, duplicates removed."""
+    """Every index row of a resource, duplicates removed; aliases have none of their own.
+
+    In a type of DATED_BY the token and reference rows carry the resource's date range.
+    """
     params = SEARCH_PARAMS.get(resource["resourceType"], {})
     rows: dict[IndexRow, None] = {}
     for param in params.values():
+        if param.stored_as:
+            continue
         for row in index_param(resource, param):
             rows[row] = None
-    return list(rows)
+    dated_by = DATED_BY.get(resource["resourceType"])
+    stamp = next((r for r in rows if r.param == dated_by), None)
+    if stamp is None:
+        return list(rows)
+    return [
+        r if r.param == dated_by else IndexRow(r.param, r.system, r.value, stamp.low, stamp.high)
+        for r in rows
+    ]
 
 
 def compartment_patient(resource: dict[str, Any]) -> str | None:

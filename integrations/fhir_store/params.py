@@ -27,6 +27,14 @@ class SearchParam:
     kind: ParamKind
     paths: tuple[str, ...]
     targets: tuple[str, ...] = ()
+    # An alias has no index rows of its own: it searches the rows of these parameters
+    # (`patient` is `subject` restricted to Patients; `combo-code` is code or component-code).
+    stored_as: tuple[str, ...] = ()
+
+    @property
+    def indexed_as(self) -> tuple[str, ...]:
+        """The parameter names whose index rows this parameter searches."""
+        return self.stored_as or (self.name,)
 
 
 def _tok(name: str, *paths: str) -> SearchParam:
@@ -42,7 +50,10 @@ def _date(name: str, *paths: str) -> SearchParam:
 
 
 def _subject_params() -> list[SearchParam]:
-    return [_ref("patient", "subject", targets=("Patient",)), _ref("subject", "subject")]
+    patient = SearchParam(
+        "patient", ParamKind.REFERENCE, ("subject",), ("Patient",), stored_as=("subject",)
+    )
+    return [patient, _ref("subject", "subject")]
 
 
 _IDENTIFIER = _tok("identifier", "identifier")
@@ -89,7 +100,12 @@ _TABLE: dict[str, list[SearchParam]] = {
         _STATUS,
         _CATEGORY,
         _tok("code", "code"),
-        _tok("combo-code", "code", "component.code"),
+        SearchParam(
+            "combo-code",
+            ParamKind.TOKEN,
+            ("code", "component.code"),
+            stored_as=("code", "component-code"),
+        ),
         _tok("component-code", "component.code"),
         _date("date", "effectiveDateTime", "effectivePeriod", "effectiveInstant"),
         _ref("encounter", "encounter"),
@@ -318,6 +334,11 @@ RESULT_PARAMS: frozenset[str] = frozenset(
         "_revinclude",
     }
 )
+
+
+# Types whose every index row also carries the resource's own date (the low/high of this
+# date parameter), so one patient's rows sit in time order and `code` rows answer "latest".
+DATED_BY: dict[str, str] = {"Observation": "date"}
 
 
 def patient_param(resource_type: str) -> SearchParam | None:

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 from sqlalchemy import (
     ColumnElement,
     and_,
+    bindparam,
     delete,
     false,
     func,
@@ -28,14 +29,15 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from integrations.fhir_store.dates import format_instant
-from integrations.fhir_store.extract import IndexRow, compartment_patient, index_resource
+from integrations.fhir_store.extract import compartment_patient, index_resource
 from integrations.fhir_store.outcome import StoreError, invalid, not_found
-from integrations.fhir_store.params import SEARCH_PARAMS, STORED_TYPES
+from integrations.fhir_store.params import SEARCH_PARAMS, STORED_TYPES, SearchParam
 from integrations.fhir_store.query import (
     DateValue,
     Filter,
@@ -47,6 +49,7 @@ from integrations.fhir_store.query import (
 )
 from integrations.fhir_store.tables import (
     FhirClockRow,
+    FhirLatestRow,
     FhirResourceRow,
     FhirSearchRow,
     FhirVersionRow,
@@ -55,9 +58,11 @@ from integrations.fhir_store.tables import (
 R = FhirResourceRow
 V = FhirVersionRow
 S = FhirSearchRow
+L = FhirLatestRow
 _TABLES = FhirResourceRow.metadata.tables
-# Token parameters whose index rows also carry the resource's `date` (for $lastn).
-_DATED_TOKENS = {"Observation": ("code", "combo-code")}
+EARLIEST = datetime(1, 1, 1)
+# (patient, system, code) of the fhir_latest table
+LatestKey = tuple[str, str, str]
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,10 @@ class _Writer:
         self.resources: list[dict[str, Any]] = []
         self.versions: list[dict[str, Any]] = []
         self.index: list[dict[str, Any]] = []
+        # Observations written since the last flush: the newest per key, and the ids whose
+        # old index rows were removed (updated or deleted) and may have been "latest".
+        self.latest: dict[LatestKey, tuple[datetime, str]] = {}
+        self.unlatest: set[str] = set()
 
     async def lock(self) -> None:
         # The UPDATE is the transaction's first statement: it takes the write lock (SQLite)
@@ -169,31 +178,113 @@ class _Writer:
         self, resource_type: str, resource_id: str, document: dict[str, Any]
     ) -> str | None:
         """Queue the index rows of a resource; returns its compartment patient."""
-        patient = compartment_patient(document)
-        rows = index_resource(document)
-        dated = _DATED_TOKENS.get(resource_type)
-        stamp = None
-        if dated:
-            stamp = next((r for r in rows if r.param == "date"), None)
-        for row in rows:
-            low, high = row.low, row.high
-            if stamp is not None and dated is not None and row.param in dated:
-                low, high = stamp.low, stamp.high
-            self.index.append(_index_dict(resource_type, resource_id, patient, row, low, high))
+        patient, rows = search_rows(resource_type, resource_id, document)
+        self.index += rows
+        for key, rank in latest_candidates(rows):
+            if key not in self.latest or rank > self.latest[key]:
+                self.latest[key] = rank
         return patient
+
+    async def drop_index(self, resource_type: str, resource_id: str) -> None:
+        """Remove the index rows of a resource's current version (update or delete)."""
+        await self.session.execute(
+            delete(S).where(S.res_type == resource_type, S.res_id == resource_id)
+        )
+        if resource_type == "Observation":
+            self.unlatest.add(resource_id)
 
     async def flush(self) -> None:
         """Write the queued rows."""
-        # Core inserts on the tables (not the ORM entities): one executemany per table.
         if self.resources:
-            await self.session.execute(insert(_TABLES["fhir_resource"]), self.resources)
+            await insert_many(self.session, "fhir_resource", self.resources)
             self.resources = []
         if self.versions:
-            await self.session.execute(insert(_TABLES["fhir_version"]), self.versions)
+            await insert_many(self.session, "fhir_version", self.versions)
             self.versions = []
         if self.index:
-            await self.session.execute(insert(_TABLES["fhir_search"]), self.index)
+            await insert_many(self.session, "fhir_search", self.index)
             self.index = []
+        if self.unlatest:
+            await self._recompute_latest()
+        if self.latest:
+            await self._merge_latest()
+
+    async def _recompute_latest(self) -> None:
+        # The keys whose newest Observation lost its rows are found again from the index.
+        session = self.session
+        keys = (
+            await session.execute(
+                delete(L).where(L.res_id.in_(self.unlatest)).returning(L.patient, L.system, L.code)
+            )
+        ).all()
+        self.unlatest = set()
+        for patient, system, code in keys:
+            row = (
+                await session.execute(
+                    select(S.res_id, S.low)
+                    .where(
+                        S.patient == patient,
+                        S.res_type == "Observation",
+                        S.param == "code",
+                        S.system == system if system else S.system.is_(None),
+                        S.value == code,
+                    )
+                    .order_by(S.low.desc().nulls_last(), S.res_id.desc())
+                    .limit(1)
+                )
+            ).one_or_none()
+            if row is not None:
+                rank = (row.low or EARLIEST, row.res_id)
+                key = (patient, system, code)
+                if key not in self.latest or rank > self.latest[key]:
+                    self.latest[key] = rank
+
+    async def _merge_latest(self) -> None:
+        session = self.session
+        pending, self.latest = self.latest, {}
+        keys = list(pending)
+        current: dict[LatestKey, tuple[datetime, str]] = {}
+        for start in range(0, len(keys), 300):
+            chunk = keys[start : start + 300]
+            rows = await session.execute(
+                select(L.patient, L.system, L.code, L.low, L.res_id).where(
+                    tuple_(L.patient, L.system, L.code).in_(chunk)
+                )
+            )
+            for r in rows:
+                current[(r.patient, r.system, r.code)] = (r.low or EARLIEST, r.res_id)
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for key, (low, res_id) in pending.items():
+            old = current.get(key)
+            if old is not None and old >= (low, res_id):
+                continue
+            patient, system, code = key
+            stored_low = None if low == EARLIEST else low
+            if old is None:
+                inserts.append(
+                    {"patient": patient, "system": system, "code": code, "res_id": res_id}
+                    | {"low": stored_low}
+                )
+            else:
+                updates.append(
+                    {"k_patient": patient, "k_system": system, "k_code": code}
+                    | {"k_res_id": res_id, "k_low": stored_low}
+                )
+        if inserts:
+            await insert_many(session, "fhir_latest", inserts)
+        if updates:
+            table = _TABLES["fhir_latest"]
+            await session.execute(
+                update(table)
+                .where(
+                    table.c.patient == bindparam("k_patient"),
+                    table.c.system == bindparam("k_system"),
+                    table.c.code == bindparam("k_code"),
+                )
+                .values(res_id=bindparam("k_res_id"), low=bindparam("k_low")),
+                updates,
+            )
 
     async def finish(self) -> None:
         """Flush and advance the clock."""
@@ -203,24 +294,68 @@ class _Writer:
         )
 
 
-def _index_dict(
-    resource_type: str,
-    resource_id: str,
-    patient: str | None,
-    row: IndexRow,
-    low: datetime | None,
-    high: datetime | None,
-) -> dict[str, Any]:
-    return {
-        "res_type": resource_type,
-        "res_id": resource_id,
-        "param": row.param,
-        "patient": patient,
-        "system": row.system,
-        "value": row.value,
-        "low": low,
-        "high": high,
-    }
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        # the text SQLAlchemy's SQLite DATETIME stores, so comparisons with its binds hold
+        return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031
+            value.year,
+            value.month,
+            value.day,
+            value.hour,
+            value.minute,
+            value.second,
+            value.microsecond,
+        )
+    return value
+
+
+async def insert_many(session: AsyncSession, table: str, rows: list[dict[str, Any]]) -> None:
+    """Insert ROWS (dicts with the same keys) into TABLE in one executemany.
+
+    On SQLite the rows go to the driver as tuples: SQLAlchemy's per-value processing of a
+    Core insert costs more than SQLite's own work on a bulk load.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        await session.execute(insert(_TABLES[table]), rows)
+        return
+    columns = list(rows[0])
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    connection = await session.connection()
+    await connection.exec_driver_sql(
+        sql, [tuple(_sqlite_value(row[c]) for c in columns) for row in rows]
+    )
+
+
+def search_rows(
+    resource_type: str, resource_id: str, document: dict[str, Any]
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """The compartment patient of a resource and its `fhir_search` rows (pure)."""
+    patient = compartment_patient(document)
+    rows = [
+        {
+            "res_type": resource_type,
+            "res_id": resource_id,
+            "param": row.param,
+            "patient": patient,
+            "system": row.system,
+            "value": row.value,
+            "low": row.low,
+            "high": row.high,
+        }
+        for row in index_resource(document)
+    ]
+    return patient, rows
+
+
+def latest_candidates(
+    rows: Sequence[dict[str, Any]],
+) -> list[tuple[LatestKey, tuple[datetime, str]]]:
+    """The `fhir_latest` keys an Observation's search rows compete for, with its rank (pure)."""
+    return [
+        ((r["patient"], r["system"] or "", r["value"]), (r["low"] or EARLIEST, r["res_id"]))
+        for r in rows
+        if r["param"] == "code" and r["res_type"] == "Observation" and r["patient"]
+    ]
 
 
 def _token_condition(token: TokenValue) -> ColumnElement[bool]:
@@ -258,21 +393,49 @@ def _lastupdated_condition(value: DateValue) -> ColumnElement[bool]:
     return R.last_updated < value.low
 
 
+def _param_condition(param: SearchParam) -> ColumnElement[bool]:
+    names = param.indexed_as
+    return S.param == names[0] if len(names) == 1 else S.param.in_(names)
+
+
+def _index_rows(
+    resource_type: str, param: SearchParam, patient: str | None
+) -> list[ColumnElement[bool]]:
+    """Conditions selecting PARAM's index rows (of one patient when PATIENT is known)."""
+    if patient is None:
+        return [S.res_type == resource_type, _param_condition(param)]
+    # Within one patient the time-ordered patient index is the way in; `param || ''` keeps
+    # SQLite (which has no statistics here) from preferring the index on (type, param, value),
+    # which would visit every patient's rows of that code.
+    names = param.indexed_as
+    unindexed = S.param.concat("")
+    return [
+        S.patient == patient,
+        S.res_type == resource_type,
+        unindexed == names[0] if len(names) == 1 else unindexed.in_(names),
+    ]
+
+
+def _reference_condition(param: SearchParam, ref: str) -> ColumnElement[bool]:
+    if "/" not in ref:
+        return S.value.like(f"%/{ref}")
+    if param.targets and ref.split("/")[0] not in param.targets:
+        return false()
+    return S.value == ref
+
+
 def _filter_condition(resource_type: str, flt: Filter, patient: str | None) -> ColumnElement[bool]:
     if flt.kind == "id":
         return R.res_id.in_(flt.ids)
     if flt.kind == "lastUpdated":
         return and_(*[_lastupdated_condition(v) for v in flt.dates])
-    base = [S.res_type == resource_type, S.param == flt.name]
-    if patient is not None:
-        base.insert(0, S.patient == patient)
+    param = SEARCH_PARAMS[resource_type][flt.name]
+    base = _index_rows(resource_type, param, patient)
     if flt.kind == "token":
         match = or_(*[_token_condition(t) for t in flt.tokens])
         return R.res_id.in_(select(S.res_id).where(*base, match))
     if flt.kind == "reference":
-        options: list[ColumnElement[bool]] = []
-        for ref in flt.references:
-            options.append(S.value == ref if "/" in ref else S.value.like(f"%/{ref}"))
+        options = [_reference_condition(param, ref) for ref in flt.references]
         return R.res_id.in_(select(S.res_id).where(*base, or_(*options)))
     conditions = [_date_condition(v) for v in flt.dates]
     return R.res_id.in_(select(S.res_id).where(*base, S.value.is_(None), and_(*conditions)))
@@ -535,7 +698,7 @@ class FhirStore:
         version = current + 1
         seq, ts = writer.tick()
         content = with_meta(document, resource_id, version, ts)
-        await session.execute(delete(S).where(S.res_type == resource_type, S.res_id == resource_id))
+        await writer.drop_index(resource_type, resource_id)
         patient = writer.add_index(resource_type, resource_id, content)
         await session.execute(
             update(R)
@@ -590,7 +753,7 @@ class FhirStore:
             return None
         version = int(row.version_id) + 1
         seq, ts = writer.tick()
-        await session.execute(delete(S).where(S.res_type == resource_type, S.res_id == resource_id))
+        await writer.drop_index(resource_type, resource_id)
         await session.execute(
             update(R)
             .where(R.res_type == resource_type, R.res_id == resource_id)
@@ -668,7 +831,9 @@ class FhirStore:
             values = (
                 await session.execute(
                     select(S.value).where(
-                        S.res_type == plan.resource_type, S.param == inc.param, S.res_id.in_(ids)
+                        S.res_type == plan.resource_type,
+                        _param_condition(SEARCH_PARAMS[plan.resource_type][inc.param]),
+                        S.res_id.in_(ids),
                     )
                 )
             ).scalars()
@@ -708,47 +873,33 @@ class FhirStore:
         max_per_code: int = 1,
         category: str | None = None,
     ) -> list[Stored]:
-        """The newest MAX_PER_CODE Observations of PATIENT per code (`Observation/$lastn`)."""
-        conditions: list[ColumnElement[bool]] = [
-            S.patient == patient,
-            S.res_type == "Observation",
-            S.param == "code",
-        ]
-        if codes:
-            conditions.append(or_(*[_token_condition(parse_token(c)) for c in codes]))
-        if category:
-            conditions.append(
-                S.res_id.in_(
-                    select(S.res_id).where(
-                        S.patient == patient,
-                        S.res_type == "Observation",
-                        S.param == "category",
-                        _token_condition(parse_token(category)),
-                    )
-                )
-            )
-        ranked = (
-            select(
-                S.res_id,
-                func.row_number()
-                .over(partition_by=(S.system, S.value), order_by=(S.low.desc(), S.res_id.desc()))
-                .label("rank"),
-            )
-            .where(*conditions)
-            .subquery()
-        )
-        stmt = (
-            select(R.res_id, R.version_id, R.last_updated, V.content)
-            .join(
-                V,
-                and_(V.res_type == R.res_type, V.res_id == R.res_id, V.version_id == R.version_id),
-            )
-            .where(
-                R.res_type == "Observation",
-                R.res_id.in_(select(ranked.c.res_id).where(ranked.c.rank <= max_per_code)),
-            )
-        )
+        """The newest MAX_PER_CODE Observations of PATIENT per code (`Observation/$lastn`).
+
+        The newest per code comes from `fhir_latest`; more per code, or a code whose newest
+        Observation is outside CATEGORY, is ranked from the patient's index rows.
+        """
+        tokens = [parse_token(c) for c in codes]
         async with self.sessionmaker() as session:
+            if max_per_code == 1:
+                ids, outside = await _latest_ids(session, patient, tokens, category)
+                if outside:
+                    ids |= await _ranked_ids(session, patient, outside, 1, category)
+            else:
+                ids = await _ranked_ids(session, patient, tokens, max_per_code, category)
+            if not ids:
+                return []
+            stmt = (
+                select(R.res_id, R.version_id, R.last_updated, V.content)
+                .join(
+                    V,
+                    and_(
+                        V.res_type == R.res_type,
+                        V.res_id == R.res_id,
+                        V.version_id == R.version_id,
+                    ),
+                )
+                .where(R.res_type == "Observation", R.res_id.in_(ids))
+            )
             rows = (await session.execute(stmt)).all()
         return [
             Stored("Observation", r.res_id, r.version_id, r.last_updated, json.loads(r.content))
@@ -802,6 +953,80 @@ class FhirStore:
             for r in rows[:count]
         ]
         return versions, len(rows) > count
+
+
+def _latest_token(token: TokenValue) -> ColumnElement[bool]:
+    conditions: list[ColumnElement[bool]] = []
+    if token.code is not None:
+        conditions.append(L.code == token.code)
+    if token.system is not None:
+        conditions.append(L.system == token.system)
+    return and_(*conditions)
+
+
+async def _latest_ids(
+    session: AsyncSession, patient: str, tokens: list[TokenValue], category: str | None
+) -> tuple[set[str], list[TokenValue]]:
+    """Ids of the newest Observation per code, and the codes whose newest is off CATEGORY."""
+    stmt = select(L.system, L.code, L.res_id).where(L.patient == patient)
+    if tokens:
+        stmt = stmt.where(or_(*[_latest_token(t) for t in tokens]))
+    latest = (await session.execute(stmt)).all()
+    if category is None or not latest:
+        return {r.res_id for r in latest}, []
+    ids = {r.res_id for r in latest}
+    inside = set(
+        (
+            await session.execute(
+                select(S.res_id).where(
+                    S.res_type == "Observation",
+                    S.res_id.in_(ids),
+                    S.param == "category",
+                    _token_condition(parse_token(category)),
+                )
+            )
+        ).scalars()
+    )
+    outside = [TokenValue(r.system, r.code) for r in latest if r.res_id not in inside]
+    return inside, outside
+
+
+async def _ranked_ids(
+    session: AsyncSession,
+    patient: str,
+    tokens: list[TokenValue],
+    max_per_code: int,
+    category: str | None,
+) -> set[str]:
+    """Ids of the newest MAX_PER_CODE Observations per code, ranked from the index rows."""
+    params = SEARCH_PARAMS["Observation"]
+    conditions = _index_rows("Observation", params["code"], patient)
+    if tokens:
+        conditions.append(or_(*[_token_condition(t) for t in tokens]))
+    if category:
+        conditions.append(
+            S.res_id.in_(
+                select(S.res_id).where(
+                    *_index_rows("Observation", params["category"], patient),
+                    _token_condition(parse_token(category)),
+                )
+            )
+        )
+    ranked = (
+        select(
+            S.res_id,
+            func.row_number()
+            .over(
+                partition_by=(S.system, S.value),
+                order_by=(S.low.desc().nulls_last(), S.res_id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(*conditions)
+        .subquery()
+    )
+    stmt = select(ranked.c.res_id).where(ranked.c.rank <= max_per_code)
+    return set((await session.execute(stmt)).scalars())
 
 
 def _check_type(resource_type: str) -> None:

@@ -77,10 +77,12 @@ class FhirSearchRow(Base):
     """One indexed value of one search parameter of a current resource."""
 
     __tablename__ = "fhir_search"
+    # Date rows have no value, so `value IS NULL` plus a range on `low` uses the value index.
+    # The patient index is in time order (rows of dated types carry the resource's date):
+    # a bulk load appends to one place per patient instead of one per parameter and value.
     __table_args__ = (
-        Index("ix_fhir_search_value", "res_type", "param", "value", "res_id"),
-        Index("ix_fhir_search_patient", "patient", "res_type", "param", "value", "low"),
-        Index("ix_fhir_search_date", "res_type", "param", "low"),
+        Index("ix_fhir_search_value", "res_type", "param", "value", "low"),
+        Index("ix_fhir_search_patient", "patient", "res_type", "low", "param", "value"),
         Index("ix_fhir_search_res", "res_type", "res_id"),
     )
 
@@ -93,6 +95,22 @@ class FhirSearchRow(Base):
     value: Mapped[str | None] = mapped_column(String(512), nullable=True)
     low: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     high: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class FhirLatestRow(Base):
+    """The newest Observation of one patient per code (by date, then id): `$lastn` reads it.
+
+    Kept on write; `system` is "" for a code without one.
+    """
+
+    __tablename__ = "fhir_latest"
+    __table_args__ = (Index("ix_fhir_latest_res", "res_id"),)
+
+    patient: Mapped[str] = mapped_column(String(128), primary_key=True)
+    system: Mapped[str] = mapped_column(String(512), primary_key=True)
+    code: Mapped[str] = mapped_column(String(512), primary_key=True)
+    res_id: Mapped[str] = mapped_column(String(64))
+    low: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class FhirClientRow(Base):

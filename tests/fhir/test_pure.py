@@ -102,10 +102,13 @@ def test_index_rows_of_a_vital_sign() -> None:
         "effectivePeriod": {"start": "2024-01-01T10:00:00Z"},
     }
     rows = index_resource(obs)
-    assert IndexRow("code", "http://loinc.org", "8867-4") in rows
-    assert IndexRow("patient", value="Patient/7") in rows
-    assert IndexRow("status", value="final") in rows
-    assert IndexRow("date", low=datetime(2024, 1, 1, 10), high=datetime(9999, 12, 31)) in rows
+    low, high = datetime(2024, 1, 1, 10), datetime(9999, 12, 31)
+    # Every row of an Observation carries its date; `patient` is searched on `subject` rows.
+    assert IndexRow("code", "http://loinc.org", "8867-4", low, high) in rows
+    assert IndexRow("subject", value="Patient/7", low=low, high=high) in rows
+    assert IndexRow("status", value="final", low=low, high=high) in rows
+    assert IndexRow("date", low=low, high=high) in rows
+    assert {r.param for r in rows} == {"code", "subject", "status", "date"}
     assert compartment_patient(obs) == "Patient/7"
     group = {**obs, "subject": {"reference": "Group/1"}}
     assert compartment_patient(group) is None

@@ -103,3 +103,51 @@ async def test_lastn_returns_newest_per_code(fhir: FhirClient) -> None:
     two = await fhir.latest_vitals(pa, [f"{LOINC}|{HR}"], max_per_code=2)
     assert sorted(float(o.valueQuantity.value) for o in two) == [64, 65]  # type: ignore[union-attr,arg-type]
     assert len(await fhir.latest_vitals(pb)) == 1
+
+
+async def _newest(fhir: FhirClient, patient_ref: str, code: str) -> float:
+    (obs,) = await fhir.latest_vitals(patient_ref, [f"{LOINC}|{code}"])
+    return float(obs.valueQuantity.value)  # type: ignore[union-attr,arg-type]
+
+
+async def test_lastn_follows_late_readings_updates_and_deletes(fhir: FhirClient) -> None:
+    pa, _ = await _seed(fhir)
+    # a reading that arrives late (older than the newest) does not displace it
+    await fhir.create(vital(pa, HR, 99, "2024-02-01T08:00:00Z"))
+    assert await _newest(fhir, pa, HR) == 65
+    newest = (await fhir.latest_vitals(pa, [f"{LOINC}|{HR}"]))[0]
+    # moving the newest back in time hands "latest" to the next one
+    newest.effectiveDateTime = "2024-01-01T00:00:00Z"  # type: ignore[assignment]
+    await fhir.update(newest)
+    assert await _newest(fhir, pa, HR) == 64
+    second = (await fhir.latest_vitals(pa, [f"{LOINC}|{HR}"]))[0]
+    await fhir.delete(Observation, str(second.id))
+    assert await _newest(fhir, pa, HR) == 63
+    # a newer reading filed under another category is newest by code, but not as a vital sign
+    lab = vital(pa, HR, 50, "2024-04-01T08:00:00Z")
+    lab.category[0].coding[0].code = "laboratory"  # type: ignore[index]
+    await fhir.create(lab)
+    assert await _newest(fhir, pa, HR) == 50
+    _, data = await fhir.request_json(
+        "GET", "Observation/$lastn", params=[("patient", pa), ("category", "vital-signs")]
+    )
+    values = sorted(float(e["resource"]["valueQuantity"]["value"]) for e in data["entry"])
+    assert values == [17, 63]
+
+
+async def test_aliases_search_the_rows_they_stand_for(fhir: FhirClient) -> None:
+    pa, pb = await _seed(fhir)
+    count = fhir.count
+    assert await count(_q(patient=pa)) == await count(_q(subject=pa)) == 10
+    # `patient` only ever names Patients; `combo-code` finds codes and component codes
+    assert await count(_q(patient=f"Group/{pa.split('/')[1]}")) == 0
+    assert await count(_q(**{"combo-code": f"{LOINC}|{HR}"})) == 6
+    bp = vital(pb, "85354-9", 0, "2024-03-03T09:00:00Z")
+    bp.valueQuantity = None
+    bp.component = [  # type: ignore[assignment]
+        {"code": {"coding": [{"system": LOINC, "code": "8480-6"}]}, "valueQuantity": {"value": 120}}
+    ]
+    await fhir.create(bp)
+    assert await count(_q(**{"combo-code": "8480-6"})) == 1
+    assert await count(_q(**{"component-code": "8480-6"})) == 1
+    assert await count(_q(code="8480-6")) == 0

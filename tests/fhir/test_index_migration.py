@@ -1,0 +1,127 @@
+"""The `fhir` migrations: the tables match the models, and an older index is rebuilt."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, text
+
+import integrations.fhir_store.tables
+import integrations.persistence.tables
+from integrations.fhir_store.store import FhirStore
+from integrations.persistence.database import Base, create_engine, create_sessionmaker
+from integrations.persistence.migrate import alembic_config, migrate
+from tests.conftest import fresh_pg_database
+
+HR = "8867-4"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'carebot.db'}"
+        return
+    async with fresh_pg_database() as url:
+        yield url
+
+
+async def test_migrated_tables_match_the_models(empty_url: str) -> None:
+    # every table module is imported, so the metadata holds every model
+    assert integrations.persistence.tables and integrations.fhir_store.tables
+    await migrate(empty_url)
+    engine = create_engine(empty_url)
+
+    def differences(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection)
+        return [
+            d
+            for d in compare_metadata(context, Base.metadata)
+            if not (
+                isinstance(d, tuple) and d[0] == "remove_table" and d[1].name == "alembic_version"
+            )
+        ]
+
+    async with engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+    await engine.dispose()
+
+
+def _observation(rid: str, patient: str, value: int, when: str) -> dict[str, object]:
+    return {
+        "resourceType": "Observation",
+        "id": rid,
+        "meta": {"versionId": "1", "lastUpdated": "2024-01-01T00:00:00Z"},
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": HR}]},
+        "subject": {"reference": patient},
+        "effectiveDateTime": when,
+        "valueQuantity": {"value": value, "unit": "/min"},
+    }
+
+
+async def test_an_index_of_the_first_shape_is_rebuilt(empty_url: str) -> None:
+    engine = create_engine(empty_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(lambda c: command.upgrade(alembic_config(c), "fhir_0001"))
+        stamp = datetime(2024, 1, 1)
+        for seq, (rid, value, when) in enumerate(
+            [("o1", 60, "2024-03-01T08:00:00Z"), ("o2", 70, "2024-03-02T08:00:00Z")], start=1
+        ):
+            await connection.execute(
+                text("INSERT INTO fhir_resource VALUES (:t, :i, 1, :ts, :d, :p)").bindparams(
+                    t="Observation", i=rid, ts=stamp, d=False, p="Patient/a"
+                ),
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO fhir_version (seq, res_type, res_id, version_id, last_updated,"
+                    " method, content) VALUES (:s, 'Observation', :i, 1, :ts, 'POST', :c)"
+                ).bindparams(
+                    s=seq,
+                    i=rid,
+                    ts=stamp,
+                    c=json.dumps(_observation(rid, "Patient/a", value, when)),
+                ),
+            )
+        # the old shape kept a duplicate `patient` row beside `subject`
+        await connection.execute(
+            text(
+                "INSERT INTO fhir_search (res_type, res_id, param, patient, value)"
+                " VALUES ('Observation', 'o1', 'patient', 'Patient/a', 'Patient/a')"
+            )
+        )
+    await engine.dispose()
+
+    await migrate(empty_url)
+    engine = create_engine(empty_url)
+    store = FhirStore(create_sessionmaker(engine))
+    async with engine.connect() as connection:
+        params = (
+            await connection.execute(text("SELECT DISTINCT param FROM fhir_search ORDER BY param"))
+        ).scalars()
+        assert list(params) == ["code", "date", "status", "subject"]
+    (latest,) = await store.lastn("Patient/a")
+    assert latest.resource_id == "o2"
+    await engine.dispose()
+
+    # and back: the first shape's alias rows return, then forward again
+    async with engine.begin() as connection:
+        await connection.run_sync(lambda c: command.downgrade(alembic_config(c), "fhir_0001"))
+        rows = await connection.execute(
+            text("SELECT count(*) FROM fhir_search WHERE param = 'patient'")
+        )
+        assert rows.scalar_one() == 2
+    await engine.dispose()
+    await migrate(empty_url)
+    engine = create_engine(empty_url)
+    store = FhirStore(create_sessionmaker(engine))
+    assert [s.resource_id for s in await store.lastn("Patient/a")] == ["o2"]
+    await engine.dispose()
