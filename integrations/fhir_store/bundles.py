@@ -15,7 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from integrations.fhir_store.dates import format_instant
 from integrations.fhir_store.outcome import StoreError, invalid
 from integrations.fhir_store.scopes import Action
-from integrations.fhir_store.store import FhirStore, Stored, WriteResult, _Writer, new_id
+from integrations.fhir_store.store import (
+    FhirStore,
+    NewResource,
+    Stored,
+    WriteResult,
+    _Writer,
+    new_id,
+    prepare_create,
+)
 from integrations.fhir_store.validate import validate_resource
 
 # Raises StoreError(403) when the caller may not do ACTION on a resource type.
@@ -157,6 +165,7 @@ async def run_transaction(
             mapping[entry.full_url] = f"{entry.resource_type}/{entry.resource_id}"
         elif entry.full_url and entry.method == "PUT" and entry.resource_id:
             mapping[entry.full_url] = f"{entry.resource_type}/{entry.resource_id}"
+    prepared = _prepare(entries, mapping)
     responses: dict[int, dict[str, Any]] = {}
     ordered = sorted(entries, key=lambda e: (_ORDER[e.method], e.index))
     async with store.sessionmaker() as session, session.begin():
@@ -164,6 +173,10 @@ async def run_transaction(
         await writer.lock()
         for entry in ordered:
             try:
+                if entry.index in prepared:
+                    result = writer.add_created(prepared[entry.index])
+                    responses[entry.index] = _response(result.stored, "201 Created", representation)
+                    continue
                 responses[entry.index] = await _apply(store, writer, entry, mapping, representation)
             except StoreError as error:
                 error.diagnostics = f"entry {entry.index}: {error.diagnostics}"
@@ -176,6 +189,22 @@ async def run_transaction(
         if entry.method == "GET":
             responses[entry.index] = await _get(store, entry)
     return [responses[i] for i in range(len(entries))]
+
+
+def _prepare(entries: list[Entry], mapping: dict[str, str]) -> dict[int, NewResource]:
+    """The plain creates of a transaction, made ready before its write lock is taken.
+
+    Only when no conditional create can still add a `urn:uuid:` target to MAPPING.
+    """
+    if any(e.full_url and e.if_none_exist for e in entries):
+        return {}
+    prepared: dict[int, NewResource] = {}
+    for entry in entries:
+        if entry.method == "POST" and not entry.if_none_exist and entry.resource is not None:
+            entry.resource_id = entry.resource_id or new_id()
+            resource = _rewrite(entry.resource, mapping) if mapping else entry.resource
+            prepared[entry.index] = prepare_create(resource, entry.resource_id)
+    return prepared
 
 
 async def _apply(

@@ -95,6 +95,32 @@ class WriteResult:
     created: bool
 
 
+@dataclass(frozen=True)
+class NewResource:
+    """A resource ready to be created: all but its version stamp, worked out before the
+    write lock is taken (the lock serialises writers, so work done under it is costly)."""
+
+    resource_type: str
+    resource_id: str
+    body: dict[str, Any]  # resourceType, id and the content, without meta
+    meta: dict[str, Any]  # the meta the client sent
+    head: str  # BODY as JSON
+    patient: str | None
+    index: list[dict[str, Any]]
+
+
+def prepare_create(document: dict[str, Any], resource_id: str | None = None) -> NewResource:
+    """DOCUMENT made ready for creation with RESOURCE_ID (a new id if None)."""
+    resource_type = document["resourceType"]
+    _check_type(resource_type)
+    rid = resource_id or new_id()
+    body = {"resourceType": resource_type, "id": rid}
+    body.update({k: v for k, v in document.items() if k not in ("resourceType", "id", "meta")})
+    patient, rows = search_rows(resource_type, rid, body)
+    meta = dict(document.get("meta") or {})
+    return NewResource(resource_type, rid, body, meta, _dump(body), patient, rows)
+
+
 @dataclass
 class SearchResult:
     """A page of matches, the included resources and the total when known."""
@@ -180,10 +206,45 @@ class _Writer:
         """Queue the index rows of a resource; returns its compartment patient."""
         patient, rows = search_rows(resource_type, resource_id, document)
         self.index += rows
+        self._note_latest(rows)
+        return patient
+
+    def add_created(self, new: NewResource) -> WriteResult:
+        """Queue the first version of a prepared resource."""
+        seq, ts = self.tick()
+        meta = {**new.meta, "versionId": "1", "lastUpdated": format_instant(ts)}
+        self.index += new.index
+        self._note_latest(new.index)
+        self.resources.append(
+            {
+                "res_type": new.resource_type,
+                "res_id": new.resource_id,
+                "version_id": 1,
+                "last_updated": ts,
+                "deleted": False,
+                "patient": new.patient,
+            }
+        )
+        self.versions.append(
+            {
+                "seq": seq,
+                "res_type": new.resource_type,
+                "res_id": new.resource_id,
+                "version_id": 1,
+                "last_updated": ts,
+                "method": "POST",
+                # the same text as dumping BODY with META last, without dumping BODY again
+                "content": f'{new.head[:-1]},"meta":{_dump(meta)}}}',
+            }
+        )
+        content = {**new.body, "meta": meta}
+        stored = Stored(new.resource_type, new.resource_id, 1, ts, content, "POST")
+        return WriteResult(stored, True)
+
+    def _note_latest(self, rows: list[dict[str, Any]]) -> None:
         for key, rank in latest_candidates(rows):
             if key not in self.latest or rank > self.latest[key]:
                 self.latest[key] = rank
-        return patient
 
     async def drop_index(self, resource_type: str, resource_id: str) -> None:
         """Remove the index rows of a resource's current version (update or delete)."""
@@ -622,32 +683,7 @@ class FhirStore:
             if ids:
                 existing = await self._current(writer.session, resource_type, ids[0])
                 return WriteResult(existing, False)
-        rid = resource_id or new_id()
-        seq, ts = writer.tick()
-        content = with_meta(document, rid, 1, ts)
-        patient = writer.add_index(resource_type, rid, content)
-        writer.resources.append(
-            {
-                "res_type": resource_type,
-                "res_id": rid,
-                "version_id": 1,
-                "last_updated": ts,
-                "deleted": False,
-                "patient": patient,
-            }
-        )
-        writer.versions.append(
-            {
-                "seq": seq,
-                "res_type": resource_type,
-                "res_id": rid,
-                "version_id": 1,
-                "last_updated": ts,
-                "method": "POST",
-                "content": _dump(content),
-            }
-        )
-        return WriteResult(Stored(resource_type, rid, 1, ts, content, "POST"), True)
+        return writer.add_created(prepare_create(document, resource_id))
 
     async def _current(self, session: AsyncSession, resource_type: str, resource_id: str) -> Stored:
         row = (

@@ -144,3 +144,21 @@ def test_search_builder_is_pure() -> None:
     ]
     assert query.resource_type == "Observation"
     assert "date=ge2024-01-01" in query.query_string()
+
+
+def test_a_prepared_create_stores_the_same_text_as_dumping_it_whole() -> None:
+    from integrations.fhir_store.store import _dump, _Writer, prepare_create, with_meta
+
+    obs = {
+        "resourceType": "Observation",
+        "meta": {"profile": ["http://hl7.org/fhir/StructureDefinition/vitalsigns"]},
+        "status": "final",
+        "code": {"text": "pulse é"},
+    }
+    writer = _Writer(None)  # type: ignore[arg-type]
+    result = writer.add_created(prepare_create(obs, "o-1"))
+    stored = result.stored
+    whole = with_meta(obs, "o-1", 1, stored.last_updated)
+    assert stored.content == whole
+    assert writer.versions[0]["content"] == _dump(whole)
+    assert list(whole) == ["resourceType", "id", "status", "code", "meta"]
