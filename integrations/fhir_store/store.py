@@ -512,10 +512,11 @@ class FhirStore:
         self._since_checkpoint = 0
 
     async def note_bulk_write(self, count: int) -> None:
-        """After bulk loads, refresh PostgreSQL's planner statistics (at 500, 1000, 2000, ...).
+        """After bulk loads, refresh the planner statistics (at 500, 1000, 2000, ... writes).
 
-        Fresh tables have none until autovacuum runs, and the search plans chosen without
-        them scan the whole index table.
+        Fresh tables have none (PostgreSQL until autovacuum runs, SQLite ever), and the
+        plans chosen without them scan whole tables: SQLite walks every Observation in
+        `_lastUpdated` order instead of looking up the few a patient's index rows name.
         """
         self._written += count
         self._since_checkpoint += count
@@ -526,10 +527,15 @@ class FhirStore:
                 # the WAL never restarts and grows without bound: reset it now and then.
                 self._since_checkpoint = 0
                 await session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-            if self._written < self._next_analyze or dialect != "postgresql":
+            if self._written < self._next_analyze:
                 return
             self._next_analyze = self._written * 2
-            await session.execute(text("ANALYZE fhir_resource, fhir_version, fhir_search"))
+            if dialect == "sqlite":
+                # sampled: about a thousand rows per index, so it takes milliseconds at any size
+                await session.execute(text("PRAGMA analysis_limit=1000"))
+                await session.execute(text("ANALYZE"))
+            else:
+                await session.execute(text("ANALYZE fhir_resource, fhir_version, fhir_search"))
             await session.commit()
 
     # ----- reads -------------------------------------------------------------------------
