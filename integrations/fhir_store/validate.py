@@ -327,38 +327,31 @@ def _screen(document: dict[str, Any], resource_type: str) -> tuple[bool, bool]:
         node, path, allowed = stack.pop()
         if not node:
             blank = True
-        if isinstance(node, list):
-            for item in node:
-                if isinstance(item, str):
-                    if not item or item.isspace():
-                        blank = True
-                    elif allowed is not None and item not in allowed:
-                        coded = True
-                elif isinstance(item, (dict, list)):
-                    stack.append((item, path, allowed))
-                elif item is None:
-                    blank = True
-            continue
-        for key, value in node.items():
-            child_path = codes = None
+        if isinstance(node, dict):
+            if not _CODED_KEYS.isdisjoint(node):
+                for key in _CODED_KEYS.intersection(node):
+                    coded = coded or _may_break_datatype_codes(key, node[key])
             if path is not None:
-                child_path = f"{path}.{key}"
-                codes = _RESOURCE_CODES.get(child_path)
-                if isinstance(key, str) and key.startswith("_"):
-                    bare = key[1:]
-                    coded = coded or (f"{path}.{bare}" in _RESOURCE_CODES and bare not in node)
-                if child_path not in _CODED_PARENTS:
-                    child_path = None
-            if key in _CODED_KEYS and _may_break_datatype_codes(key, value):
-                coded = True
-            if isinstance(value, str):
-                if not value or value.isspace():
+                # where a required binding can sit, each member goes on with its own path
+                for key, value in node.items():
+                    child_path = f"{path}.{key}"
+                    if isinstance(key, str) and key.startswith("_"):
+                        bare = key[1:]
+                        coded = coded or (f"{path}.{bare}" in _RESOURCE_CODES and bare not in node)
+                    codes = _RESOURCE_CODES.get(child_path)
+                    tracked = child_path if child_path in _CODED_PARENTS else None
+                    stack.append(([value], tracked, codes))
+                continue
+            node, allowed = node.values(), None
+        for item in node:
+            if isinstance(item, str):
+                if not item or item.isspace():
                     blank = True
-                elif codes is not None and value not in codes:
+                elif allowed is not None and item not in allowed:
                     coded = True
-            elif isinstance(value, (dict, list)):
-                stack.append((value, child_path, codes))
-            elif value is None:
+            elif isinstance(item, (dict, list)):
+                stack.append((item, path, allowed))
+            elif item is None:
                 blank = True
     return blank, coded
 
