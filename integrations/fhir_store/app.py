@@ -33,6 +33,7 @@ from integrations.fhir_store.query import build_plan
 from integrations.fhir_store.scopes import Action, Grant
 from integrations.fhir_store.store import FhirStore, Stored, utcnow
 from integrations.fhir_store.validate import parse_json, validate_resource
+from integrations.fhir_store.validation_pool import ValidationPool
 
 log = logging.getLogger(__name__)
 FHIR_JSON = "application/fhir+json"
@@ -49,6 +50,7 @@ class StoreSettings:
 
 STORE_KEY = web.AppKey("fhir_store", FhirStore)
 SETTINGS_KEY = web.AppKey("fhir_settings", StoreSettings)
+VALIDATION_KEY = web.AppKey("fhir_validation", ValidationPool)
 
 
 @dataclass
@@ -85,9 +87,15 @@ def create_fhir_app(
     app = web.Application(client_max_size=max_body)
     app[STORE_KEY] = FhirStore(sessionmaker)
     app[SETTINGS_KEY] = StoreSettings(require_auth, max_body)
+    app[VALIDATION_KEY] = ValidationPool()  # its workers start with the first big bundle
+    app.on_cleanup.append(_close_validation)
     app.router.add_route("*", "/{tail:.*}", _handle)
     app.router.add_route("*", "", _handle)  # the base URL itself, without a trailing slash
     return app
+
+
+async def _close_validation(app: web.Application) -> None:
+    await app[VALIDATION_KEY].close()
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -473,10 +481,13 @@ async def _bundle(call: Call, settings: StoreSettings) -> Dispatched:
         if call.compartment is not None:
             raise StoreError(403, "patient tokens cannot post bundles", "forbidden")
 
+    validation = call.request.app[VALIDATION_KEY]
     if kind == "transaction":
-        responses = await run_transaction(call.store, entries, authorize, representation)
+        responses = await run_transaction(
+            call.store, entries, authorize, representation, validation=validation
+        )
     else:
-        responses = await run_batch(call.store, entries, authorize, representation)
+        responses = await run_batch(call.store, entries, authorize, representation, validation)
     bundle = {"resourceType": "Bundle", "type": f"{kind}-response", "entry": responses}
     targets = [r["fullUrl"] for r in responses if "fullUrl" in r]
     return _json(bundle), Action.CREATE, targets

@@ -24,7 +24,7 @@ from integrations.fhir_store.store import (
     new_id,
     prepare_create,
 )
-from integrations.fhir_store.validate import validate_resource
+from integrations.fhir_store.validation_pool import Resource, ValidationPool, Verdicts
 
 # Raises StoreError(403) when the caller may not do ACTION on a resource type.
 Authorize = Callable[[str, Action], None]
@@ -146,18 +146,51 @@ def parse_bundle(bundle: Any) -> tuple[str, list[Entry]]:
     return kind, entries
 
 
+async def _judge(resources: dict[int, Resource], validation: ValidationPool | None) -> Verdicts:
+    return await validation.judge(resources) if validation is not None else Verdicts(resources)
+
+
+def _allowed(entry: Entry, authorize: Authorize) -> bool:
+    try:
+        authorize(entry.resource_type, _action(entry))
+    except Exception:
+        return False  # the entry's own turn raises it
+    return True
+
+
+async def _authorize_and_validate(
+    entries: list[Entry], authorize: Authorize, validation: ValidationPool | None
+) -> None:
+    """Raise the first entry's refusal, authorization before validation within an entry."""
+    denied: Exception | None = None
+    resources: dict[int, Resource] = {}
+    for entry in entries:
+        try:
+            authorize(entry.resource_type, _action(entry))
+        except Exception as error:
+            denied = error  # raised once the entries before it are known to be valid
+            break
+        if entry.resource is not None:
+            resources[entry.index] = (entry.resource, entry.resource_type)
+    verdicts = await _judge(resources, validation)
+    verdicts.check_all()
+    if denied is not None:
+        raise denied
+
+
 async def run_transaction(
     store: FhirStore,
     entries: list[Entry],
     authorize: Authorize,
     representation: bool = False,
     also: Callable[[AsyncSession], Awaitable[None]] | None = None,
+    validation: ValidationPool | None = None,
 ) -> list[dict[str, Any]]:
-    """Apply ENTRIES atomically (and ALSO in the same database transaction); all or nothing."""
-    for entry in entries:
-        authorize(entry.resource_type, _action(entry))
-        if entry.resource is not None:
-            validate_resource(entry.resource, entry.resource_type)
+    """Apply ENTRIES atomically (and ALSO in the same database transaction); all or nothing.
+
+    Resources are validated in VALIDATION's workers when given, else on the event loop.
+    """
+    await _authorize_and_validate(entries, authorize, validation)
     mapping: dict[str, str] = {}
     for entry in entries:
         if entry.full_url and entry.method == "POST" and not entry.if_none_exist:
@@ -254,9 +287,19 @@ async def _get(store: FhirStore, entry: Entry) -> dict[str, Any]:
 
 
 async def run_batch(
-    store: FhirStore, entries: list[Entry], authorize: Authorize, representation: bool = False
+    store: FhirStore,
+    entries: list[Entry],
+    authorize: Authorize,
+    representation: bool = False,
+    validation: ValidationPool | None = None,
 ) -> list[dict[str, Any]]:
     """Apply each entry on its own; a failing entry gets its OperationOutcome."""
+    writes = {
+        entry.index: (entry.resource, entry.resource_type)
+        for entry in entries
+        if entry.method != "GET" and entry.resource is not None and _allowed(entry, authorize)
+    }
+    verdicts = await _judge(writes, validation)
     out: list[dict[str, Any]] = []
     for entry in entries:
         try:
@@ -265,7 +308,7 @@ async def run_batch(
                 out.append(await _get(store, entry))
                 continue
             if entry.resource is not None:
-                validate_resource(entry.resource, entry.resource_type)
+                verdicts.check(entry.index)
             async with store.sessionmaker() as session, session.begin():
                 writer = _Writer(session)
                 await writer.lock()
