@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 
 from aiohttp import web
 
@@ -15,7 +16,10 @@ log = logging.getLogger(__name__)
 
 
 async def run_fhir_server(database_url: str, host: str, port: int) -> None:
-    """Migrate the database, then serve the store at http://HOST:PORT/fhir until cancelled."""
+    """Migrate the database, then serve the store at http://HOST:PORT/fhir until cancelled.
+
+    SIGTERM stops it as Ctrl-C does: the app is cleaned up (its validation workers stop).
+    """
     await migrate(database_url)
     engine = create_engine(database_url)
     root = web.Application()
@@ -26,8 +30,12 @@ async def run_fhir_server(database_url: str, host: str, port: int) -> None:
     await site.start()
     bound = runner.addresses[0][1] if runner.addresses else port
     print(f"FHIR store at http://{host}:{bound}/fhir", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
+        loop.remove_signal_handler(signal.SIGTERM)
         await runner.cleanup()
         await engine.dispose()

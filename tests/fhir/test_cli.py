@@ -71,9 +71,13 @@ async def test_clients_add_list_revoke_and_serve(sqlite_url: str, tmp_path: Path
             await _run(env, tmp_path, "fhir", "clients", "revoke", "ops")
             gone = await http.get(f"{base}/Patient", headers={"Authorization": f"Bearer {token}"})
             assert gone.status_code == 401
-    finally:
+        # SIGTERM is a clean stop, as Ctrl-C is
         server.terminate()
-        await server.wait()
+        assert await asyncio.wait_for(server.wait(), 30) == 0
+    finally:
+        if server.returncode is None:
+            server.kill()
+            await server.wait()
 
 
 async def test_import_resumes_after_an_interruption(
