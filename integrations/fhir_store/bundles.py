@@ -200,6 +200,7 @@ async def run_transaction(
             mapping[entry.full_url] = f"{entry.resource_type}/{entry.resource_id}"
     prepared = _prepare(entries, mapping)
     responses: dict[int, dict[str, Any]] = {}
+    created: dict[int, Stored] = {}  # their responses are written after the lock is let go
     ordered = sorted(entries, key=lambda e: (_ORDER[e.method], e.index))
     async with store.sessionmaker() as session, session.begin():
         writer = _Writer(session)
@@ -207,8 +208,7 @@ async def run_transaction(
         for entry in ordered:
             try:
                 if entry.index in prepared:
-                    result = writer.add_created(prepared[entry.index])
-                    responses[entry.index] = _response(result.stored, "201 Created", representation)
+                    created[entry.index] = writer.add_created(prepared[entry.index]).stored
                     continue
                 responses[entry.index] = await _apply(store, writer, entry, mapping, representation)
             except StoreError as error:
@@ -217,6 +217,8 @@ async def run_transaction(
         await writer.finish()
         if also is not None:
             await also(session)
+    for index, stored in created.items():
+        responses[index] = _response(stored, "201 Created", representation)
     await store.note_bulk_write(len(entries))
     for entry in ordered:
         if entry.method == "GET":

@@ -20,18 +20,21 @@ from urllib.parse import parse_qsl
 
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
     and_,
-    bindparam,
     delete,
     false,
     func,
     insert,
+    literal,
     or_,
     select,
     text,
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from integrations.fhir_store.dates import format_instant
@@ -301,51 +304,26 @@ class _Writer:
                     self.latest[key] = rank
 
     async def _merge_latest(self) -> None:
-        session = self.session
+        # One upsert per key, kept only where the new reading ranks higher (date, then id).
         pending, self.latest = self.latest, {}
-        keys = list(pending)
-        current: dict[LatestKey, tuple[datetime, str]] = {}
-        for start in range(0, len(keys), 300):
-            chunk = keys[start : start + 300]
-            rows = await session.execute(
-                select(L.patient, L.system, L.code, L.low, L.res_id).where(
-                    tuple_(L.patient, L.system, L.code).in_(chunk)
-                )
-            )
-            for r in rows:
-                current[(r.patient, r.system, r.code)] = (r.low or EARLIEST, r.res_id)
-        inserts: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
-        for key, (low, res_id) in pending.items():
-            old = current.get(key)
-            if old is not None and old >= (low, res_id):
-                continue
-            patient, system, code = key
-            stored_low = None if low == EARLIEST else low
-            if old is None:
-                inserts.append(
-                    {"patient": patient, "system": system, "code": code, "res_id": res_id}
-                    | {"low": stored_low}
-                )
-            else:
-                updates.append(
-                    {"k_patient": patient, "k_system": system, "k_code": code}
-                    | {"k_res_id": res_id, "k_low": stored_low}
-                )
-        if inserts:
-            await insert_many(session, "fhir_latest", inserts)
-        if updates:
-            table = _TABLES["fhir_latest"]
-            await session.execute(
-                update(table)
-                .where(
-                    table.c.patient == bindparam("k_patient"),
-                    table.c.system == bindparam("k_system"),
-                    table.c.code == bindparam("k_code"),
-                )
-                .values(res_id=bindparam("k_res_id"), low=bindparam("k_low")),
-                updates,
-            )
+        rows = [
+            {"patient": p, "system": s, "code": c, "res_id": rid}
+            | {"low": None if low == EARLIEST else low}
+            for (p, s, c), (low, rid) in pending.items()
+        ]
+        dialect = self.session.get_bind().dialect.name
+        upsert = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(L)
+        new, old = upsert.excluded, L
+        earliest = literal(EARLIEST, DateTime)
+        await self.session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[L.patient, L.system, L.code],
+                set_={"res_id": new.res_id, "low": new.low},
+                where=tuple_(func.coalesce(new.low, earliest), new.res_id)
+                > tuple_(func.coalesce(old.low, earliest), old.res_id),
+            ),
+            rows,
+        )
 
     async def finish(self) -> None:
         """Flush and advance the clock."""
@@ -522,7 +500,7 @@ class FhirStore:
         self._since_checkpoint += count
         async with self.sessionmaker() as session:
             dialect = session.get_bind().dialect.name
-            if dialect == "sqlite" and self._since_checkpoint >= 5_000:
+            if dialect == "sqlite" and self._since_checkpoint >= 100_000:
                 # Back-to-back writers and readers starve SQLite's passive checkpoints, so
                 # the WAL never restarts and grows without bound: reset it now and then.
                 self._since_checkpoint = 0
