@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
+import threading
 from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -64,6 +66,20 @@ def judge_chunk(resources: list[Resource]) -> list[Refusal | None]:
         else:
             verdicts.append(None)
     return verdicts
+
+
+def _exit_with_parent() -> None:
+    # in each worker: a parent killed without cleanup (SIGTERM, SIGKILL) must not leave the
+    # worker behind, and a worker waiting for work never notices on its own (it holds both
+    # ends of its call queue); the parent's sentinel becomes readable when the parent is gone
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_when_ready, args=(parent.sentinel,), daemon=True).start()
+
+
+def _exit_when_ready(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(0)
 
 
 def _warm() -> None:
@@ -158,7 +174,9 @@ class ValidationPool:
         if self._executor is None:
             # spawn, not fork: the parent has threads (aiosqlite, the default executor)
             context = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
+            self._executor = ProcessPoolExecutor(
+                self.workers, mp_context=context, initializer=_exit_with_parent
+            )
             try:
                 # one call a worker, so that each of them starts (they start on demand)
                 self._warming = [self._executor.submit(_warm) for _ in range(self.workers)]

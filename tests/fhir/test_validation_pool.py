@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import os
 import signal
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,6 +31,7 @@ from integrations.persistence.migrate import migrate
 from tests.fhir.conftest import serve
 from tests.fhir.helpers import patient_json, vital_json
 
+ROOT = Path(__file__).resolve().parents[2]
 SIZE = 200  # entries of a big bundle: above the pool's inline threshold, in several chunks
 JSON = "application/fhir+json"
 
@@ -233,3 +237,59 @@ async def test_run_batch_answers_as_inline_does(sqlite_url: str) -> None:
     finally:
         await pool.close()
         await engine.dispose()
+
+
+_POOL_THEN_WAIT = """
+import asyncio, multiprocessing, pathlib, sys
+from integrations.fhir_store.validation_pool import ValidationPool
+
+async def main() -> None:
+    pool = ValidationPool()  # held: a dropped executor would stop its workers itself
+    assert await pool.start()
+    pids = " ".join(str(worker.pid) for worker in multiprocessing.active_children())
+    pathlib.Path(sys.argv[1]).write_text(pids)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return not any(line.split()[:2] == ["State:", "Z"] for line in status)
+    except FileNotFoundError:
+        return False
+
+
+async def _poll(condition: Callable[[], bool]) -> bool:
+    for _ in range(300):
+        if condition():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_workers_exit_when_the_server_is_killed(tmp_path: Path) -> None:
+    # SIGTERM without a handler skips on_cleanup: the workers must still go
+    pids = tmp_path / "workers"
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _POOL_THEN_WAIT,
+        str(pids),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert await _poll(pids.exists)
+        workers = [int(pid) for pid in pids.read_text().split()]
+        assert workers
+    finally:
+        server.terminate()
+        await server.wait()
+    gone = await _poll(lambda: not any(_running(pid) for pid in workers))
+    for pid in filter(_running, workers):
+        os.kill(pid, signal.SIGKILL)  # a failing run leaves no orphan either
+    assert gone
