@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.fhir_store.dates import format_instant
+from integrations.fhir_store.extract import rewrite_references
 from integrations.fhir_store.outcome import StoreError, invalid
 from integrations.fhir_store.scopes import Action
 from integrations.fhir_store.store import (
@@ -87,20 +88,6 @@ def _parse_entry(index: int, raw: Any) -> Entry:
         request.get("ifNoneExist"),
         parse_if_match(request.get("ifMatch")),
     )
-
-
-def _rewrite(node: Any, mapping: dict[str, str]) -> Any:
-    if isinstance(node, dict):
-        out = {}
-        for key, value in node.items():
-            if key == "reference" and isinstance(value, str) and value in mapping:
-                out[key] = mapping[value]
-            else:
-                out[key] = _rewrite(value, mapping)
-        return out
-    if isinstance(node, list):
-        return [_rewrite(item, mapping) for item in node]
-    return node
 
 
 def _action(entry: Entry) -> Action:
@@ -198,7 +185,7 @@ async def run_transaction(
             mapping[entry.full_url] = f"{entry.resource_type}/{entry.resource_id}"
         elif entry.full_url and entry.method == "PUT" and entry.resource_id:
             mapping[entry.full_url] = f"{entry.resource_type}/{entry.resource_id}"
-    prepared = _prepare(entries, mapping)
+    prepared = {index: _prepared(entries[index], mapping) for index in _plain_creates(entries)}
     responses: dict[int, dict[str, Any]] = {}
     created: dict[int, Stored] = {}  # their responses are written after the lock is let go
     ordered = sorted(entries, key=lambda e: (_ORDER[e.method], e.index))
@@ -208,7 +195,8 @@ async def run_transaction(
         for entry in ordered:
             try:
                 if entry.index in prepared:
-                    created[entry.index] = writer.add_created(prepared[entry.index]).stored
+                    new, document = prepared[entry.index]
+                    created[entry.index] = writer.add_created(new, document).stored
                     continue
                 responses[entry.index] = await _apply(store, writer, entry, mapping, representation)
             except StoreError as error:
@@ -226,20 +214,26 @@ async def run_transaction(
     return [responses[i] for i in range(len(entries))]
 
 
-def _prepare(entries: list[Entry], mapping: dict[str, str]) -> dict[int, NewResource]:
-    """The plain creates of a transaction, made ready before its write lock is taken.
-
-    Only when no conditional create can still add a `urn:uuid:` target to MAPPING.
+def _plain_creates(entries: list[Entry]) -> dict[int, str]:
+    """The plain creates of a transaction (entry index -> new id), to be prepared before
+    its write lock is taken; none when a conditional create can still add a `urn:uuid:`
+    target to the mapping.
     """
     if any(e.full_url and e.if_none_exist for e in entries):
         return {}
-    prepared: dict[int, NewResource] = {}
+    creates: dict[int, str] = {}
     for entry in entries:
         if entry.method == "POST" and not entry.if_none_exist and entry.resource is not None:
             entry.resource_id = entry.resource_id or new_id()
-            resource = _rewrite(entry.resource, mapping) if mapping else entry.resource
-            prepared[entry.index] = prepare_create(resource, entry.resource_id)
-    return prepared
+            creates[entry.index] = entry.resource_id
+    return creates
+
+
+def _prepared(entry: Entry, mapping: dict[str, str]) -> tuple[NewResource, dict[str, Any]]:
+    """A plain create made ready, with the document it was made of."""
+    assert entry.resource is not None and entry.resource_id is not None
+    document = rewrite_references(entry.resource, mapping) if mapping else entry.resource
+    return prepare_create(document, entry.resource_id), document
 
 
 async def _apply(
@@ -250,7 +244,7 @@ async def _apply(
     representation: bool,
 ) -> dict[str, Any]:
     resource = (
-        _rewrite(entry.resource, mapping)
+        rewrite_references(entry.resource, mapping)
         if entry.resource is not None and mapping
         else entry.resource
     )

@@ -67,6 +67,21 @@ def normalize_reference(reference: str) -> str:
     return reference
 
 
+def rewrite_references(node: Any, mapping: dict[str, str]) -> Any:
+    """A copy of NODE whose `reference` values found in MAPPING are replaced by theirs."""
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str) and value in mapping:
+                out[key] = mapping[value]
+            else:
+                out[key] = rewrite_references(value, mapping)
+        return out
+    if isinstance(node, list):
+        return [rewrite_references(item, mapping) for item in node]
+    return node
+
+
 def _references(value: Any) -> Iterator[str]:
     if isinstance(value, dict) and isinstance(value.get("reference"), str):
         yield normalize_reference(value["reference"])

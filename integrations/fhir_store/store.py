@@ -66,6 +66,11 @@ _TABLES = FhirResourceRow.metadata.tables
 EARLIEST = datetime(1, 1, 1)
 # (patient, system, code) of the fhir_latest table
 LatestKey = tuple[str, str, str]
+# A fhir_search row: the values of SEARCH_COLUMNS
+SearchRow = tuple[
+    str, str, str, str | None, str | None, str | None, datetime | None, datetime | None
+]
+SEARCH_COLUMNS = ("res_type", "res_id", "param", "patient", "system", "value", "low", "high")
 
 
 @dataclass(frozen=True)
@@ -105,11 +110,10 @@ class NewResource:
 
     resource_type: str
     resource_id: str
-    body: dict[str, Any]  # resourceType, id and the content, without meta
     meta: dict[str, Any]  # the meta the client sent
-    head: str  # BODY as JSON
+    head: str  # the resource as JSON, with its id and without meta
     patient: str | None
-    index: list[dict[str, Any]]
+    index: list[SearchRow]
 
 
 def prepare_create(document: dict[str, Any], resource_id: str | None = None) -> NewResource:
@@ -121,7 +125,7 @@ def prepare_create(document: dict[str, Any], resource_id: str | None = None) -> 
     body.update({k: v for k, v in document.items() if k not in ("resourceType", "id", "meta")})
     patient, rows = search_rows(resource_type, rid, body)
     meta = dict(document.get("meta") or {})
-    return NewResource(resource_type, rid, body, meta, _dump(body), patient, rows)
+    return NewResource(resource_type, rid, meta, _dump(body), patient, rows)
 
 
 @dataclass
@@ -178,7 +182,7 @@ class _Writer:
         self.ts = datetime(1970, 1, 1)
         self.resources: list[dict[str, Any]] = []
         self.versions: list[dict[str, Any]] = []
-        self.index: list[dict[str, Any]] = []
+        self.index: list[SearchRow] = []
         # Observations written since the last flush: the newest per key, and the ids whose
         # old index rows were removed (updated or deleted) and may have been "latest".
         self.latest: dict[LatestKey, tuple[datetime, str]] = {}
@@ -212,8 +216,8 @@ class _Writer:
         self._note_latest(rows)
         return patient
 
-    def add_created(self, new: NewResource) -> WriteResult:
-        """Queue the first version of a prepared resource."""
+    def add_created(self, new: NewResource, document: dict[str, Any]) -> WriteResult:
+        """Queue the first version of a prepared resource (DOCUMENT is what it was made of)."""
         seq, ts = self.tick()
         meta = {**new.meta, "versionId": "1", "lastUpdated": format_instant(ts)}
         self.index += new.index
@@ -240,11 +244,11 @@ class _Writer:
                 "content": f'{new.head[:-1]},"meta":{_dump(meta)}}}',
             }
         )
-        content = {**new.body, "meta": meta}
+        content = with_meta(document, new.resource_id, 1, ts)
         stored = Stored(new.resource_type, new.resource_id, 1, ts, content, "POST")
         return WriteResult(stored, True)
 
-    def _note_latest(self, rows: list[dict[str, Any]]) -> None:
+    def _note_latest(self, rows: list[SearchRow]) -> None:
         for key, rank in latest_candidates(rows):
             if key not in self.latest or rank > self.latest[key]:
                 self.latest[key] = rank
@@ -266,7 +270,7 @@ class _Writer:
             await insert_many(self.session, "fhir_version", self.versions)
             self.versions = []
         if self.index:
-            await insert_many(self.session, "fhir_search", self.index)
+            await insert_rows(self.session, "fhir_search", SEARCH_COLUMNS, self.index)
             self.index = []
         if self.unlatest:
             await self._recompute_latest()
@@ -349,51 +353,48 @@ def _sqlite_value(value: Any) -> Any:
 
 
 async def insert_many(session: AsyncSession, table: str, rows: list[dict[str, Any]]) -> None:
-    """Insert ROWS (dicts with the same keys) into TABLE in one executemany.
+    """Insert ROWS (dicts with the same keys, in the same order) into TABLE."""
+    await insert_rows(session, table, tuple(rows[0]), [tuple(row.values()) for row in rows])
 
-    On SQLite the rows go to the driver as tuples: SQLAlchemy's per-value processing of a
-    Core insert costs more than SQLite's own work on a bulk load.
+
+async def insert_rows(
+    session: AsyncSession, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Insert ROWS (values of COLUMNS) into TABLE in one executemany.
+
+    On SQLite the rows go to the driver as they are: SQLAlchemy's per-value processing of
+    a Core insert costs more than SQLite's own work on a bulk load.
     """
     if session.get_bind().dialect.name != "sqlite":
-        await session.execute(insert(_TABLES[table]), rows)
+        await session.execute(
+            insert(_TABLES[table]), [dict(zip(columns, r, strict=True)) for r in rows]
+        )
         return
-    columns = list(rows[0])
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     connection = await session.connection()
-    await connection.exec_driver_sql(
-        sql, [tuple(_sqlite_value(row[c]) for c in columns) for row in rows]
-    )
+    await connection.exec_driver_sql(sql, [tuple(map(_sqlite_value, row)) for row in rows])
 
 
 def search_rows(
     resource_type: str, resource_id: str, document: dict[str, Any]
-) -> tuple[str | None, list[dict[str, Any]]]:
+) -> tuple[str | None, list[SearchRow]]:
     """The compartment patient of a resource and its `fhir_search` rows (pure)."""
     patient = compartment_patient(document)
     rows = [
-        {
-            "res_type": resource_type,
-            "res_id": resource_id,
-            "param": row.param,
-            "patient": patient,
-            "system": row.system,
-            "value": row.value,
-            "low": row.low,
-            "high": row.high,
-        }
-        for row in index_resource(document)
+        (resource_type, resource_id, r.param, patient, r.system, r.value, r.low, r.high)
+        for r in index_resource(document)
     ]
     return patient, rows
 
 
 def latest_candidates(
-    rows: Sequence[dict[str, Any]],
+    rows: Sequence[SearchRow],
 ) -> list[tuple[LatestKey, tuple[datetime, str]]]:
     """The `fhir_latest` keys an Observation's search rows compete for, with its rank (pure)."""
     return [
-        ((r["patient"], r["system"] or "", r["value"]), (r["low"] or EARLIEST, r["res_id"]))
-        for r in rows
-        if r["param"] == "code" and r["res_type"] == "Observation" and r["patient"]
+        ((patient, system or "", value), (low or EARLIEST, res_id))
+        for res_type, res_id, param, patient, system, value, low, _ in rows
+        if param == "code" and res_type == "Observation" and patient and value
     ]
 
 
@@ -667,7 +668,7 @@ class FhirStore:
             if ids:
                 existing = await self._current(writer.session, resource_type, ids[0])
                 return WriteResult(existing, False)
-        return writer.add_created(prepare_create(document, resource_id))
+        return writer.add_created(prepare_create(document, resource_id), document)
 
     async def _current(self, session: AsyncSession, resource_type: str, resource_id: str) -> Stored:
         row = (

@@ -156,7 +156,7 @@ def test_a_prepared_create_stores_the_same_text_as_dumping_it_whole() -> None:
         "code": {"text": "pulse é"},
     }
     writer = _Writer(None)  # type: ignore[arg-type]
-    result = writer.add_created(prepare_create(obs, "o-1"))
+    result = writer.add_created(prepare_create(obs, "o-1"), obs)
     stored = result.stored
     whole = with_meta(obs, "o-1", 1, stored.last_updated)
     assert stored.content == whole

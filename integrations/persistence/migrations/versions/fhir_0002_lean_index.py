@@ -13,7 +13,14 @@ import sqlalchemy as sa
 from alembic import op
 
 from integrations.fhir_store.params import SEARCH_PARAMS
-from integrations.fhir_store.store import EARLIEST, LatestKey, latest_candidates, search_rows
+from integrations.fhir_store.store import (
+    EARLIEST,
+    SEARCH_COLUMNS,
+    LatestKey,
+    SearchRow,
+    latest_candidates,
+    search_rows,
+)
 
 revision = "fhir_0002"
 down_revision = "fhir_0001"
@@ -110,14 +117,16 @@ def upgrade() -> None:
     connection.execute(sa.delete(_search))
     latest: dict[LatestKey, tuple[Any, str]] = {}
     for batch in _current_batches(connection):
-        rows: list[dict[str, Any]] = []
+        rows: list[SearchRow] = []
         for res_type, res_id, content in batch:
             rows += search_rows(res_type, res_id, json.loads(content))[1]
         for key, rank in latest_candidates(rows):
             if key not in latest or rank > latest[key]:
                 latest[key] = rank
         if rows:
-            connection.execute(sa.insert(_search), rows)
+            connection.execute(
+                sa.insert(_search), [dict(zip(SEARCH_COLUMNS, r, strict=True)) for r in rows]
+            )
     if latest:
         connection.execute(
             sa.insert(_latest),
