@@ -37,12 +37,14 @@ class SearchParam:
         return self.stored_as or (self.name,)
 
 
-def _tok(name: str, *paths: str) -> SearchParam:
-    return SearchParam(name, ParamKind.TOKEN, paths)
+def _tok(name: str, *paths: str, stored_as: tuple[str, ...] = ()) -> SearchParam:
+    return SearchParam(name, ParamKind.TOKEN, paths, stored_as=stored_as)
 
 
-def _ref(name: str, *paths: str, targets: tuple[str, ...] = ()) -> SearchParam:
-    return SearchParam(name, ParamKind.REFERENCE, paths, targets)
+def _ref(
+    name: str, *paths: str, targets: tuple[str, ...] = (), stored_as: tuple[str, ...] = ()
+) -> SearchParam:
+    return SearchParam(name, ParamKind.REFERENCE, paths, targets, stored_as)
 
 
 def _date(name: str, *paths: str) -> SearchParam:
@@ -50,9 +52,7 @@ def _date(name: str, *paths: str) -> SearchParam:
 
 
 def _subject_params() -> list[SearchParam]:
-    patient = SearchParam(
-        "patient", ParamKind.REFERENCE, ("subject",), ("Patient",), stored_as=("subject",)
-    )
+    patient = _ref("patient", "subject", targets=("Patient",), stored_as=("subject",))
     return [patient, _ref("subject", "subject")]
 
 
@@ -100,12 +100,7 @@ _TABLE: dict[str, list[SearchParam]] = {
         _STATUS,
         _CATEGORY,
         _tok("code", "code"),
-        SearchParam(
-            "combo-code",
-            ParamKind.TOKEN,
-            ("code", "component.code"),
-            stored_as=("code", "component-code"),
-        ),
+        _tok("combo-code", "code", "component.code", stored_as=("code", "component-code")),
         _tok("component-code", "component.code"),
         _date("date", "effectiveDateTime", "effectivePeriod", "effectiveInstant"),
         _ref("encounter", "encounter"),

@@ -71,6 +71,8 @@ SearchRow = tuple[
     str, str, str, str | None, str | None, str | None, datetime | None, datetime | None
 ]
 SEARCH_COLUMNS = ("res_type", "res_id", "param", "patient", "system", "value", "low", "high")
+# How index rows rank for "newest": by date (undated last), then by id.
+_NEWEST_FIRST = (S.low.desc().nulls_last(), S.res_id.desc())
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,7 @@ class _Writer:
         """Queue the index rows of a resource; returns its compartment patient."""
         patient, rows = search_rows(resource_type, resource_id, document)
         self.index += rows
-        self._note_latest(rows)
+        keep_newest(self.latest, latest_candidates(rows))
         return patient
 
     def add_created(self, new: NewResource, document: dict[str, Any]) -> WriteResult:
@@ -221,7 +223,7 @@ class _Writer:
         seq, ts = self.tick()
         meta = {**new.meta, "versionId": "1", "lastUpdated": format_instant(ts)}
         self.index += new.index
-        self._note_latest(new.index)
+        keep_newest(self.latest, latest_candidates(new.index))
         self.resources.append(
             {
                 "res_type": new.resource_type,
@@ -247,11 +249,6 @@ class _Writer:
         content = with_meta(document, new.resource_id, 1, ts)
         stored = Stored(new.resource_type, new.resource_id, 1, ts, content, "POST")
         return WriteResult(stored, True)
-
-    def _note_latest(self, rows: list[SearchRow]) -> None:
-        for key, rank in latest_candidates(rows):
-            if key not in self.latest or rank > self.latest[key]:
-                self.latest[key] = rank
 
     async def drop_index(self, resource_type: str, resource_id: str) -> None:
         """Remove the index rows of a resource's current version (update or delete)."""
@@ -286,35 +283,27 @@ class _Writer:
             )
         ).all()
         self.unlatest = set()
-        for patient, system, code in keys:
+        code = SEARCH_PARAMS["Observation"]["code"]
+        for patient, system, value in keys:
             row = (
                 await session.execute(
                     select(S.res_id, S.low)
                     .where(
-                        S.patient == patient,
-                        S.res_type == "Observation",
-                        S.param == "code",
-                        S.system == system if system else S.system.is_(None),
-                        S.value == code,
+                        *_index_rows("Observation", code, patient),
+                        _token_condition(TokenValue(system, value)),
                     )
-                    .order_by(S.low.desc().nulls_last(), S.res_id.desc())
+                    .order_by(*_NEWEST_FIRST)
                     .limit(1)
                 )
             ).one_or_none()
             if row is not None:
                 rank = (row.low or EARLIEST, row.res_id)
-                key = (patient, system, code)
-                if key not in self.latest or rank > self.latest[key]:
-                    self.latest[key] = rank
+                keep_newest(self.latest, [((patient, system, value), rank)])
 
     async def _merge_latest(self) -> None:
         # One upsert per key, kept only where the new reading ranks higher (date, then id).
         pending, self.latest = self.latest, {}
-        rows = [
-            {"patient": p, "system": s, "code": c, "res_id": rid}
-            | {"low": None if low == EARLIEST else low}
-            for (p, s, c), (low, rid) in pending.items()
-        ]
+        rows = latest_rows(pending)
         dialect = self.session.get_bind().dialect.name
         upsert = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(L)
         new, old = upsert.excluded, L
@@ -354,7 +343,10 @@ def _sqlite_value(value: Any) -> Any:
 
 async def insert_many(session: AsyncSession, table: str, rows: list[dict[str, Any]]) -> None:
     """Insert ROWS (dicts with the same keys, in the same order) into TABLE."""
-    await insert_rows(session, table, tuple(rows[0]), [tuple(row.values()) for row in rows])
+    if session.get_bind().dialect.name != "sqlite":
+        await session.execute(insert(_TABLES[table]), rows)
+    else:
+        await insert_rows(session, table, tuple(rows[0]), [tuple(row.values()) for row in rows])
 
 
 async def insert_rows(
@@ -396,6 +388,25 @@ def latest_candidates(
         for res_type, res_id, param, patient, system, value, low, _ in rows
         if param == "code" and res_type == "Observation" and patient and value
     ]
+
+
+def latest_rows(latest: dict[LatestKey, tuple[datetime, str]]) -> list[dict[str, Any]]:
+    """`fhir_latest` rows of the keys and ranks in LATEST (pure)."""
+    return [
+        {"patient": p, "system": s, "code": c, "res_id": rid}
+        | {"low": None if low == EARLIEST else low}
+        for (p, s, c), (low, rid) in latest.items()
+    ]
+
+
+def keep_newest(
+    latest: dict[LatestKey, tuple[datetime, str]],
+    candidates: Sequence[tuple[LatestKey, tuple[datetime, str]]],
+) -> None:
+    """Keep in LATEST the higher-ranked (date, then id) of each key's candidates (pure)."""
+    for key, rank in candidates:
+        if key not in latest or rank > latest[key]:
+            latest[key] = rank
 
 
 def _token_condition(token: TokenValue) -> ColumnElement[bool]:
@@ -1039,7 +1050,7 @@ async def _ranked_ids(
             func.row_number()
             .over(
                 partition_by=(S.system, S.value),
-                order_by=(S.low.desc().nulls_last(), S.res_id.desc()),
+                order_by=_NEWEST_FIRST,
             )
             .label("rank"),
         )

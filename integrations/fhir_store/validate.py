@@ -204,13 +204,6 @@ _DATATYPE_CODES: dict[str, dict[str, tuple[str, ...]]] = {
 _HUMAN_NAME_USE = ("usual", "official", "temp", "nickname", "anonymous", "old", "maiden")
 _COMPARATORS = ("<", "<=", ">=", ">")
 _NARRATIVE_STATUS = ("generated", "extensions", "additional", "empty")
-# Every path with a coded element below it ("Patient", "Patient.contact", ...): elsewhere
-# the screening walk need not build element paths at all.
-_CODED_PARENTS = frozenset(
-    path[:end] for path in _RESOURCE_CODES for end, char in enumerate(path) if char == "."
-)
-# Keys whose value _check_codes looks into wherever they appear.
-_CODED_KEYS = frozenset([*_DATATYPE_CODES, "name", "comparator"])
 
 
 def parse_json(body: bytes) -> Any:
@@ -299,63 +292,6 @@ def _check_empty(node: Any, path: str) -> None:
         raise invalid(f"{path}: empty string", path)
 
 
-def _may_break_datatype_codes(key: str, value: Any) -> bool:
-    if key == "comparator":
-        return isinstance(value, str) and value not in _COMPARATORS
-    # "name" is screened as a HumanName wherever it sits; _check_codes knows where it is one
-    rules = _DATATYPE_CODES.get(key) or {"use": _HUMAN_NAME_USE}
-    for item in value if isinstance(value, list) else [value]:
-        if isinstance(item, dict):
-            for field, codes in rules.items():
-                code = item.get(field)
-                if isinstance(code, str) and code not in codes:
-                    return True
-    return False
-
-
-def _screen(document: dict[str, Any], resource_type: str) -> tuple[bool, bool]:
-    """One walk: (DOCUMENT may hold a null or an empty element, it may hold a bad code).
-
-    Both answers err towards yes, and a yes runs _check_empty or _check_codes, which name
-    the element exactly; a valid resource is walked once instead of twice, and the paths
-    of its elements are built only where a required binding can sit.
-    """
-    blank = coded = False
-    root_path = resource_type if resource_type in _CODED_PARENTS else None
-    stack: list[tuple[Any, str | None, tuple[str, ...] | None]] = [(document, root_path, None)]
-    while stack:
-        node, path, allowed = stack.pop()
-        if not node:
-            blank = True
-        if isinstance(node, dict):
-            if not _CODED_KEYS.isdisjoint(node):
-                for key in _CODED_KEYS.intersection(node):
-                    coded = coded or _may_break_datatype_codes(key, node[key])
-            if path is not None:
-                # where a required binding can sit, each member goes on with its own path
-                for key, value in node.items():
-                    child_path = f"{path}.{key}"
-                    if isinstance(key, str) and key.startswith("_"):
-                        bare = key[1:]
-                        coded = coded or (f"{path}.{bare}" in _RESOURCE_CODES and bare not in node)
-                    codes = _RESOURCE_CODES.get(child_path)
-                    tracked = child_path if child_path in _CODED_PARENTS else None
-                    stack.append(([value], tracked, codes))
-                continue
-            node, allowed = node.values(), None
-        for item in node:
-            if isinstance(item, str):
-                if not item or item.isspace():
-                    blank = True
-                elif allowed is not None and item not in allowed:
-                    coded = True
-            elif isinstance(item, (dict, list)):
-                stack.append((item, path, allowed))
-            elif item is None:
-                blank = True
-    return blank, coded
-
-
 def validate_resource(document: Any, expected_type: str | None = None) -> dict[str, Any]:
     """Check a resource for storage; returns it unchanged or raises a 400 StoreError."""
     if not isinstance(document, dict):
@@ -372,9 +308,7 @@ def validate_resource(document: Any, expected_type: str | None = None) -> dict[s
         not isinstance(resource_id, str) or not ID_PATTERN.match(resource_id)
     ):
         raise invalid(f"invalid id {resource_id!r}", "id")
-    blank, coded = _screen(document, resource_type)
-    if blank:
-        _check_empty(document, resource_type)
+    _check_empty(document, resource_type)
     try:
         get_fhir_model_class(resource_type).model_validate(document)
     except ValidationError as error:
@@ -387,8 +321,7 @@ def validate_resource(document: Any, expected_type: str | None = None) -> dict[s
     except (ValueError, TypeError, KeyError) as error:
         raise invalid(f"{resource_type}: {str(error)[:300]}") from error
     problems = rule_problems(document)
-    if coded:
-        _check_codes(document, resource_type, problems)
+    _check_codes(document, resource_type, problems)
     text = document.get("text")
     if isinstance(text, dict) and text.get("status") not in _NARRATIVE_STATUS:
         problems.append(f"{resource_type}.text.status: invalid '{text.get('status')}'")

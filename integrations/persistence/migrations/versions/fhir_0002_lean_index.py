@@ -7,18 +7,19 @@ of an Observation carries its date. `fhir_latest` is filled from the rebuilt row
 
 import json
 from collections.abc import Iterator, Sequence
-from typing import Any
+from datetime import datetime
 
 import sqlalchemy as sa
 from alembic import op
 
 from integrations.fhir_store.params import SEARCH_PARAMS
 from integrations.fhir_store.store import (
-    EARLIEST,
     SEARCH_COLUMNS,
     LatestKey,
     SearchRow,
+    keep_newest,
     latest_candidates,
+    latest_rows,
     search_rows,
 )
 
@@ -115,27 +116,18 @@ def upgrade() -> None:
         op.drop_index(name, table_name="fhir_search")
     connection = op.get_bind()
     connection.execute(sa.delete(_search))
-    latest: dict[LatestKey, tuple[Any, str]] = {}
+    latest: dict[LatestKey, tuple[datetime, str]] = {}
     for batch in _current_batches(connection):
         rows: list[SearchRow] = []
         for res_type, res_id, content in batch:
             rows += search_rows(res_type, res_id, json.loads(content))[1]
-        for key, rank in latest_candidates(rows):
-            if key not in latest or rank > latest[key]:
-                latest[key] = rank
+        keep_newest(latest, latest_candidates(rows))
         if rows:
             connection.execute(
                 sa.insert(_search), [dict(zip(SEARCH_COLUMNS, r, strict=True)) for r in rows]
             )
     if latest:
-        connection.execute(
-            sa.insert(_latest),
-            [
-                {"patient": p, "system": s, "code": c, "res_id": rid}
-                | {"low": None if low == EARLIEST else low}
-                for (p, s, c), (low, rid) in latest.items()
-            ],
-        )
+        connection.execute(sa.insert(_latest), latest_rows(latest))
     for name, columns in _NEW_INDEXES.items():
         op.create_index(name, "fhir_search", columns)
 
