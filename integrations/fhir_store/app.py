@@ -22,7 +22,8 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from integrations.fhir_store.audit import audit_event
-from integrations.fhir_store.bundles import parse_bundle, parse_if_match, run_batch, run_transaction
+from integrations.fhir_store.bundle_workers import BundleWorkers, shared_database_url
+from integrations.fhir_store.bundles import answer_bundle, parse_if_match
 from integrations.fhir_store.capability import capability_statement
 from integrations.fhir_store.clients import authenticate
 from integrations.fhir_store.dates import DateFormatError, format_instant, parse_instant
@@ -30,10 +31,9 @@ from integrations.fhir_store.extract import compartment_patient
 from integrations.fhir_store.outcome import StoreError, invalid, operation_outcome
 from integrations.fhir_store.params import STORED_TYPES
 from integrations.fhir_store.query import build_plan
-from integrations.fhir_store.scopes import Action, Grant
+from integrations.fhir_store.scopes import Action, Grant, require
 from integrations.fhir_store.store import FhirStore, Stored, utcnow
 from integrations.fhir_store.validate import parse_json, validate_resource
-from integrations.fhir_store.validation_pool import ValidationPool
 
 log = logging.getLogger(__name__)
 FHIR_JSON = "application/fhir+json"
@@ -50,7 +50,7 @@ class StoreSettings:
 
 STORE_KEY = web.AppKey("fhir_store", FhirStore)
 SETTINGS_KEY = web.AppKey("fhir_settings", StoreSettings)
-VALIDATION_KEY = web.AppKey("fhir_validation", ValidationPool)
+WORKERS_KEY = web.AppKey("fhir_bundle_workers", BundleWorkers)
 
 
 @dataclass
@@ -66,10 +66,7 @@ class Call:
 
     def require(self, resource_type: str, action: Action) -> None:
         """403 unless the caller's scopes cover ACTION on RESOURCE_TYPE."""
-        if self.grant is not None and not self.grant.allows(resource_type, action):
-            raise StoreError(
-                403, f"scope does not allow {action.name.lower()} on {resource_type}", "forbidden"
-            )
+        require(self.grant, resource_type, action)
 
     @property
     def compartment(self) -> str | None:
@@ -87,15 +84,17 @@ def create_fhir_app(
     app = web.Application(client_max_size=max_body)
     app[STORE_KEY] = FhirStore(sessionmaker)
     app[SETTINGS_KEY] = StoreSettings(require_auth, max_body)
-    app[VALIDATION_KEY] = ValidationPool()  # its workers start with the first big bundle
-    app.on_cleanup.append(_close_validation)
+    engine = sessionmaker.kw["bind"]
+    # its workers start with the first big bundle
+    app[WORKERS_KEY] = BundleWorkers(shared_database_url(engine))
+    app.on_cleanup.append(_close_workers)
     app.router.add_route("*", "/{tail:.*}", _handle)
     app.router.add_route("*", "", _handle)  # the base URL itself, without a trailing slash
     return app
 
 
-async def _close_validation(app: web.Application) -> None:
-    await app[VALIDATION_KEY].close()
+async def _close_workers(app: web.Application) -> None:
+    await app[WORKERS_KEY].close()
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -172,6 +171,10 @@ async def _authenticate(request: web.Request, store: FhirStore) -> Grant:
 
 
 async def _body(call: Call, settings: StoreSettings) -> Any:
+    return parse_json(await _body_bytes(call, settings))
+
+
+async def _body_bytes(call: Call, settings: StoreSettings) -> bytes:
     content_type = call.request.content_type
     if content_type not in ("application/fhir+json", "application/json"):
         raise StoreError(415, f"unsupported content type {content_type!r}", "not-supported")
@@ -184,7 +187,7 @@ async def _body(call: Call, settings: StoreSettings) -> Any:
         if size > settings.max_body:
             raise StoreError(413, f"body larger than {settings.max_body} bytes", "too-costly")
         chunks.append(chunk)
-    return parse_json(b"".join(chunks))
+    return b"".join(chunks)
 
 
 def _resource_headers(stored: Stored, base: str) -> dict[str, str]:
@@ -468,26 +471,14 @@ async def _history(call: Call, rtype: str | None, rid: str | None) -> Dispatched
 
 
 async def _bundle(call: Call, settings: StoreSettings) -> Dispatched:
-    document = await _body(call, settings)
-    kind, entries = parse_bundle(document)
+    body = await _body_bytes(call, settings)
     representation = call.prefer.get("return") == "representation"
-
-    def authorize(resource_type: str, action: Action) -> None:
-        if resource_type not in STORED_TYPES:
-            raise StoreError(
-                404, f"resource type {resource_type} is not stored here", "not-supported"
-            )
-        call.require(resource_type, action)
-        if call.compartment is not None:
-            raise StoreError(403, "patient tokens cannot post bundles", "forbidden")
-
-    validation = call.request.app[VALIDATION_KEY]
-    if kind == "transaction":
-        responses = await run_transaction(
-            call.store, entries, authorize, representation, validation=validation
+    answer = await call.request.app[WORKERS_KEY].answer(body, call.grant, representation)
+    if answer is None:
+        bundle, targets = await answer_bundle(
+            call.store, parse_json(body), call.grant, representation
         )
-    else:
-        responses = await run_batch(call.store, entries, authorize, representation, validation)
-    bundle = {"resourceType": "Bundle", "type": f"{kind}-response", "entry": responses}
-    targets = [r["fullUrl"] for r in responses if "fullUrl" in r]
-    return _json(bundle), Action.CREATE, targets
+        return _json(bundle), Action.CREATE, targets
+    answer.raise_refusal()
+    response = web.Response(body=answer.body, content_type=FHIR_JSON, charset="utf-8")
+    return response, Action.CREATE, list(answer.targets)

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from integrations.fhir_store.dates import format_instant
 from integrations.fhir_store.extract import rewrite_references
 from integrations.fhir_store.outcome import StoreError, invalid
-from integrations.fhir_store.scopes import Action
+from integrations.fhir_store.params import STORED_TYPES
+from integrations.fhir_store.scopes import Action, Grant, require
 from integrations.fhir_store.store import (
     FhirStore,
     NewResource,
@@ -25,7 +26,7 @@ from integrations.fhir_store.store import (
     new_id,
     prepare_create,
 )
-from integrations.fhir_store.validation_pool import Resource, ValidationPool, Verdicts
+from integrations.fhir_store.validate import validate_resource
 
 # Raises StoreError(403) when the caller may not do ACTION on a resource type.
 Authorize = Callable[[str, Action], None]
@@ -120,7 +121,7 @@ def _response(stored: Stored, status: str, representation: bool) -> dict[str, An
 
 
 def parse_bundle(bundle: Any) -> tuple[str, list[Entry]]:
-    """The bundle type and its parsed entries; resources are validated here."""
+    """The bundle type and its parsed entries (their resources are not validated yet)."""
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise invalid("POST to the base URL takes a Bundle")
     kind = bundle.get("type")
@@ -133,36 +134,42 @@ def parse_bundle(bundle: Any) -> tuple[str, list[Entry]]:
     return kind, entries
 
 
-async def _judge(resources: dict[int, Resource], validation: ValidationPool | None) -> Verdicts:
-    return await validation.judge(resources) if validation is not None else Verdicts(resources)
+def authorizer(grant: Grant | None) -> Authorize:
+    """What GRANT's client may do in a bundle (None: a store that requires no token)."""
+
+    def authorize(resource_type: str, action: Action) -> None:
+        if resource_type not in STORED_TYPES:
+            raise StoreError(
+                404, f"resource type {resource_type} is not stored here", "not-supported"
+            )
+        require(grant, resource_type, action)
+        if grant is not None and grant.patient is not None:
+            raise StoreError(403, "patient tokens cannot post bundles", "forbidden")
+
+    return authorize
 
 
-def _allowed(entry: Entry, authorize: Authorize) -> bool:
-    try:
-        authorize(entry.resource_type, _action(entry))
-    except Exception:
-        return False  # the entry's own turn raises it
-    return True
+async def answer_bundle(
+    store: FhirStore, document: Any, grant: Grant | None, representation: bool = False
+) -> tuple[dict[str, Any], list[str]]:
+    """The response Bundle to a transaction or batch DOCUMENT posted by GRANT's client,
+    and the references of the resources it wrote."""
+    kind, entries = parse_bundle(document)
+    authorize = authorizer(grant)
+    if kind == "transaction":
+        responses = await run_transaction(store, entries, authorize, representation)
+    else:
+        responses = await run_batch(store, entries, authorize, representation)
+    bundle = {"resourceType": "Bundle", "type": f"{kind}-response", "entry": responses}
+    return bundle, [r["fullUrl"] for r in responses if "fullUrl" in r]
 
 
-async def _authorize_and_validate(
-    entries: list[Entry], authorize: Authorize, validation: ValidationPool | None
-) -> None:
+def _authorize_and_validate(entries: list[Entry], authorize: Authorize) -> None:
     """Raise the first entry's refusal, authorization before validation within an entry."""
-    denied: Exception | None = None
-    resources: dict[int, Resource] = {}
     for entry in entries:
-        try:
-            authorize(entry.resource_type, _action(entry))
-        except Exception as error:
-            denied = error  # raised once the entries before it are known to be valid
-            break
+        authorize(entry.resource_type, _action(entry))
         if entry.resource is not None:
-            resources[entry.index] = (entry.resource, entry.resource_type)
-    verdicts = await _judge(resources, validation)
-    verdicts.check_all()
-    if denied is not None:
-        raise denied
+            validate_resource(entry.resource, entry.resource_type)
 
 
 async def run_transaction(
@@ -171,13 +178,9 @@ async def run_transaction(
     authorize: Authorize,
     representation: bool = False,
     also: Callable[[AsyncSession], Awaitable[None]] | None = None,
-    validation: ValidationPool | None = None,
 ) -> list[dict[str, Any]]:
-    """Apply ENTRIES atomically (and ALSO in the same database transaction); all or nothing.
-
-    Resources are validated in VALIDATION's workers when given, else on the event loop.
-    """
-    await _authorize_and_validate(entries, authorize, validation)
+    """Apply ENTRIES atomically (and ALSO in the same database transaction); all or nothing."""
+    _authorize_and_validate(entries, authorize)
     mapping: dict[str, str] = {}
     for entry in entries:
         if entry.full_url and entry.method == "POST" and not entry.if_none_exist:
@@ -287,15 +290,8 @@ async def run_batch(
     entries: list[Entry],
     authorize: Authorize,
     representation: bool = False,
-    validation: ValidationPool | None = None,
 ) -> list[dict[str, Any]]:
     """Apply each entry on its own; a failing entry gets its OperationOutcome."""
-    writes = {
-        entry.index: (entry.resource, entry.resource_type)
-        for entry in entries
-        if entry.method != "GET" and entry.resource is not None and _allowed(entry, authorize)
-    }
-    verdicts = await _judge(writes, validation)
     out: list[dict[str, Any]] = []
     for entry in entries:
         try:
@@ -304,7 +300,7 @@ async def run_batch(
                 out.append(await _get(store, entry))
                 continue
             if entry.resource is not None:
-                verdicts.check(entry.index)
+                validate_resource(entry.resource, entry.resource_type)
             async with store.sessionmaker() as session, session.begin():
                 writer = _Writer(session)
                 await writer.lock()

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from integrations.fhir_store.outcome import StoreError
+
 
 class Action(StrEnum):
     """What an interaction does, as a SMART v2 permission letter."""
@@ -74,3 +76,11 @@ class Grant:
     def allows_all_types(self, action: Action) -> bool:
         """True when a wildcard scope covers ACTION (system-level searches and history)."""
         return any(s.resource_type == "*" and s.covers("*", action) for s in self.scopes)
+
+
+def require(grant: Grant | None, resource_type: str, action: Action) -> None:
+    """403 unless GRANT's scopes cover ACTION on RESOURCE_TYPE (None: no token required)."""
+    if grant is not None and not grant.allows(resource_type, action):
+        raise StoreError(
+            403, f"scope does not allow {action.name.lower()} on {resource_type}", "forbidden"
+        )

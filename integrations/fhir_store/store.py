@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 import uuid
 from collections.abc import Sequence
@@ -305,12 +306,14 @@ class _Writer:
         pending, self.latest = self.latest, {}
         rows = latest_rows(pending)
         dialect = self.session.get_bind().dialect.name
-        upsert = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(L)
-        new, old = upsert.excluded, L
+        table = _TABLES["fhir_latest"]  # Core, not ORM: no per-row bulk persistence work
+        upsert = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(table)
+        new, old = upsert.excluded, table.c
         earliest = literal(EARLIEST, DateTime)
-        await self.session.execute(
+        connection = await self.session.connection()
+        await connection.execute(
             upsert.on_conflict_do_update(
-                index_elements=[L.patient, L.system, L.code],
+                index_elements=[old.patient, old.system, old.code],
                 set_={"res_id": new.res_id, "low": new.low},
                 where=tuple_(func.coalesce(new.low, earliest), new.res_id)
                 > tuple_(func.coalesce(old.low, earliest), old.res_id),
@@ -326,19 +329,15 @@ class _Writer:
         )
 
 
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        # the text SQLAlchemy's SQLite DATETIME stores, so comparisons with its binds hold
-        return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031
-            value.year,
-            value.month,
-            value.day,
-            value.hour,
-            value.minute,
-            value.second,
-            value.microsecond,
-        )
-    return value
+def _sqlite_datetime(value: datetime) -> str:
+    # the text SQLAlchemy's SQLite DATETIME stores (naive UTC), so comparisons with its binds
+    # hold; rows handed to the driver as they are (insert_rows) are converted with it
+    if value.tzinfo is not None:
+        value = value.replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")
+
+
+sqlite3.register_adapter(datetime, _sqlite_datetime)
 
 
 async def insert_many(session: AsyncSession, table: str, rows: list[dict[str, Any]]) -> None:
@@ -364,7 +363,7 @@ async def insert_rows(
         return
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     connection = await session.connection()
-    await connection.exec_driver_sql(sql, [tuple(map(_sqlite_value, row)) for row in rows])
+    await connection.exec_driver_sql(sql, rows)
 
 
 def search_rows(
