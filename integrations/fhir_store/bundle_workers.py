@@ -6,7 +6,8 @@ index rows and the database driver's own work. On the event loop all of it share
 through the worker's own connection to the same database. The database orders the writers
 of several processes as it orders those of one (the clock row, store.py), so the change
 feed keeps commit order, and a worker answers exactly as the event loop would: both run
-`answer_bundle`.
+`answer_bundle`. The workers also share a lock around their write transactions (the
+store's write gate), so that one starts writing the moment another commits.
 
 Workers start with the first big bundle (ordinary traffic never pays for them) and stop
 when the app is cleaned up (app.py). Small bundles, every bundle while the workers start,
@@ -26,7 +27,9 @@ import os
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL
@@ -82,12 +85,13 @@ class _Worker:
 _worker: _Worker | None = None
 
 
-def _start_worker(database_url: str) -> None:
+def _start_worker(database_url: str, write_gate: AbstractContextManager[Any]) -> None:
     # the pool's initializer: one event loop, engine and store per worker, for its lifetime
     global _worker
     _exit_with_parent()
     engine = create_engine(database_url)
-    _worker = _Worker(asyncio.new_event_loop(), engine, FhirStore(create_sessionmaker(engine)))
+    store = FhirStore(create_sessionmaker(engine), write_gate)
+    _worker = _Worker(asyncio.new_event_loop(), engine, store)
     # closed before the process exits: the driver's threads would keep it alive otherwise
     multiprocessing.util.Finalize(_worker, _stop_worker, exitpriority=10)
 
@@ -206,7 +210,7 @@ class BundleWorkers:
                 self.workers,
                 mp_context=context,
                 initializer=_start_worker,
-                initargs=(self.database_url,),
+                initargs=(self.database_url, context.Lock()),  # the workers' write gate
             )
             try:
                 # one call a worker, so that each of them starts (they start on demand)

@@ -192,9 +192,7 @@ async def run_transaction(
     responses: dict[int, dict[str, Any]] = {}
     created: dict[int, Stored] = {}  # their responses are written after the lock is let go
     ordered = sorted(entries, key=lambda e: (_ORDER[e.method], e.index))
-    async with store.sessionmaker() as session, session.begin():
-        writer = _Writer(session)
-        await writer.lock()
+    async with store.writing() as writer:
         for entry in ordered:
             try:
                 if entry.index in prepared:
@@ -205,9 +203,8 @@ async def run_transaction(
             except StoreError as error:
                 error.diagnostics = f"entry {entry.index}: {error.diagnostics}"
                 raise
-        await writer.finish()
         if also is not None:
-            await also(session)
+            await also(writer.session)
     for index, stored in created.items():
         responses[index] = _response(stored, "201 Created", representation)
     await store.note_bulk_write(len(entries))
@@ -301,11 +298,8 @@ async def run_batch(
                 continue
             if entry.resource is not None:
                 validate_resource(entry.resource, entry.resource_type)
-            async with store.sessionmaker() as session, session.begin():
-                writer = _Writer(session)
-                await writer.lock()
+            async with store.writing() as writer:
                 response = await _apply(store, writer, entry, {}, representation)
-                await writer.finish()
             out.append(response)
         except StoreError as error:
             out.append({"response": {"status": str(error.status), "outcome": error.outcome()}})

@@ -13,7 +13,8 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -494,11 +495,33 @@ def _filter_condition(resource_type: str, flt: Filter, patient: str | None) -> C
 class FhirStore:
     """Versioned FHIR resources in the database behind SESSIONMAKER."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        write_gate: AbstractContextManager[Any] | None = None,
+    ) -> None:
+        """WRITE_GATE, if given, is held from before a write transaction begins until it ends.
+
+        Bundle workers share one (a multiprocessing lock) so that the next writer starts
+        the moment the last one commits, instead of waking from SQLite's busy-wait sleeps.
+        It blocks the event loop while it waits: only a process whose loop has nothing
+        else to do (a bundle worker) may have one.
+        """
         self.sessionmaker = sessionmaker
+        self._write_gate = write_gate or nullcontext()
         self._written = 0
         self._next_analyze = 500
         self._since_checkpoint = 0
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[_Writer]:
+        """A write transaction holding the clock; it commits when the block ends normally."""
+        with self._write_gate:
+            async with self.sessionmaker() as session, session.begin():
+                writer = _Writer(session)
+                await writer.lock()
+                yield writer
+                await writer.finish()
 
     async def note_bulk_write(self, count: int) -> None:
         """After bulk loads, refresh the planner statistics (at 500, 1000, 2000, ... writes).
@@ -591,11 +614,8 @@ class FhirStore:
         self, document: dict[str, Any], if_none_exist: str | None = None
     ) -> WriteResult:
         """Create with a new id; with IF_NONE_EXIST, return the one match instead (200)."""
-        async with self.sessionmaker() as session, session.begin():
-            writer = _Writer(session)
-            await writer.lock()
+        async with self.writing() as writer:
             result = await self._create(writer, document, if_none_exist)
-            await writer.finish()
         return result
 
     async def update(
@@ -606,46 +626,34 @@ class FhirStore:
         if_match: int | None = None,
     ) -> WriteResult:
         """Update (or create with this id); IF_MATCH is the version the client last saw."""
-        async with self.sessionmaker() as session, session.begin():
-            writer = _Writer(session)
-            await writer.lock()
+        async with self.writing() as writer:
             result = await self._update(writer, resource_type, resource_id, document, if_match)
-            await writer.finish()
         return result
 
     async def conditional_update(
         self, resource_type: str, query: str, document: dict[str, Any]
     ) -> WriteResult:
         """Update the one match of QUERY, or create when none; 412 when several match."""
-        async with self.sessionmaker() as session, session.begin():
-            writer = _Writer(session)
-            await writer.lock()
+        async with self.writing() as writer:
             result = await self._conditional_update(writer, resource_type, query, document)
-            await writer.finish()
         return result
 
     async def delete(self, resource_type: str, resource_id: str) -> Stored | None:
         """Delete (idempotent); returns the deletion version, None if nothing was there."""
-        async with self.sessionmaker() as session, session.begin():
-            writer = _Writer(session)
-            await writer.lock()
+        async with self.writing() as writer:
             result = await self._delete(writer, resource_type, resource_id)
-            await writer.finish()
         return result
 
     async def conditional_delete(self, resource_type: str, query: str) -> int:
         """Delete the one match of QUERY (412 if several); returns how many were deleted."""
-        async with self.sessionmaker() as session, session.begin():
-            writer = _Writer(session)
-            await writer.lock()
-            ids = await self._match(session, resource_type, query, 2)
+        async with self.writing() as writer:
+            ids = await self._match(writer.session, resource_type, query, 2)
             if len(ids) > 1:
                 raise StoreError(
                     412, f"{resource_type}?{query} matches several resources", "multiple-matches"
                 )
             for rid in ids:
                 await self._delete(writer, resource_type, rid)
-            await writer.finish()
         return len(ids)
 
     async def _match(
@@ -1083,6 +1091,11 @@ def _plan_conditions(plan: SearchPlan, compartment: str | None) -> list[ColumnEl
             conditions.append(R.res_id == compartment.partition("/")[2])
         else:
             conditions.append(R.patient == compartment)
+            if all(flt.kind in ("id", "lastUpdated") for flt in plan.filters):
+                # no index filter leads into the compartment: the patient's index rows do
+                # (every resource in it has them: its patient comes from one of them)
+                in_it = (S.patient == compartment, S.res_type == plan.resource_type)
+                conditions.append(R.res_id.in_(select(S.res_id).where(*in_it)))
     if plan.resource_type == "Patient":
         patient = None  # Patient index rows carry their own id as patient; fine, but simpler off
     for flt in plan.filters:

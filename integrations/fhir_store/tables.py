@@ -41,10 +41,7 @@ class FhirResourceRow(Base):
     """The current state of one resource (its content is the current version row)."""
 
     __tablename__ = "fhir_resource"
-    __table_args__ = (
-        Index("ix_fhir_resource_updated", "res_type", "last_updated"),
-        Index("ix_fhir_resource_patient", "patient", "res_type"),
-    )
+    __table_args__ = (Index("ix_fhir_resource_updated", "res_type", "last_updated"),)
 
     res_type: Mapped[str] = mapped_column(String(64), primary_key=True)
     res_id: Mapped[str] = mapped_column(String(64), primary_key=True)
