@@ -313,6 +313,13 @@ STORED_TYPES: frozenset[str] = frozenset(_TABLE)
 SEARCH_PARAMS: dict[str, dict[str, SearchParam]] = {
     rtype: {param.name: param for param in params} for rtype, params in _TABLE.items()
 }
+# The reference parameters of each type that have index rows of their own.
+REFERENCE_PARAMS: dict[str, frozenset[str]] = {
+    rtype: frozenset(
+        p.name for p in params.values() if p.kind is ParamKind.REFERENCE and not p.stored_as
+    )
+    for rtype, params in SEARCH_PARAMS.items()
+}
 # Parameters every type answers from the resource table itself.
 COMMON_PARAMS: frozenset[str] = frozenset({"_id", "_lastUpdated"})
 # Result parameters: they shape the answer rather than filter it.

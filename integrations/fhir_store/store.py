@@ -42,7 +42,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from integrations.fhir_store.dates import format_instant
 from integrations.fhir_store.extract import compartment_patient, index_resource
 from integrations.fhir_store.outcome import StoreError, invalid, not_found
-from integrations.fhir_store.params import SEARCH_PARAMS, STORED_TYPES, SearchParam
+from integrations.fhir_store.params import (
+    REFERENCE_PARAMS,
+    SEARCH_PARAMS,
+    STORED_TYPES,
+    SearchParam,
+)
 from integrations.fhir_store.query import (
     DateValue,
     Filter,
@@ -370,10 +375,25 @@ async def insert_rows(
 def search_rows(
     resource_type: str, resource_id: str, document: dict[str, Any]
 ) -> tuple[str | None, list[SearchRow]]:
-    """The compartment patient of a resource and its `fhir_search` rows (pure)."""
+    """The compartment patient of a resource and its `fhir_search` rows (pure).
+
+    A reference to the resource's own patient is stored without its value (the row's
+    `patient` holds it; see `_reference_condition`): stored, those values would spread the
+    rows of a bulk load over `ix_fhir_search_value` at one place per patient.
+    """
     patient = compartment_patient(document)
+    references = REFERENCE_PARAMS.get(resource_type, frozenset())
     rows = [
-        (resource_type, resource_id, r.param, patient, r.system, r.value, r.low, r.high)
+        (
+            resource_type,
+            resource_id,
+            r.param,
+            patient,
+            r.system,
+            None if r.value == patient and r.param in references else r.value,
+            r.low,
+            r.high,
+        )
         for r in index_resource(document)
     ]
     return patient, rows
@@ -468,10 +488,14 @@ def _index_rows(
 
 
 def _reference_condition(param: SearchParam, ref: str) -> ColumnElement[bool]:
+    # a row without a value refers to its resource's patient (search_rows)
     if "/" not in ref:
-        return S.value.like(f"%/{ref}")
+        suffix = f"%/{ref}"
+        return or_(S.value.like(suffix), and_(S.value.is_(None), S.patient.like(suffix)))
     if param.targets and ref.split("/")[0] not in param.targets:
         return false()
+    if ref.startswith("Patient/"):
+        return or_(S.value == ref, and_(S.value.is_(None), S.patient == ref))
     return S.value == ref
 
 
@@ -869,7 +893,7 @@ class FhirStore:
         for inc in plan.includes:
             values = (
                 await session.execute(
-                    select(S.value).where(
+                    select(func.coalesce(S.value, S.patient)).where(
                         S.res_type == plan.resource_type,
                         _param_condition(SEARCH_PARAMS[plan.resource_type][inc.param]),
                         S.res_id.in_(ids),

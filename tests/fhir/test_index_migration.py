@@ -108,6 +108,11 @@ async def test_an_index_of_the_first_shape_is_rebuilt(empty_url: str) -> None:
             await connection.execute(text("SELECT DISTINCT param FROM fhir_search ORDER BY param"))
         ).scalars()
         assert list(params) == ["code", "date", "status", "subject"]
+        # a reference to the resource's own patient keeps no value (fhir_0004)
+        subjects = await connection.execute(
+            text("SELECT DISTINCT patient, value FROM fhir_search WHERE param = 'subject'")
+        )
+        assert subjects.all() == [("Patient/a", None)]
     (latest,) = await store.lastn("Patient/a")
     assert latest.resource_id == "o2"
     await engine.dispose()
@@ -119,6 +124,10 @@ async def test_an_index_of_the_first_shape_is_rebuilt(empty_url: str) -> None:
             text("SELECT count(*) FROM fhir_search WHERE param = 'patient'")
         )
         assert rows.scalar_one() == 2
+        subjects = await connection.execute(
+            text("SELECT DISTINCT value FROM fhir_search WHERE param = 'subject'")
+        )
+        assert subjects.scalars().all() == ["Patient/a"]
     await engine.dispose()
     await migrate(empty_url)
     engine = create_engine(empty_url)

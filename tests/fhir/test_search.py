@@ -151,3 +151,31 @@ async def test_aliases_search_the_rows_they_stand_for(fhir: FhirClient) -> None:
     assert await count(_q(**{"combo-code": "8480-6"})) == 1
     assert await count(_q(**{"component-code": "8480-6"})) == 1
     assert await count(_q(code="8480-6")) == 0
+
+
+async def test_references_to_the_own_patient_are_found_every_way(fhir: FhirClient) -> None:
+    # such references are indexed without their value (the row's patient holds it)
+    pa, pb = await _seed(fhir)
+    count = fhir.count
+    assert await count(_q(subject=f"{pa},{pb}")) == 11
+    assert await count(_q(subject=pb.split("/")[1])) == 1
+    by_self = vital(pa, HR, 70, "2024-03-09T08:00:00Z")
+    by_self.performer = [{"reference": pa}]  # type: ignore[list-item]
+    by_other = vital(pa, HR, 71, "2024-03-09T09:00:00Z")
+    by_other.performer = [{"reference": pb}]  # type: ignore[list-item]
+    of_group = vital("Group/ward-7", HR, 72, "2024-03-09T10:00:00Z")
+    for observation in (by_self, by_other, of_group):
+        await fhir.create(observation)
+    assert await count(_q(performer=pa)) == 1
+    assert await count(_q(performer=pb)) == 1
+    assert await count(_q(performer=pa, subject=pa)) == 1
+    assert await count(_q(performer=pb.split("/")[1])) == 1
+    assert await count(_q(subject="Group/ward-7")) == 1
+    assert await count(_q(subject="ward-7")) == 1
+    assert await count(_q(patient="Patient/ward-7")) == 0
+    included = await fhir.search_page(_q(performer=pb).include("Observation:performer"))
+    found = [(e.search.mode, e.fullUrl) for e in included.entry or [] if e.search]
+    assert [mode for mode, _ in found] == ["match", "include"]
+    assert str(found[1][1]).endswith(pb)
+    included = await fhir.search_page(_q(performer=pa).include("Observation:subject"))
+    assert [str(e.fullUrl).endswith(pa) for e in included.entry or []] == [False, True]
