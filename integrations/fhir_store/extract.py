@@ -118,7 +118,7 @@ def index_param(resource: dict[str, Any], param: SearchParam) -> Iterator[IndexR
 def index_resource(resource: dict[str, Any]) -> list[IndexRow]:
     """Every index row of a resource, duplicates removed; aliases have none of their own.
 
-    In a type of DATED_BY the token and reference rows carry the resource's date range.
+    In a type of DATED_BY every row carries the resource's date range.
     """
     params = SEARCH_PARAMS.get(resource["resourceType"], {})
     rows: dict[IndexRow, None] = {}
@@ -128,13 +128,10 @@ def index_resource(resource: dict[str, Any]) -> list[IndexRow]:
         for row in index_param(resource, param):
             rows[row] = None
     dated_by = DATED_BY.get(resource["resourceType"])
-    stamp = next((r for r in rows if r.param == dated_by), None)
+    stamp = next(index_param(resource, params[dated_by]), None) if dated_by else None
     if stamp is None:
         return list(rows)
-    return [
-        r if r.param == dated_by else IndexRow(r.param, r.system, r.value, stamp.low, stamp.high)
-        for r in rows
-    ]
+    return [IndexRow(r.param, r.system, r.value, stamp.low, stamp.high) for r in rows]
 
 
 def compartment_patient(resource: dict[str, Any]) -> str | None:

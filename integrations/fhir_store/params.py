@@ -28,7 +28,8 @@ class SearchParam:
     paths: tuple[str, ...]
     targets: tuple[str, ...] = ()
     # An alias has no index rows of its own: it searches the rows of these parameters
-    # (`patient` is `subject` restricted to Patients; `combo-code` is code or component-code).
+    # (`patient` is `subject` restricted to Patients; `combo-code` is code or component-code;
+    # an Observation's `date` is on its every row, and its one `status` row answers for it).
     stored_as: tuple[str, ...] = ()
 
     @property
@@ -47,8 +48,8 @@ def _ref(
     return SearchParam(name, ParamKind.REFERENCE, paths, targets, stored_as)
 
 
-def _date(name: str, *paths: str) -> SearchParam:
-    return SearchParam(name, ParamKind.DATE, paths)
+def _date(name: str, *paths: str, stored_as: tuple[str, ...] = ()) -> SearchParam:
+    return SearchParam(name, ParamKind.DATE, paths, stored_as=stored_as)
 
 
 def _subject_params() -> list[SearchParam]:
@@ -102,7 +103,13 @@ _TABLE: dict[str, list[SearchParam]] = {
         _tok("code", "code"),
         _tok("combo-code", "code", "component.code", stored_as=("code", "component-code")),
         _tok("component-code", "component.code"),
-        _date("date", "effectiveDateTime", "effectivePeriod", "effectiveInstant"),
+        _date(
+            "date",
+            "effectiveDateTime",
+            "effectivePeriod",
+            "effectiveInstant",
+            stored_as=("status",),  # status is 1..1: one row per Observation, dated (DATED_BY)
+        ),
         _ref("encounter", "encounter"),
         _ref("device", "device"),
         _ref("performer", "performer"),
@@ -340,6 +347,7 @@ RESULT_PARAMS: frozenset[str] = frozenset(
 
 # Types whose every index row also carries the resource's own date (the low/high of this
 # date parameter), so one patient's rows sit in time order and `code` rows answer "latest".
+# The parameter itself has no rows of its own (it is an alias of a row every one has).
 DATED_BY: dict[str, str] = {"Observation": "date"}
 
 

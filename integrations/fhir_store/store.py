@@ -47,6 +47,7 @@ from integrations.fhir_store.params import (
     SEARCH_PARAMS,
     STORED_TYPES,
     SearchParam,
+    patient_param,
 )
 from integrations.fhir_store.query import (
     DateValue,
@@ -513,7 +514,13 @@ def _filter_condition(resource_type: str, flt: Filter, patient: str | None) -> C
         options = [_reference_condition(param, ref) for ref in flt.references]
         return R.res_id.in_(select(S.res_id).where(*base, or_(*options)))
     conditions = [_date_condition(v) for v in flt.dates]
-    return R.res_id.in_(select(S.res_id).where(*base, S.value.is_(None), and_(*conditions)))
+    return R.res_id.in_(select(S.res_id).where(*base, *_date_rows(param), and_(*conditions)))
+
+
+def _date_rows(param: SearchParam) -> list[ColumnElement[bool]]:
+    """What tells a date parameter's rows from others of the same name: a date row has no
+    value; an aliased date is on rows that all carry it (DATED_BY)."""
+    return [] if param.stored_as else [S.value.is_(None)]
 
 
 class FhirStore:
@@ -1122,9 +1129,24 @@ def _plan_conditions(plan: SearchPlan, compartment: str | None) -> list[ColumnEl
                 conditions.append(R.res_id.in_(select(S.res_id).where(*in_it)))
     if plan.resource_type == "Patient":
         patient = None  # Patient index rows carry their own id as patient; fine, but simpler off
-    for flt in plan.filters:
+    filters = plan.filters
+    if compartment is None and patient is not None:
+        # the other index filters read only that patient's rows, so the filter naming the
+        # patient (whose rows are all of theirs: the most numerous) adds nothing then
+        others = [f for f in filters if not _names_patient(plan.resource_type, f, patient)]
+        if any(f.kind in ("token", "reference", "date") for f in others):
+            filters = others
+    for flt in filters:
         conditions.append(_filter_condition(plan.resource_type, flt, patient))
     return conditions
+
+
+def _names_patient(resource_type: str, flt: Filter, patient: str) -> bool:
+    """True when FLT asks for exactly the resources in PATIENT's compartment."""
+    param = patient_param(resource_type)
+    if param is None or flt.references != (patient,):
+        return False
+    return flt.name == param.name or flt.name in param.stored_as
 
 
 def _order(plan: SearchPlan) -> list[Any]:
@@ -1140,8 +1162,8 @@ def _order(plan: SearchPlan) -> list[Any]:
                 .where(
                     S.res_type == plan.resource_type,
                     S.res_id == R.res_id,
-                    S.param == name,
-                    S.value.is_(None),
+                    _param_condition(SEARCH_PARAMS[plan.resource_type][name]),
+                    *_date_rows(SEARCH_PARAMS[plan.resource_type][name]),
                 )
                 .scalar_subquery()
             )

@@ -107,7 +107,7 @@ async def test_an_index_of_the_first_shape_is_rebuilt(empty_url: str) -> None:
         params = (
             await connection.execute(text("SELECT DISTINCT param FROM fhir_search ORDER BY param"))
         ).scalars()
-        assert list(params) == ["code", "date", "status", "subject"]
+        assert list(params) == ["code", "status", "subject"]
         # a reference to the resource's own patient keeps no value (fhir_0004)
         subjects = await connection.execute(
             text("SELECT DISTINCT patient, value FROM fhir_search WHERE param = 'subject'")
