@@ -171,13 +171,16 @@ def start_medplum() -> Server:
 
 
 def _rss_mb(pid: int) -> float:
+    """Resident memory of PID and its child processes (carebot's bundle workers)."""
+    total = 0.0
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+                total += int(line.split()[1]) / 1024
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
-        pass
-    return 0.0
+        return total
+    return total + sum(_rss_mb(int(child)) for child in children)
 
 
 async def post_bundle(
