@@ -102,6 +102,8 @@ def _dates(value: Any) -> Iterator[tuple[datetime, datetime]]:
 def index_param(resource: dict[str, Any], param: SearchParam) -> Iterator[IndexRow]:
     """The index rows of one parameter."""
     for path in param.paths:
+        if path.partition(".")[0] not in resource:
+            continue  # most paths are absent from most resources: skip the walk
         for value in walk(resource, path):
             if param.kind is ParamKind.TOKEN:
                 for system, code in _tokens(value):
