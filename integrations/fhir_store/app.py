@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from integrations.fhir_store.audit import audit_event
 from integrations.fhir_store.bundle_workers import BundleWorkers, shared_database_url
@@ -84,9 +84,9 @@ def create_fhir_app(
     app = web.Application(client_max_size=max_body)
     app[STORE_KEY] = FhirStore(sessionmaker)
     app[SETTINGS_KEY] = StoreSettings(require_auth, max_body)
-    engine = sessionmaker.kw["bind"]
-    # its workers start with the first big bundle
-    app[WORKERS_KEY] = BundleWorkers(shared_database_url(engine))
+    engine = sessionmaker.kw.get("bind")
+    shared = shared_database_url(engine) if isinstance(engine, AsyncEngine) else None
+    app[WORKERS_KEY] = BundleWorkers(shared)  # its workers start with the first big bundle
     app.on_cleanup.append(_close_workers)
     app.router.add_route("*", "/{tail:.*}", _handle)
     app.router.add_route("*", "", _handle)  # the base URL itself, without a trailing slash
