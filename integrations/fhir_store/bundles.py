@@ -164,12 +164,11 @@ async def answer_bundle(
     return bundle, [r["fullUrl"] for r in responses if "fullUrl" in r]
 
 
-def _authorize_and_validate(entries: list[Entry], authorize: Authorize) -> None:
-    """Raise the first entry's refusal, authorization before validation within an entry."""
-    for entry in entries:
-        authorize(entry.resource_type, _action(entry))
-        if entry.resource is not None:
-            validate_resource(entry.resource, entry.resource_type)
+def _check(entry: Entry, authorize: Authorize) -> None:
+    """Raise the entry's refusal: authorization first, then its resource's validation."""
+    authorize(entry.resource_type, _action(entry))
+    if entry.resource is not None:
+        validate_resource(entry.resource, entry.resource_type)
 
 
 async def run_transaction(
@@ -180,7 +179,8 @@ async def run_transaction(
     also: Callable[[AsyncSession], Awaitable[None]] | None = None,
 ) -> list[dict[str, Any]]:
     """Apply ENTRIES atomically (and ALSO in the same database transaction); all or nothing."""
-    _authorize_and_validate(entries, authorize)
+    for entry in entries:
+        _check(entry, authorize)  # the first entry's refusal is the transaction's
     mapping: dict[str, str] = {}
     for entry in entries:
         if entry.full_url and entry.method == "POST" and not entry.if_none_exist:
@@ -292,12 +292,10 @@ async def run_batch(
     out: list[dict[str, Any]] = []
     for entry in entries:
         try:
-            authorize(entry.resource_type, _action(entry))
+            _check(entry, authorize)
             if entry.method == "GET":
                 out.append(await _get(store, entry))
                 continue
-            if entry.resource is not None:
-                validate_resource(entry.resource, entry.resource_type)
             async with store.writing() as writer:
                 response = await _apply(store, writer, entry, {}, representation)
             out.append(response)

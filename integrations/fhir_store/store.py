@@ -70,6 +70,10 @@ R = FhirResourceRow
 V = FhirVersionRow
 S = FhirSearchRow
 L = FhirLatestRow
+# joins a resource to the version row holding its current content
+_CURRENT_VERSION = and_(
+    V.res_type == R.res_type, V.res_id == R.res_id, V.version_id == R.version_id
+)
 _TABLES = FhirResourceRow.metadata.tables
 EARLIEST = datetime(1, 1, 1)
 # (patient, system, code) of the fhir_latest table
@@ -593,11 +597,7 @@ class FhirStore:
                     select(R.version_id, R.last_updated, R.deleted, R.patient, V.content)
                     .join(
                         V,
-                        and_(
-                            V.res_type == R.res_type,
-                            V.res_id == R.res_id,
-                            V.version_id == R.version_id,
-                        ),
+                        _CURRENT_VERSION,
                     )
                     .where(R.res_type == resource_type, R.res_id == resource_id)
                 )
@@ -725,9 +725,7 @@ class FhirStore:
                 select(R.version_id, R.last_updated, V.content)
                 .join(
                     V,
-                    and_(
-                        V.res_type == R.res_type, V.res_id == R.res_id, V.version_id == R.version_id
-                    ),
+                    _CURRENT_VERSION,
                 )
                 .where(R.res_type == resource_type, R.res_id == resource_id)
             )
@@ -862,9 +860,7 @@ class FhirStore:
                 select(R.res_id, R.version_id, R.last_updated, V.content)
                 .join(
                     V,
-                    and_(
-                        V.res_type == R.res_type, V.res_id == R.res_id, V.version_id == R.version_id
-                    ),
+                    _CURRENT_VERSION,
                 )
                 .where(*conditions)
             )
@@ -921,11 +917,7 @@ class FhirStore:
                     select(R.version_id, R.last_updated, R.patient, V.content)
                     .join(
                         V,
-                        and_(
-                            V.res_type == R.res_type,
-                            V.res_id == R.res_id,
-                            V.version_id == R.version_id,
-                        ),
+                        _CURRENT_VERSION,
                     )
                     .where(R.res_type == rtype, R.res_id == rid, R.deleted == false())
                 )
@@ -962,11 +954,7 @@ class FhirStore:
                 select(R.res_id, R.version_id, R.last_updated, V.content)
                 .join(
                     V,
-                    and_(
-                        V.res_type == R.res_type,
-                        V.res_id == R.res_id,
-                        V.version_id == R.version_id,
-                    ),
+                    _CURRENT_VERSION,
                 )
                 .where(R.res_type == "Observation", R.res_id.in_(ids))
             )
@@ -1157,13 +1145,14 @@ def _order(plan: SearchPlan) -> list[Any]:
         elif name == "_id":
             column = R.res_id
         else:
+            param = SEARCH_PARAMS[plan.resource_type][name]
             column = (
                 select(func.min(S.low))
                 .where(
                     S.res_type == plan.resource_type,
                     S.res_id == R.res_id,
-                    _param_condition(SEARCH_PARAMS[plan.resource_type][name]),
-                    *_date_rows(SEARCH_PARAMS[plan.resource_type][name]),
+                    _param_condition(param),
+                    *_date_rows(param),
                 )
                 .scalar_subquery()
             )

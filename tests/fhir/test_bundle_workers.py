@@ -189,9 +189,12 @@ async def test_worker_writes_keep_the_change_feed_in_commit_order(sqlite_url: st
         assert sorted(r for r in runs if r != "small") == [f"Patient/p{i}" for i in range(4)]
 
 
-async def test_patient_tokens_are_refused_in_workers_too(sqlite_url: str) -> None:
+async def test_patient_tokens_are_refused_in_workers_too(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async with serving(sqlite_url) as served:
         assert await served.workers.start()
+        monkeypatch.setattr(app_module, "answer_bundle", _not_on_the_event_loop)
         sessionmaker = served.app[app_module.STORE_KEY].sessionmaker
         token = await add_client(sessionmaker, "portal", "patient/*.*", patient="Patient/p1")
         refused = await served.post(_bundle("transaction", _observations(SIZE)), token)
