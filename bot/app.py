@@ -8,7 +8,6 @@ from datetime import tzinfo
 from zoneinfo import ZoneInfo
 
 import aiohttp
-import httpx
 from aiohttp import web
 from botbuilder.core import ConversationState, TurnContext
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,7 +18,7 @@ from bot.channel_auth import ChannelAuthenticator
 from bot.connector import AnonymousTokens, ClientCredentialsTokens, ConnectorClient, TokenProvider
 from bot.directline import routes as directline_routes
 from bot.directline.store import DirectLineStore
-from bot.fhir_access import EmbeddedStoreTokens, FhirAccess, FhirTokens, StaticTokens
+from bot.fhir_access import fhir_config
 from bot.handler import CarebotBot
 from bot.http_json import json_errors
 from bot.patient_records import PatientRecorder, PatientVitals
@@ -39,7 +38,7 @@ from dialogs.triage_dialog import TriageDialog
 from dialogs.vitals_dialog import VitalsDialog
 from integrations.accounts import AccountRepository
 from integrations.bot_storage import SqlStorage
-from integrations.fhir_store.app import create_fhir_app
+from integrations.fhir.access import FhirAccess, FhirService
 from integrations.persistence.database import create_engine, create_sessionmaker
 
 log = logging.getLogger(__name__)
@@ -103,18 +102,12 @@ def build_runner(
 
 
 async def _services(
-    app: web.Application, settings: Settings, engine: AsyncEngine
+    app: web.Application, settings: Settings, engine: AsyncEngine, fhir_service: FhirService
 ) -> AsyncIterator[None]:
     sessions = create_sessionmaker(engine)
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
-    fhir_http = httpx.AsyncClient(timeout=httpx.Timeout(30.0))
-    fhir_tokens: FhirTokens = (
-        EmbeddedStoreTokens(sessions)
-        if settings.embedded_fhir
-        else StaticTokens(settings.fhir_token)
-    )
     accounts = AccountRepository(sessions)
-    fhir = FhirAccess(settings.resolved_fhir_url, fhir_http, fhir_tokens)
+    fhir = fhir_service.open()
     menu, runner = build_runner(
         accounts, fhir, ZoneInfo(settings.timezone), emergency_numbers(settings)
     )
@@ -129,7 +122,6 @@ async def _services(
         engine=engine,
         sessions=sessions,
         http=http,
-        fhir_http=fhir_http,
         fhir=fhir,
         accounts=accounts,
         signer=Signer(settings.resolved_secret_key()),
@@ -149,7 +141,7 @@ async def _services(
         yield
     finally:
         await http.close()
-        await fhir_http.aclose()
+        await fhir.aclose()
         await engine.dispose()
 
 
@@ -163,9 +155,12 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[json_errors], client_max_size=MAX_REQUEST_BYTES)
     # One connection pool for the bot and the embedded FHIR store (no I/O until first use).
     engine = create_engine(settings.resolved_database_url)
+    # The one choice of FHIR backend: the embedded store (mounted at /fhir, called in
+    # process by the bot) or an outside server.
+    fhir = FhirService(fhir_config(settings), create_sessionmaker(engine))
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
-        async for _ in _services(app, settings, engine):
+        async for _ in _services(app, settings, engine, fhir):
             yield
 
     app.cleanup_ctx.append(services_ctx)
@@ -174,6 +169,5 @@ def create_app(settings: Settings) -> web.Application:
     directline_routes.add_routes(app)
     portal.add_routes(app)
     staff.add_routes(app)
-    if settings.embedded_fhir:
-        app.add_subapp("/fhir", create_fhir_app(create_sessionmaker(engine)))
+    fhir.mount(app)
     return app

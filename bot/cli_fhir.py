@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import re
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -39,15 +41,47 @@ async def _with_db(
     return engine, create_sessionmaker(engine)
 
 
+_TTL = re.compile(r"^(\d+)([smhd]?)$")
+_TTL_UNITS = {"s": 1, "": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_ttl(text: str) -> timedelta:
+    """A token lifetime: a number of seconds, or with a unit: 90m, 12h, 30d."""
+    match = _TTL.match(text.strip().lower())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a duration (e.g. 3600, 90m, 12h, 30d): {text!r}")
+    return timedelta(seconds=int(match.group(1)) * _TTL_UNITS[match.group(2)])
+
+
 def _clients(args: argparse.Namespace) -> int:
-    from integrations.fhir_store.clients import add_client, list_clients, revoke_client
+    from integrations.fhir_store.clients import (
+        DEFAULT_TOKEN_TTL,
+        add_client,
+        list_clients,
+        normalize_patient,
+        revoke_client,
+    )
+    from integrations.fhir_store.scopes import checked_scopes
+
+    if args.clients_command == "add":
+        try:  # bad scopes are refused before anything is opened
+            checked_scopes(args.scopes, normalize_patient(args.patient))
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
 
     async def run() -> int:
         engine, sessionmaker = await _with_db(Settings())
         try:
             if args.clients_command == "add":
                 try:
-                    token = await add_client(sessionmaker, args.name, args.scopes, args.patient)
+                    token = await add_client(
+                        sessionmaker,
+                        args.name,
+                        args.scopes,
+                        args.patient,
+                        ttl=args.ttl if args.ttl is not None else DEFAULT_TOKEN_TTL,
+                    )
                 except ValueError as error:
                     print(f"error: {error}", file=sys.stderr)
                     return 2
@@ -107,6 +141,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add.add_argument("name")
     add.add_argument("--scopes", required=True, help="SMART scopes, e.g. 'system/*.read'")
     add.add_argument("--patient", default=None, help="bind patient/ scopes to this Patient id")
+    add.add_argument(
+        "--ttl",
+        type=parse_ttl,
+        default=None,
+        help="how long the token is valid: seconds, or 90m, 12h, 30d (default 30d, at most 366d)",
+    )
     client_commands.add_parser("list", help="list clients")
     revoke = client_commands.add_parser("revoke", help="revoke a client and all its tokens")
     revoke.add_argument("name")

@@ -3,8 +3,8 @@
 Extracts every finding from TEXT (a message or a whole clinical vignette), asks nothing,
 and prints the level, reasons, red flags and findings. With `--patient`, the patient's
 device vitals of the last 24 hours are read from the FHIR store (`CAREBOT_FHIR_URL` with
-`CAREBOT_FHIR_TOKEN`, or the embedded store of a running `carebot serve`, with a token
-bound to that patient) and judged with the text. If the store cannot be reached, a
+`CAREBOT_FHIR_TOKEN`, or the embedded store on the service's database, called in this
+process with a token bound to that patient) and judged with the text. If the store cannot be reached, a
 warning says so and the text alone is triaged (`vitals_source` tells which happened).
 """
 
@@ -27,29 +27,19 @@ EXIT_FHIR_ERROR = 3
 RECENT = timedelta(hours=24)
 
 
-async def _device_vitals(patient: str, settings: Settings) -> Sequence[VitalReading]:
-    import httpx
+CLI_CLIENT = "carebot-triage-cli"
 
-    from bot.fhir_access import EmbeddedStoreTokens, FhirAccess, FhirTokens, StaticTokens
+
+async def _device_vitals(patient: str, settings: Settings) -> Sequence[VitalReading]:
+    from bot.fhir_access import cli_fhir_access
     from dialogs.fhir_evidence import FhirVitalsSource
-    from integrations.persistence.database import create_engine, create_sessionmaker
 
     reference = patient if "/" in patient else f"Patient/{patient}"
-    engine = create_engine(settings.resolved_database_url) if settings.embedded_fhir else None
-    try:
-        tokens: FhirTokens = (
-            EmbeddedStoreTokens(create_sessionmaker(engine))
-            if engine is not None
-            else StaticTokens(settings.fhir_token)
-        )
-        async with httpx.AsyncClient(timeout=10) as http:
-            access = FhirAccess(settings.resolved_fhir_url, http, tokens)
-            client = await access.for_patient(reference)
-            since = datetime.now(UTC) - RECENT
-            return await FhirVitalsSource(client).readings(reference, since)
-    finally:
-        if engine is not None:
-            await engine.dispose()
+    async with cli_fhir_access(settings) as access:
+        # An operator's command: no person's account to name, the client says which tool.
+        client = access.for_patient(reference, person=None, client=CLI_CLIENT)
+        since = datetime.now(UTC) - RECENT
+        return await FhirVitalsSource(client).readings(reference, since)
 
 
 def _print_text(result: TriageResult) -> None:

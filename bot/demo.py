@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from bot.demo_clinical import DEMO_PATIENTS, DEMO_STAFF, record_bundle
-from bot.fhir_access import EmbeddedStoreTokens, FhirAccess, StaticTokens
+from bot.fhir_access import cli_fhir_access
 from bot.settings import Settings
 from gateway.simulated_gateway import demo_history_bundle
 from integrations.accounts import AccountExistsError, AccountRepository, Role
 from integrations.fhir.client import FhirClient
-from integrations.fhir_store.app import create_fhir_app
 from integrations.persistence.database import create_engine, create_sessionmaker
 from integrations.persistence.migrate import migrate
 
@@ -96,30 +89,6 @@ async def seed_clinical_record(fhir: FhirClient, now: datetime, days: float = 7.
     return sent
 
 
-@asynccontextmanager
-async def fhir_for_seeding(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[FhirClient]:
-    """A system FHIR client: the embedded store served on a passing loopback port, or the
-    configured outside server."""
-    async with httpx.AsyncClient(timeout=httpx.Timeout(120.0)) as http:
-        if not settings.embedded_fhir:
-            yield await FhirAccess(
-                settings.resolved_fhir_url, http, StaticTokens(settings.fhir_token)
-            ).system()
-            return
-        runner = web.AppRunner(create_fhir_app(sessions), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        try:
-            access = FhirAccess(f"http://127.0.0.1:{port}", http, EmbeddedStoreTokens(sessions))
-            yield await access.system()
-        finally:
-            await runner.cleanup()
-
-
 def _seeded_marker(settings: Settings) -> Path:
     return settings.var_dir / "demo-seeded"
 
@@ -135,8 +104,8 @@ async def run_demo_seed(settings: Settings, *, force: bool = False, days: float 
         await seed_accounts(AccountRepository(sessions), password)
         if force or not marker.exists():
             print("seeding the demo clinical record and a week of device vitals...", flush=True)
-            async with fhir_for_seeding(settings, sessions) as fhir:
-                sent = await seed_clinical_record(fhir, datetime.now(UTC), days)
+            async with cli_fhir_access(settings) as access:
+                sent = await seed_clinical_record(access.system(), datetime.now(UTC), days)
             marker.write_text(f"{datetime.now(UTC).isoformat()} {sent} observations\n")
             state = f"seeded ({sent} devices and device Observations)"
         else:

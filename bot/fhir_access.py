@@ -1,91 +1,33 @@
-"""FHIR clients for the service: one for system work, and patient-bound ones.
-
-With the embedded store, a patient's turn talks FHIR with a token bound to that patient
-(`patient/*.*`), so the store itself refuses anything outside the patient's compartment and
-leaves an AuditEvent for every access. With an outside server the configured token is used.
-"""
+"""The service's settings as the FHIR access seam takes them (`integrations.fhir.access`)."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Protocol
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-import httpx
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from integrations.fhir.auth import BearerAuth
-from integrations.fhir.client import FhirClient
-from integrations.fhir_store.clients import ensure_client
-
-SERVICE_CLIENT = "carebot-service"
+from bot.settings import Settings
+from integrations.fhir.access import FhirAccess, FhirConfig, standalone_access
+from integrations.persistence.database import create_engine, create_sessionmaker
 
 
-class FhirTokens(Protocol):
-    """Bearer tokens for the FHIR server."""
-
-    async def system_token(self) -> str:
-        """A token with system scopes."""
-        ...
-
-    async def patient_token(self, patient_reference: str) -> str:
-        """A token that reaches only PATIENT_REFERENCE's compartment."""
-        ...
-
-
-class EmbeddedStoreTokens:
-    """Tokens of clients registered in the embedded store, made once per process."""
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
-        self._tokens: dict[str, str] = {}
-        self._lock = asyncio.Lock()
-
-    async def _token(self, name: str, scopes: str, patient: str | None) -> str:
-        async with self._lock:
-            if name not in self._tokens:
-                self._tokens[name] = await ensure_client(self._sessions, name, scopes, patient)
-            return self._tokens[name]
-
-    async def system_token(self) -> str:
-        """The service's own system client."""
-        return await self._token(SERVICE_CLIENT, "system/*.*", None)
-
-    async def patient_token(self, patient_reference: str) -> str:
-        """A client bound to one patient, acting on that patient's behalf."""
-        name = f"carebot-patient-{patient_reference.rsplit('/', 1)[-1]}"
-        return await self._token(name, "patient/*.*", patient_reference)
+def fhir_config(settings: Settings) -> FhirConfig:
+    """What the backend is chosen from: the outside server's URL and token, else the
+    embedded store answering at the service's URL, its tokens signed with the secret key."""
+    return FhirConfig(
+        fhir_url=settings.fhir_url.rstrip("/"),
+        fhir_token=settings.fhir_token,
+        secret_key=settings.resolved_secret_key(),
+        public_url=settings.base_url,
+    )
 
 
-class StaticTokens:
-    """One configured token for an outside FHIR server."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    async def system_token(self) -> str:
-        """The configured token."""
-        return self._token
-
-    async def patient_token(self, patient_reference: str) -> str:
-        """The configured token (the outside server decides what it reaches)."""
-        return self._token
-
-
-class FhirAccess:
-    """Hands out FHIR clients that share one connection pool."""
-
-    def __init__(self, base_url: str, http: httpx.AsyncClient, tokens: FhirTokens) -> None:
-        self.base_url = base_url
-        self._http = http
-        self._tokens = tokens
-
-    async def system(self) -> FhirClient:
-        """A client with the service's system scopes (workers, seeding)."""
-        return FhirClient(
-            self.base_url, http=self._http, auth=BearerAuth(await self._tokens.system_token())
-        )
-
-    async def for_patient(self, patient_reference: str) -> FhirClient:
-        """A client acting for one patient."""
-        token = await self._tokens.patient_token(patient_reference)
-        return FhirClient(self.base_url, http=self._http, auth=BearerAuth(token))
+@asynccontextmanager
+async def cli_fhir_access(settings: Settings) -> AsyncIterator[FhirAccess]:
+    """FHIR access for a command-line process: the embedded store on the service's
+    (migrated) database, in this process; or the outside server."""
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with standalone_access(fhir_config(settings), create_sessionmaker(engine)) as access:
+            yield access
+    finally:
+        await engine.dispose()

@@ -14,27 +14,22 @@ from bot.services import SERVICES, Services
 from bot.settings import Settings
 from gateway.settings import GATEWAY_SCOPES
 from gateway.simulated_gateway import run_simulated_gateway
-from integrations.fhir_store.clients import ensure_client
 from integrations.persistence.migrate import migrate
 
 log = logging.getLogger(__name__)
 
 
 async def simulated_gateway(services: Services, stop: asyncio.Event) -> None:
-    """Virtual devices of the demo patients streaming through a real gateway into FHIR."""
-    settings = services.settings
-    token = (
-        await ensure_client(services.sessions, "demo-gateway-simulator", GATEWAY_SCOPES)
-        if settings.embedded_fhir
-        else settings.fhir_token
-    )
+    """Virtual devices of the demo patients streaming through a real gateway into FHIR
+    (the service's FHIR access: in process to the embedded store, with renewed tokens)."""
+    fhir = services.fhir
     await run_simulated_gateway(
-        fhir_base_url=settings.resolved_fhir_url,
-        token=token,
+        fhir_base_url=fhir.base_url,
+        token=fhir.system_auth(GATEWAY_SCOPES, client="demo-gateway-simulator"),
         patient_ids=[p.fhir_id for p in DEMO_PATIENTS],
-        buffer_path=settings.var_dir / "demo-gateway.db",
+        buffer_path=services.settings.var_dir / "demo-gateway.db",
         stop=stop,
-        http=services.fhir_http,
+        http=fhir.http,
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import aiohttp
-import httpx
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -13,11 +12,11 @@ from bot.adapter import CarebotAdapter
 from bot.channel_auth import ChannelAuthenticator
 from bot.connector import ConnectorClient
 from bot.directline.store import DirectLineStore
-from bot.fhir_access import FhirAccess
 from bot.handler import CarebotBot
 from bot.settings import Settings
 from bot.signing import Signer
 from integrations.accounts import AccountRepository
+from integrations.fhir.access import FhirAccess
 
 
 @dataclass
@@ -28,7 +27,6 @@ class Services:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     http: aiohttp.ClientSession
-    fhir_http: httpx.AsyncClient
     fhir: FhirAccess
     accounts: AccountRepository
     signer: Signer

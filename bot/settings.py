@@ -59,20 +59,6 @@ class Settings(BaseSettings):
         return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
 
     @property
-    def embedded_fhir(self) -> bool:
-        """True when carebot serves its own FHIR store at /fhir."""
-        return not self.fhir_url
-
-    @property
-    def resolved_fhir_url(self) -> str:
-        """The FHIR base URL the service itself calls (loopback for the embedded store)."""
-        if self.fhir_url:
-            return self.fhir_url.rstrip("/")
-        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
-        host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.port}/fhir"
-
-    @property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file under `var_dir`."""
         if self.database_url:

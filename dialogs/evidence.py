@@ -18,8 +18,11 @@ from dialogs.triage.models import TriageResult, VitalReading
 class VitalsSource(Protocol):
     """Recent device vital signs of a patient."""
 
-    async def readings(self, patient: str, since: datetime) -> Sequence[VitalReading]:
-        """Every reading of PATIENT ("Patient/123") taken at or after SINCE, newest first."""
+    async def readings(
+        self, patient: str, since: datetime, *, reader: str
+    ) -> Sequence[VitalReading]:
+        """Every reading of PATIENT ("Patient/123") taken at or after SINCE, newest first,
+        read on behalf of READER (an account id: the record's audit names who read)."""
         ...
 
 
@@ -46,14 +49,10 @@ class TriageRecord:
 
 
 class TriageRecorder(Protocol):
-    """Writes triage outcomes and audit trails to the record."""
+    """Writes triage outcomes to the record (reads are audited where they are served)."""
 
     async def record_triage(self, record: TriageRecord) -> None:
         """Store the interview and the outcome (idempotent on `record.key`)."""
-        ...
-
-    async def record_vitals_read(self, reader: str, patient: str, count: int) -> None:
-        """Leave an AuditEvent: READER saw COUNT readings of PATIENT."""
         ...
 
 

@@ -1,4 +1,4 @@
-"""The FHIR store behind the dialogs: device vitals in, interview records and audits out.
+"""The FHIR store behind the dialogs: device vitals in, interview records out.
 
 Observations follow the R4 vital-signs profiles (DESIGN.md); the outcome is written as a
 RiskAssessment (level as `prediction.outcome` in carebot's triage-level code system,
@@ -10,14 +10,12 @@ by `ifNoneExist` on its identifier.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from fhir.resources.R4B.auditevent import AuditEvent
 from fhir.resources.R4B.bundle import Bundle
-from fhir.resources.R4B.device import Device
 from fhir.resources.R4B.observation import Observation
 
 from dialogs.evidence import TriageRecord
@@ -30,7 +28,6 @@ from dialogs.triage.codes import (
 from dialogs.triage.levels import Level
 from dialogs.triage.models import VitalKind, VitalReading
 from integrations.fhir import FhirClient, SearchQuery
-from integrations.fhir.errors import FhirError
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
@@ -47,99 +44,114 @@ _SINGLE: dict[str, VitalKind] = {
 VITAL_CODES = ("8867-4", "59408-5", "2708-6", "85354-9", "8310-5", "9279-1", "2339-0")
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _loinc_codes(concept: Any) -> list[str]:
-    if concept is None:
-        return []
-    return [c.code for c in concept.coding or [] if c.system == LOINC and c.code]
+    codings = (_dict(c) for c in _list(_dict(concept).get("coding")))
+    return [str(c["code"]) for c in codings if c.get("system") == LOINC and c.get("code")]
 
 
 def _value(quantity: Any, kind: VitalKind) -> float | None:
-    if quantity is None or quantity.value is None:
+    value = _dict(quantity).get("value")
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None  # dataAbsentReason: never a number
-    value = float(quantity.value)
-    unit = (quantity.code or quantity.unit or "").lower()
+    unit = str(quantity.get("code") or quantity.get("unit") or "").lower()
+    number = float(value)
     if kind is VitalKind.TEMPERATURE and unit in ("[degf]", "degf", "°f", "f"):
-        value = (value - 32) * 5 / 9
+        number = (number - 32) * 5 / 9
     if kind is VitalKind.GLUCOSE and unit.startswith("mmol"):
-        value *= 18.0  # 1 mmol/L glucose = 18.0 mg/dL
-    return round(value, 1)
+        number *= 18.0  # 1 mmol/L glucose = 18.0 mg/dL
+    return round(number, 1)
 
 
-def _time(observation: Observation) -> datetime | None:
-    moment = observation.effectiveDateTime
-    if moment is None and observation.effectivePeriod is not None:
-        moment = observation.effectivePeriod.start
-    if isinstance(moment, datetime):
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return None
+def _time(observation: Mapping[str, Any]) -> datetime | None:
+    text = observation.get("effectiveDateTime") or _dict(observation.get("effectivePeriod")).get(
+        "start"
+    )
+    if not isinstance(text, str) or "T" not in text:
+        return None  # a date without a time of day is not a reading's moment
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _device(observation: Observation) -> str:
-    ref = observation.device
-    if ref is None:
-        return "device"
-    return str(ref.display or ref.reference or "device")
+def _device(observation: Mapping[str, Any]) -> str:
+    ref = _dict(observation.get("device"))
+    return str(ref.get("display") or ref.get("reference") or "device")
 
 
-def observation_to_readings(observation: Observation) -> list[VitalReading]:
-    """The vital readings of one vital-signs Observation (a BP panel gives two)."""
-    if observation.status in ("entered-in-error", "cancelled"):
+def observation_to_readings(observation: Mapping[str, Any]) -> list[VitalReading]:
+    """The vital readings of one vital-signs Observation (FHIR JSON; a BP panel gives two).
+
+    Read from the JSON the server sent: the store validated it on the way in, so it is not
+    parsed into models again; fields of the wrong shape are skipped, never guessed."""
+    if observation.get("status") in ("entered-in-error", "cancelled"):
         return []
     when, device = _time(observation), _device(observation)
     out: list[VitalReading] = []
-    for code in _loinc_codes(observation.code):
+    for code in _loinc_codes(observation.get("code")):
         kind = _SINGLE.get(code)
         if kind is not None:
-            value = _value(observation.valueQuantity, kind)
+            value = _value(observation.get("valueQuantity"), kind)
             if value is not None:
                 out.append(VitalReading(kind, value, source=device, time=when))
             break
-    for component in observation.component or []:
-        for code in _loinc_codes(component.code):
+    for component in (_dict(c) for c in _list(observation.get("component"))):
+        for code in _loinc_codes(component.get("code")):
             kind = _SINGLE.get(code)
             if kind is not None:
-                value = _value(component.valueQuantity, kind)
+                value = _value(component.get("valueQuantity"), kind)
                 if value is not None:
                     out.append(VitalReading(kind, value, source=device, time=when))
     return out
 
 
+def device_label(device: Mapping[str, Any]) -> str:
+    """What a patient would call a device: its user-friendly name, else its model."""
+    names = [str(n["name"]) for n in map(_dict, _list(device.get("deviceName"))) if n.get("name")]
+    return names[0] if names else str(device.get("modelNumber") or "")
+
+
 class FhirVitalsSource:
-    """Reads a patient's vital-signs Observations from the FHIR store."""
+    """Reads a patient's vital-signs Observations, and their Devices, in one search."""
 
     def __init__(self, client: FhirClient, *, max_readings: int = 500) -> None:
         self._client = client
         self._max = max_readings
 
     async def readings(self, patient: str, since: datetime) -> Sequence[VitalReading]:
-        """Every vital reading of PATIENT since SINCE, newest first, named by its device."""
+        """Every vital reading of PATIENT since SINCE, newest first, named by its device
+        (the Devices come with the Observations: `_include=Observation:device`)."""
         query = (
             SearchQuery(Observation)
             .where(patient=patient, category="vital-signs", date=f"ge{since.isoformat()}")
+            .include("Observation:device")
             .sort("-date")
             .count(min(self._max, 200))
         )
         out: list[VitalReading] = []
-        async for observation in self._client.search(query):
-            out.extend(observation_to_readings(observation))
+        names: dict[str, str] = {}
+        async for page in self._client.search_pages_json(query):
+            for entry in map(_dict, _list(page.get("entry"))):
+                resource = _dict(entry.get("resource"))
+                mode = _dict(entry.get("search")).get("mode", "match")
+                if resource.get("resourceType") == "Device" and mode == "include":
+                    label = device_label(resource)
+                    if label and resource.get("id"):
+                        names[f"Device/{resource['id']}"] = label
+                elif resource.get("resourceType") == "Observation" and mode == "match":
+                    out.extend(observation_to_readings(resource))
             if len(out) >= self._max:
                 break
-        names = await self._device_names({r.source for r in out if r.source.startswith("Device/")})
-        return [replace(r, source=names.get(r.source, r.source)) for r in out]
-
-    async def _device_names(self, references: set[str]) -> dict[str, str]:
-        """What a patient would call each device: its user-friendly name, else its model."""
-        names: dict[str, str] = {}
-        for reference in references:
-            try:
-                device = await self._client.read(Device, reference.removeprefix("Device/"))
-            except FhirError:
-                continue  # a device we may not read keeps its reference
-            friendly = [n.name for n in device.deviceName or [] if n.name]
-            label = friendly[0] if friendly else (device.modelNumber or "")
-            if label:
-                names[reference] = label
-        return names
+        return [replace(r, source=names.get(r.source, r.source)) for r in out[: self._max]]
 
 
 def _coding(system: str, code: str, display: str = "") -> dict[str, Any]:
@@ -242,31 +254,12 @@ def triage_bundle(record: TriageRecord) -> dict[str, Any]:
     }
 
 
-def vitals_read_audit(reader: str, patient: str, count: int, now: datetime) -> dict[str, Any]:
-    """An AuditEvent: READER read COUNT vital readings of PATIENT through the bot."""
-    who = {"reference": reader} if "/" in reader else {"display": reader}
-    return {
-        "resourceType": "AuditEvent",
-        "type": _coding(
-            "http://terminology.hl7.org/CodeSystem/audit-event-type", "rest", "RESTful Operation"
-        ),
-        "subtype": [_coding("http://hl7.org/fhir/restful-interaction", "search-type", "search")],
-        "action": "R",
-        "recorded": now.isoformat(),
-        "outcome": "0",
-        "outcomeDesc": f"{count} vital readings shown",
-        "agent": [{"who": who, "requestor": True}],
-        "source": {"observer": {"display": "carebot vitals dialog"}},
-        "entity": [{"what": {"reference": patient}}],
-    }
-
-
 def _uuid(key: str, part: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{INTERVIEW_IDENTIFIER_SYSTEM}/{key}/{part}"))
 
 
 class FhirTriageRecorder:
-    """Writes triage records and audit events to the FHIR store."""
+    """Writes triage records to the FHIR store."""
 
     def __init__(self, client: FhirClient) -> None:
         self._client = client
@@ -274,8 +267,3 @@ class FhirTriageRecorder:
     async def record_triage(self, record: TriageRecord) -> None:
         """Store the interview and the outcome in one idempotent transaction."""
         await self._client.transaction(Bundle.model_validate(triage_bundle(record)))
-
-    async def record_vitals_read(self, reader: str, patient: str, count: int) -> None:
-        """Leave an AuditEvent for a vitals read."""
-        event = vitals_read_audit(reader, patient, count, datetime.now(UTC))
-        await self._client.create(AuditEvent.model_validate(event))

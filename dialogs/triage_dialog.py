@@ -193,10 +193,10 @@ class TriageDialog:
         patient = ctx.person.fhir_reference
         if self._vitals is not None and patient:
             try:
-                readings = await self._vitals.readings(patient, self._clock() - RECENT_VITALS)
+                readings = await self._vitals.readings(
+                    patient, self._clock() - RECENT_VITALS, reader=ctx.person.account_id
+                )
                 ctx.state["vitals"] = _readings_to_json(readings)
-                if readings and self._recorder is not None:
-                    await self._recorder.record_vitals_read(patient, patient, len(readings))
             except Exception:
                 # Triage goes on from the words alone; the patient is told so.
                 _log.exception("device vitals unavailable for triage")

@@ -171,9 +171,9 @@ class VitalsDialog:
             return Done()
         now = self._clock()
         try:
-            readings = list(await self._source.readings(patient, now - WEEK))
-            if self._recorder is not None:
-                await self._recorder.record_vitals_read(patient, patient, len(readings))
+            readings = list(
+                await self._source.readings(patient, now - WEEK, reader=ctx.person.account_id)
+            )
         except Exception:
             _log.exception("vitals unavailable")
             ctx.say(TEXTS["unavailable"][language])

@@ -163,7 +163,7 @@ def pair_demo_devices(
 async def run_simulated_gateway(
     *,
     fhir_base_url: str,
-    token: str,
+    token: str | httpx.Auth,
     patient_ids: Sequence[str],
     buffer_path: Path,
     clock: Clock | None = None,
@@ -179,6 +179,7 @@ async def run_simulated_gateway(
     """Run virtual devices for `patient_ids` through the whole gateway until stopped.
 
     `deteriorating`: patient ids whose vitals worsen now (default: one in three, by id).
+    `token`: a bearer token, or an `httpx.Auth` that renews short-lived ones.
     """
     clock = clock or WallClock()
     stop = stop or asyncio.Event()
@@ -197,7 +198,11 @@ async def run_simulated_gateway(
         link = SimulatedLink(
             devices, clock, schedule, start=session_start, end=session_end, log=log
         )
-        poster = FhirClient(fhir_base_url, http=client_http, auth=BearerAuth(token))
+        poster = FhirClient(
+            fhir_base_url,
+            http=client_http,
+            auth=token if isinstance(token, httpx.Auth) else BearerAuth(token),
+        )
         service = GatewayService(buffer, poster, clock, options)
         await service.run(link, [d.address for d in devices], stop)
     finally:

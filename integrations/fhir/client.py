@@ -29,7 +29,7 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.resource import Resource
 
-from integrations.fhir.errors import FhirError, TransportError, error_for
+from integrations.fhir.errors import FhirError, OffBaseUrl, TransportError, error_for
 from integrations.fhir.search import SearchQuery
 
 T = TypeVar("T", bound=Resource)
@@ -59,6 +59,32 @@ def _as(cls: type[T], resource: Any) -> T:
     if isinstance(resource, cls):
         return resource
     return cls.model_validate(resource.model_dump(mode="json", exclude_none=True))
+
+
+def _default_port(url: httpx.URL) -> int | None:
+    return url.port or {"http": 80, "https": 443}.get(url.scheme)
+
+
+def within_base(base_url: str, url: str) -> bool:
+    """True when URL is BASE_URL itself or below it: same scheme, host and port, a path under
+    the base path, no dot segments (fhir-py's `_build_request_url` rule)."""
+    try:
+        base, target = httpx.URL(base_url), httpx.URL(url)
+    except httpx.InvalidURL:
+        return False
+    if (target.scheme, target.host.lower(), _default_port(target)) != (
+        base.scheme,
+        base.host.lower(),
+        _default_port(base),
+    ):
+        return False
+    if target.userinfo:
+        return False
+    path, root = target.raw_path.split(b"?", 1)[0], base.raw_path.rstrip(b"/")
+    segments = path.split(b"/")
+    if b".." in segments or b"." in segments or b"%2e" in path.lower():
+        return False
+    return path == root or path.startswith(root + b"/") or (not root and path.startswith(b"/"))
 
 
 def _version(resource: Resource) -> str | None:
@@ -97,8 +123,11 @@ class FhirClient:
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
     ) -> tuple[httpx.Response, dict[str, Any] | None]:
-        """Send one request (with retries when idempotent); the response and its JSON."""
+        """Send one request (with retries when idempotent); the response and its JSON.
+        OffBaseUrl for an absolute URL outside the base URL (nothing is sent)."""
         url = path_or_url if "://" in path_or_url else f"{self.base_url}/{path_or_url.lstrip('/')}"
+        if not within_base(self.base_url, url):
+            raise OffBaseUrl(0, f"refused to send a request outside {self.base_url}")
         all_headers = {"Accept": FHIR_JSON}
         if body is not None:
             all_headers["Content-Type"] = FHIR_JSON
@@ -233,6 +262,29 @@ class FhirClient:
             return None
         _, data = await self.request_json("GET", str(url))
         return Bundle.model_validate(data)
+
+    async def search_pages_json(
+        self, query: SearchQuery[T], *, max_pages: int = 100
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The searchset pages of QUERY as JSON, as the server sent them (no model parsing:
+        for servers that validated what they store, on hot paths), `next` links followed."""
+        _, data = await self.request_json("GET", query.resource_type, params=query.params())
+        for _ in range(max_pages):
+            if data is None:
+                return
+            yield data
+            links = data.get("link")
+            url = next(
+                (
+                    link.get("url")
+                    for link in (links if isinstance(links, list) else [])
+                    if isinstance(link, dict) and link.get("relation") == "next"
+                ),
+                None,
+            )
+            if not isinstance(url, str):
+                return
+            _, data = await self.request_json("GET", url)
 
     async def search(self, query: SearchQuery[T]) -> AsyncIterator[T]:
         """Every match of QUERY, following `next` links (included resources are skipped)."""

@@ -79,6 +79,11 @@ _BY_STATUS: dict[int, type[FhirError]] = {
 }
 
 
+class OffBaseUrl(FhirError):
+    """A URL outside the client's base URL (a `next` link, a Location): never followed, so
+    the client's token is never sent elsewhere."""
+
+
 def error_for(status: int, message: str, outcome: dict[str, Any] | None) -> FhirError:
     """The exception class matching STATUS."""
     cls = _BY_STATUS.get(status, ServerError if status >= 500 else FhirError)

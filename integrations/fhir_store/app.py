@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlencode
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from integrations.fhir_store.access_tokens import AccessTokenKey, looks_signed
 from integrations.fhir_store.audit import audit_event
 from integrations.fhir_store.bundle_workers import BundleWorkers, shared_database_url
 from integrations.fhir_store.bundles import answer_bundle, parse_if_match
@@ -46,6 +47,7 @@ class StoreSettings:
 
     require_auth: bool = True
     max_body: int = MAX_BODY
+    access_key: AccessTokenKey | None = None
 
 
 STORE_KEY = web.AppKey("fhir_store", FhirStore)
@@ -79,11 +81,13 @@ def create_fhir_app(
     *,
     require_auth: bool = True,
     max_body: int = MAX_BODY,
+    access_key: AccessTokenKey | None = None,
 ) -> web.Application:
-    """The FHIR REST API over SESSIONMAKER's database (migrated with the `fhir` branch)."""
+    """The FHIR REST API over SESSIONMAKER's database (migrated with the `fhir` branch);
+    with ACCESS_KEY it also takes the service's signed access tokens."""
     app = web.Application(client_max_size=max_body)
     app[STORE_KEY] = FhirStore(sessionmaker)
-    app[SETTINGS_KEY] = StoreSettings(require_auth, max_body)
+    app[SETTINGS_KEY] = StoreSettings(require_auth, max_body, access_key)
     engine = sessionmaker.kw.get("bind")
     shared = shared_database_url(engine) if isinstance(engine, AsyncEngine) else None
     app[WORKERS_KEY] = BundleWorkers(shared)  # its workers start with the first big bundle
@@ -135,7 +139,7 @@ async def _handle(request: web.Request) -> web.StreamResponse:
     status = 500
     try:
         if call.parts != ["metadata"] and settings.require_auth:
-            call.grant = await _authenticate(request, store)
+            call.grant = await _authenticate(request, store, settings.access_key)
         response, action, targets = await _dispatch(call, settings)
         status = response.status
         return response
@@ -159,14 +163,20 @@ async def _audit(
         log.exception("could not record an AuditEvent")
 
 
-async def _authenticate(request: web.Request, store: FhirStore) -> Grant:
+async def _authenticate(
+    request: web.Request, store: FhirStore, access_key: AccessTokenKey | None
+) -> Grant:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise StoreError(401, "a bearer token is required", "login")
-    grant = await authenticate(store.sessionmaker, token.strip())
+    if looks_signed(token):
+        grant = access_key.verify(token) if access_key is not None else None
+    else:
+        grant = await authenticate(store.sessionmaker, token)
     if grant is None:
-        raise StoreError(401, "unknown or revoked token", "login")
+        raise StoreError(401, "unknown, expired or revoked token", "login")
     return grant
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from integrations.codes import CAREBOT_BASE_URL
 from integrations.fhir_store.dates import format_instant
 from integrations.fhir_store.scopes import Action, Grant
 from integrations.fhir_store.store import utcnow
@@ -15,6 +16,8 @@ _ACTION_CODES = {
     Action.DELETE: "D",
     Action.SEARCH: "E",
 }
+ACCOUNT_SYSTEM = f"{CAREBOT_BASE_URL}/sid/account"
+CLIENT_SYSTEM = "urn:carebot:fhir-client"
 _INTERACTIONS = {
     Action.CREATE: "create",
     Action.READ: "read",
@@ -22,6 +25,33 @@ _INTERACTIONS = {
     Action.DELETE: "delete",
     Action.SEARCH: "search",
 }
+
+
+def _agents(grant: Grant) -> list[dict[str, Any]]:
+    """The person the token acts for (the requestor), then the API client it went through."""
+    client: dict[str, Any] = {
+        "who": {
+            "identifier": {"system": CLIENT_SYSTEM, "value": grant.client_id},
+            "display": grant.client_name,
+        },
+        "requestor": grant.person is None,
+    }
+    if grant.person is None:
+        return [client]
+    person = {
+        "type": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/extra-security-role-type",
+                    "code": "humanuser",
+                    "display": "human user",
+                }
+            ]
+        },
+        "who": {"identifier": {"system": ACCOUNT_SYSTEM, "value": grant.person}},
+        "requestor": True,
+    }
+    return [person, client]
 
 
 def audit_event(
@@ -47,15 +77,7 @@ def audit_event(
         "action": _ACTION_CODES[action],
         "recorded": format_instant(utcnow()),
         "outcome": outcome,
-        "agent": [
-            {
-                "who": {
-                    "identifier": {"system": "urn:carebot:fhir-client", "value": grant.client_id},
-                    "display": grant.client_name,
-                },
-                "requestor": True,
-            }
-        ],
+        "agent": _agents(grant),
         "source": {"observer": {"display": "carebot FHIR store"}},
         "entity": entities,
     }

@@ -55,19 +55,41 @@ def parse_scopes(text: str) -> tuple[Scope, ...]:
     return tuple(parse_scope(part) for part in re.split(r"[\s,]+", text.strip()) if part)
 
 
+def checked_scopes(text: str, patient: str | None, person: str | None = None) -> tuple[Scope, ...]:
+    """Scopes fit to grant: well formed, `patient/` ones bound to PATIENT, `user/` ones to
+    PERSON (a signed-in account), and a patient given only for `patient/` scopes."""
+    scopes = parse_scopes(text)
+    if not scopes:
+        raise ScopeError("no scopes given (e.g. 'system/*.read' or 'patient/*.read')")
+    contexts = {s.context for s in scopes}
+    if "patient" in contexts and not patient:
+        raise ScopeError("patient/ scopes need a patient (--patient ID)")
+    if patient and contexts != {"patient"}:
+        raise ScopeError("a patient binds patient/ scopes only; use patient/ scopes with it")
+    if "user" in contexts and not person:
+        raise ScopeError("user/ scopes need a user: they belong to a signed-in person's tokens")
+    return scopes
+
+
 @dataclass(frozen=True)
 class Grant:
-    """What an authenticated client may do: its scopes and, for patient scopes, the patient."""
+    """What an authenticated client may do: its scopes and, for patient scopes, the patient;
+    PERSON is the account a person-bound token acts for (named in AuditEvents)."""
 
     client_id: str
     client_name: str
     scopes: tuple[Scope, ...]
     patient: str | None = None
+    person: str | None = None
 
     @property
     def person_bound(self) -> bool:
         """True for tokens that act for a person (patient/ or user/ scopes): access is audited."""
-        return self.patient is not None or any(s.context != "system" for s in self.scopes)
+        return (
+            self.patient is not None
+            or self.person is not None
+            or any(s.context != "system" for s in self.scopes)
+        )
 
     def allows(self, resource_type: str, action: Action) -> bool:
         """True when some scope covers ACTION on RESOURCE_TYPE."""

@@ -124,13 +124,14 @@ class FhirClientRow(Base):
 
 
 class FhirClientTokenRow(Base):
-    """A bearer token of a client, kept only as its SHA-256."""
+    """A bearer token of a client, kept only as its SHA-256; refused from EXPIRES_AT on."""
 
     __tablename__ = "fhir_client_token"
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64), ForeignKey("fhir_client.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class FhirImportRow(Base):

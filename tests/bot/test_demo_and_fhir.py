@@ -46,7 +46,7 @@ async def test_demo_record_holds_staff_hours_care_teams_devices_and_vitals(
     seeded: Settings,
 ) -> None:
     async with running_app(seeded, seed=False) as (_, services):
-        system = await services.fhir.system()
+        system = services.fhir.system()
         assert await system.count(SearchQuery(Patient)) == 5
         roles = await system.search_all(SearchQuery(PractitionerRole))
         assert len(roles) == 3
@@ -62,7 +62,7 @@ async def test_demo_record_holds_staff_hours_care_teams_devices_and_vitals(
 
 async def test_patient_bound_access_reaches_only_that_patient(seeded: Settings) -> None:
     async with running_app(seeded, seed=False) as (_, services):
-        alice = await services.fhir.for_patient("Patient/demo-patient-alice")
+        alice = services.fhir.for_patient("Patient/demo-patient-alice", person="test-reader")
         patient = await alice.read(Patient, "demo-patient-alice")
         assert patient.name and patient.name[0].given == ["Alice"]
         vitals = await alice.latest_vitals("Patient/demo-patient-alice")
@@ -73,5 +73,5 @@ async def test_patient_bound_access_reaches_only_that_patient(seeded: Settings) 
         with pytest.raises(FhirError) as denied:
             await alice.read(Patient, "demo-patient-bruno")
         assert denied.value.status in (403, 404)
-        system = await services.fhir.system()
+        system = services.fhir.system()
         assert await system.count(SearchQuery(AuditEvent)) > 0, "person-bound reads are audited"

@@ -26,25 +26,23 @@ class FakeVitalsSource:
 
     def __init__(self, readings: Sequence[VitalReading] = ()) -> None:
         self.readings_held = list(readings)
-        self.calls: list[tuple[str, datetime]] = []
+        self.calls: list[tuple[str, datetime, str]] = []
 
-    async def readings(self, patient: str, since: datetime) -> Sequence[VitalReading]:
-        self.calls.append((patient, since))
+    async def readings(
+        self, patient: str, since: datetime, *, reader: str
+    ) -> Sequence[VitalReading]:
+        self.calls.append((patient, since, reader))
         return [r for r in self.readings_held if r.time is None or r.time >= since]
 
 
 class FakeRecorder:
-    """Keeps records and audits in lists."""
+    """Keeps records in a list."""
 
     def __init__(self) -> None:
         self.records: list[TriageRecord] = []
-        self.audits: list[tuple[str, str, int]] = []
 
     async def record_triage(self, record: TriageRecord) -> None:
         self.records.append(record)
-
-    async def record_vitals_read(self, reader: str, patient: str, count: int) -> None:
-        self.audits.append((reader, patient, count))
 
 
 class FakeBooking:

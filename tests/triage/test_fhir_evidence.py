@@ -1,4 +1,4 @@
-"""The FHIR side: vital-signs Observations in, interview records and audits out."""
+"""The FHIR side: vital-signs Observations (and their Devices) in, interview records out."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 from datetime import UTC, datetime
 
 import httpx
-from fhir.resources.R4B.auditevent import AuditEvent
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
@@ -18,7 +17,6 @@ from dialogs.fhir_evidence import (
     FhirVitalsSource,
     observation_to_readings,
     triage_bundle,
-    vitals_read_audit,
 )
 from dialogs.triage import VitalKind, VitalReading, assess
 from dialogs.triage.codes import TRIAGE_LEVEL_SYSTEM
@@ -103,53 +101,78 @@ ABSENT = {
 
 
 def test_observations_become_readings() -> None:
-    bp = observation_to_readings(Observation.model_validate(BP_PANEL))
+    for example in (BP_PANEL, SPO2, TEMP_F, ABSENT):
+        Observation.model_validate(example)  # the examples are valid R4 Observations
+    bp = observation_to_readings(BP_PANEL)
     assert bp == [
         VitalReading(VitalKind.SYSTOLIC_BP, 182.0, source="Omron X7", time=WHEN),
         VitalReading(VitalKind.DIASTOLIC_BP, 121.0, source="Omron X7", time=WHEN),
     ]
-    (spo2,) = observation_to_readings(Observation.model_validate(SPO2))
+    (spo2,) = observation_to_readings(SPO2)
     assert (spo2.kind, spo2.value, spo2.source) == (VitalKind.SPO2, 88.0, "Device/nonin-1")
-    (temp,) = observation_to_readings(Observation.model_validate(TEMP_F))
+    (temp,) = observation_to_readings(TEMP_F)
     assert temp.value == 40.0
-    assert observation_to_readings(Observation.model_validate(ABSENT)) == []
+    assert observation_to_readings(ABSENT) == []
 
 
-async def test_vitals_source_searches_the_patients_vital_signs() -> None:
+def test_fields_of_the_wrong_shape_are_skipped_never_guessed() -> None:
+    odd = {
+        **SPO2,
+        "valueQuantity": {"value": "88", "code": "%"},
+        "effectiveDateTime": 20261121,
+        "device": "Device/nonin-1",
+    }
+    assert observation_to_readings(odd) == []
+    boolean = {**SPO2, "valueQuantity": {"value": True, "code": "%"}}
+    assert observation_to_readings(boolean) == []
+    undated = {**SPO2, "effectiveDateTime": "2026-11-21"}
+    (reading,) = observation_to_readings(undated)
+    assert reading.time is None and reading.source == "Device/nonin-1"
+
+
+async def test_vitals_source_reads_observations_and_their_devices_in_one_search() -> None:
     seen: list[httpx.URL] = []
+    nonin = {
+        "resourceType": "Device",
+        "id": "nonin-1",
+        "deviceName": [{"name": "Nonin 3230 oximeter", "type": "user-friendly-name"}],
+    }
+    omron = {"resourceType": "Device", "id": "omron-1", "modelNumber": "X7"}
+    base = "http://fhir.test/fhir"
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request.url)
-        if request.url.path.startswith("/fhir/Device/"):
-            device = {
-                "resourceType": "Device",
-                "id": request.url.path.rsplit("/", 1)[1],
-                "deviceName": [{"name": "Nonin 3230 oximeter", "type": "user-friendly-name"}],
-            }
-            return httpx.Response(200, json=device)
-        bundle = {
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "entry": [{"resource": SPO2}, {"resource": BP_PANEL}],
-        }
+        if "_getpagesoffset" not in request.url.params:
+            entries = [
+                {"resource": SPO2, "search": {"mode": "match"}},
+                {"resource": nonin, "search": {"mode": "include"}},
+            ]
+            link = [{"relation": "next", "url": f"{base}/Observation?_getpagesoffset=1"}]
+        else:
+            entries = [
+                {"resource": BP_PANEL, "search": {"mode": "match"}},
+                {"resource": omron, "search": {"mode": "include"}},
+            ]
+            link = []
+        bundle = {"resourceType": "Bundle", "type": "searchset", "link": link, "entry": entries}
         return httpx.Response(200, json=bundle, headers={"Content-Type": "application/fhir+json"})
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        source = FhirVitalsSource(FhirClient("http://fhir.test/fhir", http=http))
+        source = FhirVitalsSource(FhirClient(base, http=http))
         readings = await source.readings("Patient/1", WHEN)
-    assert [r.kind for r in readings] == [
-        VitalKind.SPO2,
-        VitalKind.SYSTOLIC_BP,
-        VitalKind.DIASTOLIC_BP,
+    assert [(r.kind, r.source) for r in readings] == [
+        (VitalKind.SPO2, "Nonin 3230 oximeter"),
+        # The panel's own display wins over the Device's model number.
+        (VitalKind.SYSTOLIC_BP, "Omron X7"),
+        (VitalKind.DIASTOLIC_BP, "Omron X7"),
     ]
-    # Readings are named by their device's user-friendly name, read once per device.
-    assert readings[0].source == "Nonin 3230 oximeter"
-    device_reads = [u for u in seen if u.path.startswith("/fhir/Device/")]
-    assert len(device_reads) == len({u.path for u in device_reads})
-    params = dict(seen[0].params)
+    # One search per page, the Devices included: no read per device.
+    assert [u.path for u in seen] == ["/fhir/Observation", "/fhir/Observation"]
+    params = seen[0].params
     assert params["patient"] == "Patient/1"
     assert params["category"] == "vital-signs"
     assert params["date"].startswith("ge2026-11-21")
+    assert params.get_list("_include") == ["Observation:device"]
 
 
 def _record() -> TriageRecord:
@@ -181,11 +204,6 @@ def test_the_record_is_valid_fhir_and_idempotent() -> None:
     assert triage_bundle(_record()) == triage_bundle(_record())
 
 
-def test_audit_event_is_valid() -> None:
-    event = AuditEvent.model_validate(vitals_read_audit("Patient/1", "Patient/1", 5, WHEN))
-    assert event.action == "R"
-
-
 async def test_recorder_posts_one_transaction() -> None:
     posted: list[dict[str, object]] = []
 
@@ -193,12 +211,9 @@ async def test_recorder_posts_one_transaction() -> None:
         body = json.loads(request.content)
         posted.append(body)
         reply = {"resourceType": "Bundle", "type": "transaction-response", "entry": []}
-        if body["resourceType"] == "AuditEvent":
-            reply = {**body, "id": "a1"}
-        return httpx.Response(201 if body["resourceType"] == "AuditEvent" else 200, json=reply)
+        return httpx.Response(200, json=reply)
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         recorder = FhirTriageRecorder(FhirClient("http://fhir.test/fhir", http=http))
         await recorder.record_triage(_record())
-        await recorder.record_vitals_read("Patient/1", "Patient/1", 3)
-    assert [p["resourceType"] for p in posted] == ["Bundle", "AuditEvent"]
+    assert [p["resourceType"] for p in posted] == ["Bundle"]

@@ -105,7 +105,6 @@ async def test_vitals_and_records_through_the_embedded_store(tmp_path: Path) -> 
             assert (level.system, level.code) == (TRIAGE_LEVEL_SYSTEM, "emergency_ambulance")
             answers = await system.search_all(SearchQuery(QuestionnaireResponse).where(subject=ref))
             assert len(answers) == 1
-            await FhirTriageRecorder(own).record_vitals_read(ref, ref, len(readings))
     finally:
         await runner.cleanup()
         await engine.dispose()

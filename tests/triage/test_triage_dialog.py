@@ -133,16 +133,19 @@ async def test_french_emergency_number_and_configurable_numbers() -> None:
     assert texts[0].startswith("Call 999 now.")
 
 
-async def test_device_vitals_escalate_a_mild_story_and_leave_an_audit() -> None:
+async def test_device_vitals_escalate_a_mild_story_read_for_the_person() -> None:
     recorder = FakeRecorder()
     reading = VitalReading(VitalKind.SPO2, 86, "Nonin 3230", NOW - timedelta(hours=1))
-    chat = conversation(readings=[reading], recorder=recorder)
+    source = FakeVitalsSource([reading])
+    triage = TriageDialog(source, recorder, clock=lambda: NOW)
+    chat = Conversation(ALICE, [triage, FakeBooking()], [RedFlagInterrupt()])
     texts = await chat.send("check symptoms")
     # SpO2 86% is an emergency on its own: the dialog says so before asking anything.
     assert texts[0].startswith("Call 911 now.")
     assert "Oxygen saturation 86% is severely low" in texts[0]
     assert "Nonin 3230" in texts[0]
-    assert recorder.audits == [("Patient/1", "Patient/1", 1)]
+    # Read for Alice's account: the store's AuditEvent of that read names her.
+    assert source.calls == [("Patient/1", NOW - timedelta(hours=24), "a1")]
     assert recorder.records[0].result.level.value == "emergency_ambulance"
 
 

@@ -24,16 +24,16 @@ def _week(kind: VitalKind, value: float, device: str) -> list[VitalReading]:
 
 
 def _chat(
-    readings: list[VitalReading], person: Person = ALICE
-) -> tuple[Conversation, FakeRecorder]:
-    recorder = FakeRecorder()
+    readings: list[VitalReading], person: Person = ALICE, recorder: FakeRecorder | None = None
+) -> tuple[Conversation, FakeVitalsSource]:
+    recorder = recorder or FakeRecorder()
     source = FakeVitalsSource(readings)
     dialogs = [
         VitalsDialog(source, recorder, clock=lambda: NOW),
         TriageDialog(source, recorder, clock=lambda: NOW),
         FakeBooking(),
     ]
-    return Conversation(person, dialogs, [RedFlagInterrupt()]), recorder
+    return Conversation(person, dialogs, [RedFlagInterrupt()]), source
 
 
 async def test_latest_readings_in_plain_words_with_a_chart_card() -> None:
@@ -43,7 +43,7 @@ async def test_latest_readings_in_plain_words_with_a_chart_card() -> None:
     readings += _week(VitalKind.SYSTOLIC_BP, 124, "Omron X7") + _week(
         VitalKind.DIASTOLIC_BP, 79, "Omron X7"
     )
-    chat, recorder = _chat(readings)
+    chat, source = _chat(readings)
     texts = await chat.send("my vitals")
     assert texts[0].split("\n") == [
         "Your oxygen level was 97% this morning at 08:30 (Nonin 3230), in the normal range.",
@@ -57,7 +57,7 @@ async def test_latest_readings_in_plain_words_with_a_chart_card() -> None:
     url = str(image["url"])  # type: ignore[index]
     assert url.startswith("data:image/png;base64,")
     assert base64.b64decode(url.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
-    assert recorder.audits == [("Patient/1", "Patient/1", 56)]
+    assert [(patient, reader) for patient, _, reader in source.calls] == [("Patient/1", "a1")]
     assert chat.stack == []
 
 
@@ -81,7 +81,8 @@ async def test_abnormal_readings_offer_triage() -> None:
 
 
 async def test_emergency_readings_go_straight_to_triage_advice() -> None:
-    chat, recorder = _chat(_week(VitalKind.SPO2, 86, "Nonin 3230"))
+    recorder = FakeRecorder()
+    chat, _ = _chat(_week(VitalKind.SPO2, 86, "Nonin 3230"), recorder=recorder)
     texts = await chat.send("my vitals")
     assert "outside the normal range: severely low oxygen level" in texts[0]
     assert texts[1] == "Some of these readings need attention now."

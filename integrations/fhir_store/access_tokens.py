@@ -1,0 +1,94 @@
+"""Short-lived access tokens signed with the service's key: no database row per token.
+
+The service (`integrations.fhir.access`) issues them for its own work and for each person
+it acts for; the store verifies them on every request (`integrations.fhir_store.app`).
+A token is an HS256 JWT under a key derived from the service's secret for this one use,
+with audience `carebot-fhir`: it carries the client name (`sub`), the SMART scopes, the
+patient they are bound to and the person (an account id) on whose behalf it acts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+import jwt
+
+from integrations.fhir_store.scopes import Grant, ScopeError, checked_scopes
+
+AUDIENCE = "carebot-fhir"
+ISSUER = "carebot"
+DEFAULT_TTL_S = 300
+MAX_TTL_S = 3600
+_KEY_PURPOSE = b"carebot FHIR access tokens v1"
+
+
+def looks_signed(token: str) -> bool:
+    """True for a JWT (three dot-separated parts), as opposed to a registered client's token."""
+    return token.count(".") == 2
+
+
+class AccessTokenKey:
+    """Issues and verifies the service's FHIR access tokens."""
+
+    def __init__(self, secret: str) -> None:
+        if len(secret) < 32:
+            raise ValueError("the signing secret must be at least 32 characters")
+        # A key of its own, so no other token signed with the secret can pass as this one.
+        self._key = hmac.new(secret.encode(), _KEY_PURPOSE, hashlib.sha256).digest()
+
+    def issue(
+        self,
+        client: str,
+        scopes: str,
+        *,
+        patient: str | None = None,
+        person: str | None = None,
+        ttl_s: int = DEFAULT_TTL_S,
+    ) -> str:
+        """A token for CLIENT with SCOPES (bound to PATIENT, acting for PERSON), TTL_S long."""
+        checked_scopes(scopes, patient, person)
+        if not 0 < ttl_s <= MAX_TTL_S:
+            raise ValueError(f"access tokens live between 1 s and {MAX_TTL_S} s")
+        now = int(time.time())
+        claims: dict[str, object] = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": client,
+            "scope": scopes,
+            "iat": now,
+            "exp": now + ttl_s,
+        }
+        if patient:
+            claims["patient"] = patient
+        if person:
+            claims["person"] = person
+        return jwt.encode(claims, self._key, algorithm="HS256")
+
+    def verify(self, token: str) -> Grant | None:
+        """The grant TOKEN carries, or None when it is forged, expired or malformed."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=["HS256"],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+            )
+        except jwt.PyJWTError:
+            return None
+        if int(claims["exp"]) - int(claims["iat"]) > MAX_TTL_S:
+            return None
+        patient, person = claims.get("patient"), claims.get("person")
+        if not isinstance(claims.get("scope"), str) or not all(
+            isinstance(v, str | None) for v in (patient, person)
+        ):
+            return None
+        try:
+            scopes = checked_scopes(str(claims["scope"]), patient, person)
+        except ScopeError:
+            return None
+        client = str(claims["sub"])
+        return Grant(f"signed:{client}", client, scopes, patient, person)
