@@ -155,3 +155,60 @@ async def test_client_credentials_with_jwt_assertion(fake: tuple[str, Script]) -
         "Bearer at-1",
         "Bearer at-2",
     ]
+
+
+# ---- links off the base URL are never followed (fhir-py's _build_request_url) ----------
+
+
+def test_within_base_accepts_only_urls_under_the_base() -> None:
+    from integrations.fhir.client import within_base
+
+    base = "https://fhir.example.org/r4"
+    assert within_base(base, "https://fhir.example.org/r4")
+    assert within_base(base, "https://fhir.example.org/r4/Patient?_getpagesoffset=20")
+    assert within_base(base, "https://FHIR.example.org:443/r4/Patient/1")
+    for outside in (
+        "https://evil.example/r4/Patient",
+        "http://fhir.example.org/r4/Patient",  # another scheme
+        "https://fhir.example.org:8443/r4/Patient",  # another port
+        "https://fhir.example.org/r4x/Patient",
+        "https://fhir.example.org/admin",
+        "https://fhir.example.org/r4/../admin",
+        "https://fhir.example.org/r4/%2e%2e/admin",
+        "https://user:pw@fhir.example.org/r4/Patient",
+        "https://fhir.example.org.evil.example/r4/Patient",
+        "not a url at all: \x00",
+    ):
+        assert not within_base(base, outside), outside
+
+
+async def test_a_next_link_or_location_off_the_base_is_refused_and_the_token_stays_home() -> None:
+    from fhir.resources.R4B.observation import Observation
+
+    from integrations.fhir import BearerAuth, FhirClient, SearchQuery
+    from integrations.fhir.errors import OffBaseUrl
+
+    hosts: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        hosts.append(request.url.host)
+        if request.method == "POST":  # a create answered with a Location elsewhere
+            return httpx.Response(201, headers={"Location": "https://evil.example/fhir/Patient/1"})
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "link": [{"relation": "next", "url": "https://evil.example/fhir/Observation?page=2"}],
+            "entry": [],
+        }
+        return httpx.Response(200, json=bundle)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        fhir = FhirClient("https://fhir.test/fhir", http=http, auth=BearerAuth("secret-token"))
+        with pytest.raises(OffBaseUrl):
+            await fhir.search_all(SearchQuery(Observation))
+        with pytest.raises(OffBaseUrl):
+            async for _ in fhir.search_pages_json(SearchQuery(Observation)):
+                pass
+        with pytest.raises(OffBaseUrl):
+            await fhir.create(Patient.model_validate({"resourceType": "Patient"}))
+    assert set(hosts) == {"fhir.test"}, "a request went off the base URL"
