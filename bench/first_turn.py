@@ -8,6 +8,9 @@ vitals). A Direct Line POST returns when the turn is done, so its duration is th
 
     .venv/bin/python bench/first_turn.py [--days 1]
 
+For a "before" figure, run this same file from a checkout of an older commit (its `bench/`
+folder): the script puts its own checkout first on `sys.path`.
+
 Prints one JSON line per patient, then one summary line: median latencies, their ratio,
 and the AuditEvents each first triage turn added (read with the service's system client).
 """
@@ -16,12 +19,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from fhir.resources.R4B.auditevent import AuditEvent
 
@@ -37,8 +42,10 @@ from tests.bot.service import running_app, service_settings  # noqa: E402
 
 
 async def _audit_count(services: Services) -> int:
-    system = await services.fhir.system()
-    return await system.count(SearchQuery(AuditEvent))
+    system: Any = services.fhir.system()
+    if inspect.isawaitable(system):  # main at 615cd3a, measured as the "before"
+        system = await system
+    return int(await system.count(SearchQuery(AuditEvent)))
 
 
 async def _timed_say(client: DirectLineTestClient, text: str) -> float:
