@@ -20,7 +20,6 @@ from gateway.simulated_gateway import demo_history_bundle
 from integrations.fhir import AuthenticationFailed, BearerAuth, FhirClient, SearchQuery
 from integrations.fhir.access import FhirConfig, FhirService, standalone_access
 from integrations.fhir.backend import FhirBackend, get_default_backend
-from integrations.fhir.in_process import AiohttpAppTransport
 from integrations.fhir_store.audit import ACCOUNT_SYSTEM
 from integrations.persistence.database import create_engine, create_sessionmaker
 from integrations.persistence.migrate import migrate
@@ -63,7 +62,7 @@ async def test_an_outside_server_gets_the_configured_token_and_nothing_is_mounte
     service = FhirService(config, create_sessionmaker(create_engine(sqlite_url)))
     app = web.Application()
     service.mount(app)
-    assert service.store_app is None and not app._subapps  # no /fhir of our own
+    assert service.store_app is None and not list(app.router.resources())  # no /fhir here
     access = service.open()
     try:
         assert access.backend is FhirBackend.OUTSIDE
@@ -97,22 +96,14 @@ async def test_in_process_access_reaches_the_store_with_its_authentication(
                     await alice.read(Patient, "demo-patient-bruno")
                 assert getattr(denied.value, "status", None) in (403, 404)
                 # Without a token the in-process request is refused like a network one.
-                async with httpx.AsyncClient(
-                    transport=AiohttpAppTransport(access_store(access))
-                ) as bare:
-                    response = await bare.get("https://care.example.org/fhir/Patient")
-                assert response.status_code == 401
-                assert response.json()["resourceType"] == "OperationOutcome"
+                bare = FhirClient(access.base_url, http=access.http, max_attempts=1)
+                with pytest.raises(AuthenticationFailed) as refused:
+                    await bare.count(SearchQuery(Patient))
+                assert refused.value.status == 401
+                assert refused.value.outcome is not None  # an OperationOutcome, as on the wire
         assert connects == []
     finally:
         await engine.dispose()
-
-
-def access_store(access: Any) -> web.Application:
-    """The store app behind an in-process access (its transport's application)."""
-    transport = access.http._transport
-    assert isinstance(transport, AiohttpAppTransport)
-    return transport._app
 
 
 async def test_a_forged_or_foreign_token_is_refused_in_process(tmp_path: Path) -> None:
