@@ -11,12 +11,10 @@ import aiohttp
 import pytest
 
 from tests.bot.service import running_service, service_settings
+from tests.corpora import corpus
 from tests.fakes.bot_connector import FakeBotConnector
 
-RECORDINGS = (
-    Path(__file__).resolve().parents[3]
-    / "shared/corpora/botframework/teams_recorded_integrationBot"
-)
+RECORDINGS = corpus("botframework", "teams_recorded_integrationBot")
 
 
 def recorded_requests(kind: str) -> list[dict[str, Any]]:

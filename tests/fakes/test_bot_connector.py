@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from yarl import URL
 
+from tests.corpora import corpus
 from tests.fakes.bot_connector import (
     ACTIVITY_PROPERTY_TYPES,
     ACTIVITY_TYPES,
@@ -26,7 +26,7 @@ from tests.fakes.bot_connector import (
     TeamsMessage,
 )
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "botframework"
+CORPUS = corpus("botframework")
 RECORDINGS = CORPUS / "teams_recorded_integrationBot"
 SWAGGER = CORPUS / "protocol_swagger" / "ConnectorAPI.json"
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 from integrations.fhir_store.params import STORED_TYPES
+from tests.corpora import corpus
 from tests.fhir.conftest import RunningStore
 
-CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
-SPEC = CORPORA / "fhir_r4" / "hl7_r4_spec_examples"
-CASES = CORPORA / "fhir_r4" / "validator_cases"
-SYNTHEA = CORPORA / "synthea"
+SPEC = corpus("fhir_r4", "hl7_r4_spec_examples")
+CASES = corpus("fhir_r4", "validator_cases")
+SYNTHEA = corpus("synthea")
 JSON = "application/fhir+json"
 
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-PROFILES_DIR = Path("/work/shared/corpora/fhir_r4/hl7_r4_vitalsigns_profiles")
-_LOCAL = Path(__file__).parents[3] / "shared/corpora/fhir_r4/hl7_r4_vitalsigns_profiles"
-if _LOCAL.exists():
-    PROFILES_DIR = _LOCAL
+from tests.corpora import corpus
+
+PROFILES_DIR = corpus("fhir_r4", "hl7_r4_vitalsigns_profiles")
 
 
 @cache

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,10 +24,9 @@ from gateway.measurements import (
     HeartRateMeasurement,
     TemperatureMeasurement,
 )
+from tests.corpora import corpus
 
-VECTORS = Path(__file__).parents[3] / "shared/corpora/ble_gatt/gatt_vectors_nordic.json"
-if not VECTORS.exists():
-    VECTORS = Path("/work/shared/corpora/ble_gatt/gatt_vectors_nordic.json")
+VECTORS = corpus("ble_gatt", "gatt_vectors_nordic.json")
 
 
 def _vectors() -> list[dict[str, Any]]:
@@ -163,10 +161,12 @@ def test_heart_rate_rr_flag_edge_cases() -> None:
     uuid = CharacteristicUuid.HEART_RATE_MEASUREMENT
     with pytest.raises(DecodeError):
         decode(uuid, bytes.fromhex("1048"))  # RR flag, no interval at all
-    # A trailing odd octet after whole intervals is ignored (GSS: later fields may follow).
-    assert decode(uuid, bytes.fromhex("10480004ff")) == HeartRateMeasurement(
+    assert decode(uuid, bytes.fromhex("10480004")) == HeartRateMeasurement(
         bpm=72, rr_intervals_s=(1.0,)
     )
+    # A trailing odd octet after whole intervals is refused: no field is half an interval.
+    with pytest.raises(DecodeError, match="odd byte"):
+        decode(uuid, bytes.fromhex("10480004ff"))
 
 
 @pytest.mark.parametrize(

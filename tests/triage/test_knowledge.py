@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from dialogs.triage import VitalKind
@@ -12,14 +10,9 @@ from dialogs.triage.knowledge_base import load_knowledge
 from dialogs.triage.normalise import normalise
 from dialogs.triage.vitals_text import parse_vitals
 from integrations.fhir_store.rules import verhoeff_ok
+from tests.corpora import corpus
 
-PROFILES = (
-    Path(__file__).resolve().parents[3]
-    / "shared"
-    / "corpora"
-    / "fhir_r4"
-    / "hl7_r4_vitalsigns_profiles"
-)
+PROFILES = corpus("fhir_r4", "hl7_r4_vitalsigns_profiles")
 
 
 def test_verhoeff_on_known_codes() -> None:
@@ -46,8 +39,6 @@ def test_loinc_codes_match_design_and_the_vital_signs_profiles() -> None:
         VitalKind.RESPIRATORY_RATE: "9279-1",
         VitalKind.GLUCOSE: "2339-0",
     }
-    if not PROFILES.exists():
-        pytest.skip("vital-signs profiles corpus not present")
     text = " ".join(p.read_text("utf-8", errors="ignore") for p in PROFILES.rglob("*.json"))
     for kind in VitalKind:
         if kind is not VitalKind.GLUCOSE:  # glucose is not a core vital-signs profile
