@@ -7,8 +7,12 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from gateway.settings import GatewaySettings
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -58,11 +62,38 @@ def _register_core(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     demo.set_defaults(func=_cmd_demo)
 
 
+async def service_fhir_for_gateway(gateway: GatewaySettings) -> tuple[str, str]:
+    """`carebot gateway`'s FHIR base URL and token: those given, else the service's store
+    and a gateway client of it (the one place the service hands its gateway a token)."""
+    from gateway.settings import GATEWAY_SCOPES
+    from integrations.fhir_store import ensure_client
+    from integrations.persistence.database import create_engine, create_sessionmaker
+
+    service = Settings()
+    url = gateway.fhir_url or service.resolved_fhir_url
+    if gateway.fhir_token or not service.embedded_fhir:
+        return url.rstrip("/"), gateway.fhir_token or service.fhir_token
+    engine = create_engine(service.resolved_database_url)
+    try:
+        token = await ensure_client(create_sessionmaker(engine), "gateway", GATEWAY_SCOPES)
+    finally:
+        await engine.dispose()
+    return url.rstrip("/"), token
+
+
+def _register_gateway(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`carebot gateway ...` is `carebot-gateway ...` aimed at this service's FHIR store."""
+    from gateway.cli import configure
+
+    gateway = sub.add_parser("gateway", help="Bluetooth LE gateway (also `carebot-gateway`)")
+    configure(gateway, service_fhir_for_gateway)
+
+
 def _registrations() -> list[Register]:
     """Each capability adds its own subcommands here."""
-    from bot import cli_fhir, cli_gateway, cli_triage
+    from bot import cli_fhir, cli_triage
 
-    return [_register_core, cli_gateway.register, cli_fhir.register, cli_triage.register]
+    return [_register_core, _register_gateway, cli_fhir.register, cli_triage.register]
 
 
 def build_parser() -> argparse.ArgumentParser:

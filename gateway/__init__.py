@@ -42,6 +42,7 @@ For the service (`bot/serve.py`, `bot/demo.py`):
     `gateway.history.week_of_readings(device, binding, end) -> list[ObservationRecord]`
     (each record: `identifier`, `kind`, `effective`, `resource_json`).
 
-Command line: `carebot gateway decode|scan|pair|run|status` and `carebot gateway
---simulate` (see `bot/cli_gateway.py`); settings `CAREBOT_GATEWAY_*` (`gateway.settings`).
+Command line: `carebot-gateway decode|scan|pair|run|status` and `carebot gateway
+--simulate` (`gateway/cli.py`; `carebot gateway ...` in the service); settings
+`CAREBOT_GATEWAY_*` (`gateway.settings`).
 """

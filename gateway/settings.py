@@ -1,4 +1,7 @@
-"""Gateway settings, read from `CAREBOT_GATEWAY_*` environment variables."""
+"""Gateway settings, read from `CAREBOT_GATEWAY_*` environment variables (nothing else).
+
+The gateway needs only a FHIR base URL and a bearer token to upload; the rest has defaults.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ class GatewaySettings(BaseSettings):
     buffer_path: Path = Field(
         default=Path("var/gateway.db"), description="SQLite buffer of frames and uploads"
     )
-    fhir_url: str = Field(default="", description="FHIR base URL; default the service's store")
+    fhir_url: str = Field(default="", description="FHIR base URL the readings are uploaded to")
     fhir_token: str = Field(default="", description="Bearer token with Observation/Device write")
     group_mode: GroupMode = Field(
         default=GroupMode.SUMMARY, description="Per-minute streams: summary or sampled-data"
@@ -28,3 +31,4 @@ class GatewaySettings(BaseSettings):
     adapter: str = Field(default="", description="BlueZ adapter, e.g. hci0; default the first")
     batch_size: int = Field(default=200, description="Resources per transaction bundle")
     simulate_speed: float = Field(default=1.0, description="Simulated clock speed-up")
+    log_level: str = Field(default="INFO", description="Python log level of `carebot-gateway`")

@@ -196,12 +196,11 @@ async def test_command_line_scan_pair_run_status(
     repo = Path(__file__).parents[2]
     env = {**os.environ, "CAREBOT_GATEWAY_BUFFER_PATH": str(tmp_path / "cli-gateway.db")}
 
-    async def carebot(*args: str) -> tuple[int, str]:
+    async def carebot_gateway(*args: str) -> tuple[int, str]:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "bot.cli",
-            "gateway",
+            "gateway.cli",
             *args,
             cwd=repo,
             env=env,
@@ -211,15 +210,14 @@ async def test_command_line_scan_pair_run_status(
         out, _ = await process.communicate()
         return process.returncode or 0, out.decode()
 
-    code, out = await carebot("scan", "--timeout", "1.5")
+    code, out = await carebot_gateway("scan", "--timeout", "1.5")
     assert code == 0 and BPM in out and HRM in out and "blood_pressure" in out
-    code, out = await carebot("pair", BPM.lower(), "pat-cli")
+    code, out = await carebot_gateway("pair", BPM.lower(), "pat-cli")
     assert code == 0 and f"{BPM} paired to Patient/pat-cli" in out
     run = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.cli",
-        "gateway",
+        "gateway.cli",
         "run",
         "--fhir-url",
         gateway_store.base_url,
@@ -251,7 +249,7 @@ async def test_command_line_scan_pair_run_status(
             return await reader.count(query) == 1
 
         await _until(stored, 30)
-        code, out = await carebot("status", "--json")
+        code, out = await carebot_gateway("status", "--json")
         status = json.loads(out)
         (device,) = status["devices"]
         assert device["address"] == BPM and device["connected"] and device["patient"] == "pat-cli"

@@ -55,7 +55,7 @@ def test_bad_hex_and_unknown_uuid_exit_2(capsys: pytest.CaptureFixture[str]) -> 
 
 def test_gateway_simulate_flag_and_subcommands_parse() -> None:
     from bot.cli import build_parser
-    from bot.cli_gateway import _cmd_gateway, _cmd_run, _cmd_status
+    from gateway.cli import _cmd_gateway, _cmd_run, _cmd_status
 
     args = build_parser().parse_args(["gateway", "--simulate", "--speed", "5", "--patient", "p1"])
     assert args.func is _cmd_gateway and args.simulate and args.speed == 5.0

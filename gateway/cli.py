@@ -1,11 +1,16 @@
-"""`carebot gateway ...`: decode a GATT frame, scan, pair, run and watch the BLE gateway.
+"""`carebot-gateway`: decode a GATT frame, scan, pair, run and watch the BLE gateway.
 
-carebot gateway decode --uuid 2A35 1e8a0058...       JSON, or exit 2 for a bad frame
-carebot gateway scan [--simulate --patient P]         devices advertising health services
-carebot gateway pair ADDRESS PATIENT_ID               bind; quarantined readings then flow
-carebot gateway run [--simulate --patient P ...]      run until Ctrl-C / SIGTERM
-carebot gateway --simulate                            the same as `run --simulate`
-carebot gateway status [--json]                       devices, last reading, depth, lag
+The gateway runs alone on the box next to the patient: it needs a FHIR base URL and a
+bearer token (`CAREBOT_GATEWAY_FHIR_URL`, `CAREBOT_GATEWAY_FHIR_TOKEN`, or `--fhir-url`
+and `--token`) and nothing of the service. `carebot gateway ...` is the same command,
+with the service's own FHIR store as the default target (`bot/cli.py`).
+
+carebot-gateway decode --uuid 2A35 1e8a0058...       JSON, or exit 2 for a bad frame
+carebot-gateway scan [--simulate --patient P]         devices advertising health services
+carebot-gateway pair ADDRESS PATIENT_ID               bind; quarantined readings then flow
+carebot-gateway run [--simulate --patient P ...]      run until Ctrl-C / SIGTERM
+carebot-gateway --simulate                            the same as `run --simulate`
+carebot-gateway status [--json]                       devices, last reading, depth, lag
 """
 
 from __future__ import annotations
@@ -13,20 +18,45 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from gateway.codes import ServiceUuid, parse_characteristic_uuid
 from gateway.decoders import DecodeError, decode
-from gateway.settings import GATEWAY_SCOPES, GatewaySettings
+from gateway.settings import GatewaySettings
 from gateway.to_json import to_json_text
 
 EXIT_INVALID_FRAME = 2
+EXIT_USAGE = 2
 DEFAULT_SIM_PATIENT = "demo-patient"
+
+FhirTarget = tuple[str, str]  # FHIR base URL (no trailing slash), bearer token
+FhirResolver = Callable[[GatewaySettings], Awaitable[FhirTarget]]
+
+
+class MissingFhirTarget(Exception):
+    """`run` was asked to upload without a FHIR base URL or token."""
+
+
+async def given_fhir(settings: GatewaySettings) -> FhirTarget:
+    """The FHIR base URL and token from the settings or options; both are required."""
+    missing = [
+        name
+        for name, value in (
+            ("CAREBOT_GATEWAY_FHIR_URL (--fhir-url)", settings.fhir_url),
+            ("CAREBOT_GATEWAY_FHIR_TOKEN (--token)", settings.fhir_token),
+        )
+        if not value
+    ]
+    if missing:
+        raise MissingFhirTarget("set " + " and ".join(missing))
+    return settings.fhir_url.rstrip("/"), settings.fhir_token
 
 
 def _cmd_decode(args: argparse.Namespace) -> int:
@@ -59,25 +89,6 @@ def _settings(args: argparse.Namespace) -> GatewaySettings:
     if getattr(args, "token", None):
         overrides["fhir_token"] = args.token
     return GatewaySettings(**overrides)
-
-
-async def _resolve_fhir(settings: GatewaySettings) -> tuple[str, str]:
-    """The FHIR base URL and token: given, or the service's embedded store and a client of it."""
-    from bot.settings import Settings
-
-    service = Settings()
-    url = settings.fhir_url or getattr(service, "resolved_fhir_url", f"{service.base_url}/fhir")
-    if settings.fhir_token:
-        return url.rstrip("/"), settings.fhir_token
-    from integrations.fhir_store import ensure_client
-    from integrations.persistence.database import create_engine, create_sessionmaker
-
-    engine = create_engine(service.resolved_database_url)
-    try:
-        token = await ensure_client(create_sessionmaker(engine), "gateway", GATEWAY_SCOPES)
-    finally:
-        await engine.dispose()
-    return url.rstrip("/"), token
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
@@ -239,7 +250,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        url, token = await _resolve_fhir(settings)
+        resolve: FhirResolver = args.resolve_fhir
+        try:
+            url, token = await resolve(settings)
+        except MissingFhirTarget as error:
+            print(f"error: no FHIR server to upload to: {error}", file=sys.stderr)
+            return EXIT_USAGE
         if args.simulate:
             from gateway.simulated_gateway import SCHEDULES, run_simulated_gateway
 
@@ -280,7 +296,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         ]
         if not addresses:
             print(
-                "error: no paired devices; use `carebot gateway pair` or --address", file=sys.stderr
+                "error: no paired devices; use `carebot-gateway pair` or --address", file=sys.stderr
             )
             return 2
         async with httpx.AsyncClient(timeout=30) as http:
@@ -298,8 +314,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--fhir-url", help="FHIR base URL (default: the service's store)")
-    parser.add_argument("--token", help="bearer token (default: a gateway client of the store)")
+    parser.add_argument("--fhir-url", help="FHIR base URL (default CAREBOT_GATEWAY_FHIR_URL)")
+    parser.add_argument("--token", help="bearer token (default CAREBOT_GATEWAY_FHIR_TOKEN)")
     parser.add_argument("--address", action="append", help="device address (repeatable)")
     parser.add_argument("--patient", action="append", help="simulated patient id (repeatable)")
     parser.add_argument("--schedule", choices=["demo", "fast", "realistic"], default="demo")
@@ -316,13 +332,19 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
     if args.simulate:
         args.simulate = True
         return _cmd_run(args)
-    print("usage: carebot gateway {decode,scan,pair,run,status} ... or --simulate", file=sys.stderr)
-    return 2
+    print(
+        f"usage: {args.gateway_prog} {{decode,scan,pair,run,status}} ... or --simulate",
+        file=sys.stderr,
+    )
+    return EXIT_USAGE
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `carebot gateway` and its subcommands."""
-    gateway = sub.add_parser("gateway", help="Bluetooth LE health-device gateway")
+def configure(gateway: argparse.ArgumentParser, resolve_fhir: FhirResolver = given_fhir) -> None:
+    """Add the gateway's options and subcommands to its own parser or to `carebot gateway`.
+
+    `resolve_fhir` turns the settings into the FHIR base URL and token `run` uploads to.
+    """
+    gateway.set_defaults(gateway_prog=gateway.prog, resolve_fhir=resolve_fhir)
     gateway.add_argument("--simulate", action="store_true", help="run simulated devices alone")
     _add_common(gateway)
     _add_run_options(gateway)
@@ -360,3 +382,31 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status.add_argument("--watch", type=float, default=0.0, help="refresh every N seconds")
     _add_common(status)
     status.set_defaults(func=_cmd_status)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `carebot-gateway` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="carebot-gateway",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    configure(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `carebot-gateway` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=GatewaySettings().log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+    func: Callable[[argparse.Namespace], int] = args.func
+    return func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
