@@ -5,14 +5,15 @@ Pipeline (each step its own module):
     radio (`bleak_link.BleakLink` | `simulated_link.SimulatedLink`, behind `link.BleLink`)
       -> `service.GatewayService.store_frame`: the frame is committed to the SQLite
          `buffer.FrameBuffer` before the handler returns (the acknowledgement)
-      -> `mapper.Mapper`: `decoders.decode` + `mapping` -> Observations in the outbox
+      -> `mapper.Mapper`: `decoders.decode` + `mapping.FrameMapping` -> Observations in the outbox
          (paired devices only; other devices' frames wait in quarantine)
       -> `uploader.Uploader`: transaction bundles of conditional creates on the
          deterministic identifier, retried with backoff; survives outages and restarts.
 
 Pure parts: `decoders` (GATT bytes -> `measurements` dataclasses, `DecodeError`),
-`ieee11073` (SFLOAT/FLOAT), `mapping` (measurement -> Observation JSON on the R4
-vital-signs profiles; per-minute grouping of streams), `encoders` and `simulator`
+`ieee11073` (SFLOAT/FLOAT), `mapping` (the one pass from frames to Observations on the R4
+vital-signs profiles: `spot_mapping` per reading, `stream_mapping` per minute of a
+stream, `observation_json` builds the JSON), `encoders`, `physiology` and `simulator`
 (virtual devices emitting real GATT bytes), `history`, `to_json` (CLI output).
 
 For the service (`bot/serve.py`, `bot/demo.py`):
@@ -42,7 +43,7 @@ For the service (`bot/serve.py`, `bot/demo.py`):
     `gateway.history.week_of_readings(device, binding, end) -> list[ObservationRecord]`
     (each record: `identifier`, `kind`, `effective`, `resource_json`).
 
-Command line: `carebot-gateway decode|scan|pair|run|status` and `carebot gateway
+Command line: `carebot-gateway decode|scan|pair|run|status` and `carebot-gateway
 --simulate` (`gateway/cli.py`; `carebot gateway ...` in the service); settings
 `CAREBOT_GATEWAY_*` (`gateway.settings`).
 """

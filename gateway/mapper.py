@@ -15,30 +15,7 @@ from datetime import datetime, timedelta
 from gateway.buffer import FrameBuffer
 from gateway.decoders import DecodeError, decode
 from gateway.frames import DeviceBinding, ObservationRecord
-from gateway.mapping import (
-    GroupMode,
-    MinuteAggregator,
-    MinuteGroup,
-    map_minute_group,
-    map_spot_frame,
-)
-from gateway.measurements import (
-    BloodPressureMeasurement,
-    GlucoseMeasurement,
-    HeartRateMeasurement,
-    PlxContinuousMeasurement,
-    PlxSpotCheckMeasurement,
-    TemperatureMeasurement,
-    WeightMeasurement,
-)
-
-_SPOT = (
-    BloodPressureMeasurement,
-    TemperatureMeasurement,
-    WeightMeasurement,
-    GlucoseMeasurement,
-    PlxSpotCheckMeasurement,
-)
+from gateway.mapping import FrameMapping, GroupMode, Mapped
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +41,13 @@ class Mapper:
         self.mode = mode
         self.grace = timedelta(seconds=grace_s)
         self._bindings: dict[str, DeviceBinding] | None = None
-        self._aggregator = MinuteAggregator()
+        self._mapping = FrameMapping(dict[str, DeviceBinding]().__getitem__, mode)
         self._after = 0
         self._walls: dict[int, float] = {}
 
     def _reset(self, bindings: dict[str, DeviceBinding] | None) -> None:
         self._bindings = bindings
-        self._aggregator = MinuteAggregator()
+        self._mapping = FrameMapping((bindings or {}).__getitem__, self.mode)
         self._after = 0
         self._walls = {}
 
@@ -91,31 +68,23 @@ class Mapper:
         bad: list[int] = []
         records: list[tuple[str, ObservationRecord, float]] = []
 
-        def close(group: MinuteGroup) -> None:
-            seqs = [frame.seq for frame, _ in group.frames]
-            wall = max(self._walls.pop(s) for s in seqs)
-            for record in map_minute_group(group, bindings[group.device], self.mode):
-                records.append((group.device, record, wall))
-            mapped.extend(seqs)
+        def done(results: list[Mapped]) -> None:
+            for result in results:
+                # A minute's Observations are as late as its last frame's arrival.
+                wall = max(self._walls.pop(seq) for seq in result.seqs)
+                records.extend((result.device, record, wall) for record in result.records)
+                mapped.extend(result.seqs)
 
         for frame, wall in rows:
             self._after = max(self._after, frame.seq)
             try:
-                measurement = decode(frame.uuid, frame.data)
+                decoded = decode(frame.uuid, frame.data)
             except DecodeError:
                 bad.append(frame.seq)
                 continue
-            if isinstance(measurement, HeartRateMeasurement | PlxContinuousMeasurement):
-                self._walls[frame.seq] = wall
-                for group in self._aggregator.add(frame, measurement):
-                    close(group)
-                continue
-            if isinstance(measurement, _SPOT):
-                for record in map_spot_frame(frame, measurement, bindings[frame.device]):
-                    records.append((frame.device, record, wall))
-            mapped.append(frame.seq)  # features and cuff pressure: kept, nothing to upload
-        for group in self._aggregator.close_before(now - self.grace):
-            close(group)
+            self._walls[frame.seq] = wall
+            done(self._mapping.add(frame, decoded))
+        done(self._mapping.close_before(now - self.grace))
         if mapped or bad:
             self.buffer.commit_mapping(mapped, records, bad)
         return MapResult(len(mapped), len(records), len(bad))
