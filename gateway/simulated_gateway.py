@@ -36,9 +36,10 @@ from gateway.frames import DeviceBinding
 from gateway.history import week_of_readings
 from gateway.mapping import GroupMode
 from gateway.pairing import device_id_for, device_resource_json, pair_device
+from gateway.physiology import Episode, Physiology
 from gateway.service import GatewayOptions, GatewayService
 from gateway.simulated_link import DeviceLog, SimulatedLink
-from gateway.simulator import Episode, Physiology, Profile, Schedule, VirtualDevice
+from gateway.simulator import Profile, Schedule, VirtualDevice
 from gateway.uploader import transaction_bundle
 from integrations.fhir import BearerAuth, FhirClient
 

@@ -24,16 +24,14 @@ from gateway.measurements import (
     TemperatureMeasurement,
     WeightMeasurement,
 )
+from gateway.physiology import Episode, Physiology, vitals_at
 from gateway.simulator import (
-    Episode,
-    Physiology,
     Profile,
     Schedule,
     VirtualDevice,
     device_frames,
     feature_frames,
     merged_frames,
-    vitals_at,
 )
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
