@@ -35,6 +35,7 @@ system-deps:
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy bot dialogs integrations gateway scoring
@@ -48,4 +49,4 @@ bench: $(VENV)/.installed $(WEBCHAT) $(MEDPLUM)
 	for script in bench/*.py; do $(PY) $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) var bot/portal/node_modules tests/fhir/medplum/node_modules .mypy_cache .ruff_cache
+	rm -rf $(VENV) var bot/portal/node_modules tests/fhir/medplum/node_modules .mypy_cache .ruff_cache .import_linter_cache
