@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -338,17 +337,6 @@ class _Writer:
         await self.session.execute(
             update(FhirClockRow).where(FhirClockRow.id == 1).values(seq=self.seq, ts=self.ts)
         )
-
-
-def _sqlite_datetime(value: datetime) -> str:
-    # the text SQLAlchemy's SQLite DATETIME stores (naive UTC), so comparisons with its binds
-    # hold; rows handed to the driver as they are (insert_rows) are converted with it
-    if value.tzinfo is not None:
-        value = value.replace(tzinfo=None)
-    return value.isoformat(" ", "microseconds")
-
-
-sqlite3.register_adapter(datetime, _sqlite_datetime)
 
 
 async def insert_many(session: AsyncSession, table: str, rows: list[dict[str, Any]]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_datetime(value: datetime) -> str:
+    # the text SQLAlchemy's SQLite DATETIME stores (naive UTC), so comparisons with its binds
+    # hold; rows the FHIR store hands the driver as they are (insert_rows) are converted with it
+    if value.tzinfo is not None:
+        value = value.replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")
+
+
 def is_sqlite(url: str) -> bool:
     """True when the URL names a SQLite database."""
     return make_url(url).get_backend_name() == "sqlite"
@@ -52,6 +62,9 @@ def create_engine(url: str) -> AsyncEngine:
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # sqlite3 keeps adapters per process: registered when a SQLite engine is made (as
+        # often as that happens, to the same function), never as a side effect of an import.
+        sqlite3.register_adapter(datetime, _sqlite_datetime)
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
