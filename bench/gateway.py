@@ -45,9 +45,10 @@ from gateway.service import GatewayOptions, GatewayService  # noqa: E402
 from gateway.simulator import Profile, Schedule, VirtualDevice, device_frames  # noqa: E402
 from gateway.uploader import transaction_bundle  # noqa: E402
 from integrations.fhir import BearerAuth, FhirClient  # noqa: E402
+from tests.corpora import corpus  # noqa: E402
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
-VECTORS = Path("/work/shared/corpora/ble_gatt/gatt_vectors_nordic.json")
+VECTORS = corpus("ble_gatt", "gatt_vectors_nordic.json")
 
 
 def emit(record: dict[str, Any]) -> None:
@@ -60,12 +61,11 @@ def emit(record: dict[str, Any]) -> None:
 
 def _decode_corpus() -> list[tuple[CharacteristicUuid, bytes]]:
     frames: list[tuple[CharacteristicUuid, bytes]] = []
-    if VECTORS.exists():
-        for v in json.loads(VECTORS.read_text())["vectors"]:
-            if v["valid"]:
-                frames.append(
-                    (CharacteristicUuid(int(v["uuid16"], 16)), bytes.fromhex(v["payload_hex"]))
-                )
+    for v in json.loads(VECTORS.read_text())["vectors"]:
+        if v["valid"]:
+            frames.append(
+                (CharacteristicUuid(int(v["uuid16"], 16)), bytes.fromhex(v["payload_hex"]))
+            )
     schedule = Schedule(
         blood_pressure_every_s=60,
         temperature_every_s=60,

@@ -55,9 +55,30 @@ def _spo2_pr(
     )
 
 
-def _pulse_amplitude_index(data: bytes, offset: int, uuid: CharacteristicUuid) -> Numeric:
-    raw = U16.unpack_from(data, offset)[0]
-    return percentage(SFLOAT_VALUES[raw], uuid, data, "pulse amplitude index")
+def _status_sensor_pai(
+    data: bytes,
+    offset: int,
+    uuid: CharacteristicUuid,
+    has_status: bool,
+    has_sensor: bool,
+    has_pai: bool,
+) -> tuple[PlxMeasurementStatus | None, PlxDeviceSensorStatus | None, Numeric | None]:
+    """The optional fields both PLX measurements end with, in order: Measurement Status,
+    Device and Sensor Status, Pulse Amplitude Index."""
+    status: PlxMeasurementStatus | None = None
+    if has_status:
+        status = flags_of(PlxMeasurementStatus, U16.unpack_from(data, offset)[0])
+        offset += 2
+    sensor: PlxDeviceSensorStatus | None = None
+    if has_sensor:
+        sensor = flags_of(PlxDeviceSensorStatus, _u24(data, offset))
+        offset += 3
+    pai: Numeric | None = None
+    if has_pai:
+        pai = percentage(
+            SFLOAT_VALUES[U16.unpack_from(data, offset)[0]], uuid, data, "pulse amplitude index"
+        )
+    return status, sensor, pai
 
 
 def decode_plx_spot_check(data: bytes) -> PlxSpotCheckMeasurement:
@@ -69,17 +90,14 @@ def decode_plx_spot_check(data: bytes) -> PlxSpotCheckMeasurement:
     if flags & lay.PLXS_TIME_STAMP_PRESENT:
         timestamp = date_time(data, offset, _SPOT)
         offset += DATE_TIME_SIZE
-    status: PlxMeasurementStatus | None = None
-    if flags & lay.PLXS_MEASUREMENT_STATUS_PRESENT:
-        status = flags_of(PlxMeasurementStatus, U16.unpack_from(data, offset)[0])
-        offset += 2
-    sensor: PlxDeviceSensorStatus | None = None
-    if flags & lay.PLXS_DEVICE_SENSOR_STATUS_PRESENT:
-        sensor = flags_of(PlxDeviceSensorStatus, _u24(data, offset))
-        offset += 3
-    pai: Numeric | None = None
-    if flags & lay.PLXS_PULSE_AMPLITUDE_INDEX_PRESENT:
-        pai = _pulse_amplitude_index(data, offset, _SPOT)
+    status, sensor, pai = _status_sensor_pai(
+        data,
+        offset,
+        _SPOT,
+        bool(flags & lay.PLXS_MEASUREMENT_STATUS_PRESENT),
+        bool(flags & lay.PLXS_DEVICE_SENSOR_STATUS_PRESENT),
+        bool(flags & lay.PLXS_PULSE_AMPLITUDE_INDEX_PRESENT),
+    )
     return PlxSpotCheckMeasurement(
         spo2, pulse, timestamp, status, sensor, pai, bool(flags & lay.PLXS_DEVICE_CLOCK_NOT_SET)
     )
@@ -98,17 +116,14 @@ def decode_plx_continuous(data: bytes) -> PlxContinuousMeasurement:
     if flags & lay.PLXC_SPO2PR_SLOW_PRESENT:
         slow = _spo2_pr(data, offset, _CONT, " (slow)")
         offset += 4
-    status: PlxMeasurementStatus | None = None
-    if flags & lay.PLXC_MEASUREMENT_STATUS_PRESENT:
-        status = flags_of(PlxMeasurementStatus, U16.unpack_from(data, offset)[0])
-        offset += 2
-    sensor: PlxDeviceSensorStatus | None = None
-    if flags & lay.PLXC_DEVICE_SENSOR_STATUS_PRESENT:
-        sensor = flags_of(PlxDeviceSensorStatus, _u24(data, offset))
-        offset += 3
-    pai: Numeric | None = None
-    if flags & lay.PLXC_PULSE_AMPLITUDE_INDEX_PRESENT:
-        pai = _pulse_amplitude_index(data, offset, _CONT)
+    status, sensor, pai = _status_sensor_pai(
+        data,
+        offset,
+        _CONT,
+        bool(flags & lay.PLXC_MEASUREMENT_STATUS_PRESENT),
+        bool(flags & lay.PLXC_DEVICE_SENSOR_STATUS_PRESENT),
+        bool(flags & lay.PLXC_PULSE_AMPLITUDE_INDEX_PRESENT),
+    )
     return PlxContinuousMeasurement(
         spo2, pulse, fast[0], fast[1], slow[0], slow[1], status, sensor, pai
     )
