@@ -14,7 +14,7 @@ from enum import IntFlag
 from typing import TypeVar
 
 from gateway.codes import CharacteristicUuid, SpecialValue
-from gateway.ieee11073 import Numeric
+from gateway.ieee11073 import SFLOAT_VALUES, Numeric
 from gateway.measurements import GattDateTime
 
 MAX_ATTRIBUTE_SIZE = 512
@@ -69,7 +69,8 @@ def flagged_frame(uuid: CharacteristicUuid, data: bytes, sizes: tuple[int, ...])
     if not data:
         raise DecodeError(uuid, "empty frame", data)
     flags = data[0]
-    exact(uuid, data, sizes[flags], f"fields flagged by 0x{flags:02X}")
+    if len(data) != sizes[flags]:  # the one test on the hot path; `exact` words the error
+        exact(uuid, data, sizes[flags], f"fields flagged by 0x{flags:02X}")
     return flags
 
 
@@ -112,21 +113,42 @@ def date_time(data: bytes, offset: int, uuid: CharacteristicUuid) -> GattDateTim
     return GattDateTime(year or None, month or None, day or None, hour, minute, second)
 
 
-def non_negative(
-    value: Numeric, uuid: CharacteristicUuid, data: bytes, what: str, unit: str
+# Per raw SFLOAT: True where it is a number that no rate, pressure or concentration can be
+# (negative), or no percentage (outside 0-100). SFLOAT 0xFFFF is -0.1 by IEEE 11073-20601
+# (exponent -1, mantissa -1), the pattern of an erased or unset field: no device measures
+# a negative rate, so it is refused, not charted. Special values (NaN, NRes, infinities)
+# are kept for `dataAbsentReason`.
+NEGATIVE_SFLOAT: tuple[bool, ...] = tuple(
+    not isinstance(v, SpecialValue) and v < 0 for v in SFLOAT_VALUES
+)
+NOT_PERCENT_SFLOAT: tuple[bool, ...] = tuple(
+    not isinstance(v, SpecialValue) and not 0 <= v <= 100 for v in SFLOAT_VALUES
+)
+
+
+def negative(uuid: CharacteristicUuid, data: bytes, what: str, raw: int, unit: str) -> DecodeError:
+    """The error for a negative rate, pressure or concentration."""
+    value = SFLOAT_VALUES[raw & 0xFFFF]
+    return DecodeError(uuid, f"{what} {value:g} {unit}: cannot be negative", data)
+
+
+def not_percent(uuid: CharacteristicUuid, data: bytes, what: str, raw: int) -> DecodeError:
+    """The error for a percentage outside 0-100."""
+    value = SFLOAT_VALUES[raw & 0xFFFF]
+    return DecodeError(uuid, f"{what} {value:g} %: not a percentage (0-100)", data)
+
+
+def sfloat_non_negative(
+    raw: int, uuid: CharacteristicUuid, data: bytes, what: str, unit: str
 ) -> Numeric:
-    """A rate, pressure or concentration: a special value, or a number that is not negative.
-
-    SFLOAT 0xFFFF is -0.1 by IEEE 11073-20601 (exponent -1, mantissa -1), the pattern of an
-    erased or unset field: no device measures a negative one, so it is refused, not charted.
-    """
-    if not isinstance(value, SpecialValue) and value < 0:
-        raise DecodeError(uuid, f"{what} {value:g} {unit}: cannot be negative", data)
-    return value
+    """A rate, pressure or concentration SFLOAT: a special value or a number >= 0."""
+    if NEGATIVE_SFLOAT[raw]:
+        raise negative(uuid, data, what, raw, unit)
+    return SFLOAT_VALUES[raw]
 
 
-def percentage(value: Numeric, uuid: CharacteristicUuid, data: bytes, what: str) -> Numeric:
-    """A percentage: a special value, or a number from 0 to 100."""
-    if not isinstance(value, SpecialValue) and not 0 <= value <= 100:
-        raise DecodeError(uuid, f"{what} {value:g} %: not a percentage (0-100)", data)
-    return value
+def sfloat_percentage(raw: int, uuid: CharacteristicUuid, data: bytes, what: str) -> Numeric:
+    """A percentage SFLOAT: a special value or a number from 0 to 100."""
+    if NOT_PERCENT_SFLOAT[raw]:
+        raise not_percent(uuid, data, what, raw)
+    return SFLOAT_VALUES[raw]

@@ -17,6 +17,8 @@ from gateway.codes import (
 from gateway.decoders import layouts as lay
 from gateway.decoders.framing import (
     DATE_TIME_SIZE,
+    NEGATIVE_SFLOAT,
+    NOT_PERCENT_SFLOAT,
     U16,
     U16X2,
     date_time,
@@ -24,8 +26,9 @@ from gateway.decoders.framing import (
     flagged_frame,
     flags_of,
     need,
-    non_negative,
-    percentage,
+    negative,
+    not_percent,
+    sfloat_percentage,
 )
 from gateway.ieee11073 import SFLOAT_VALUES, Numeric
 from gateway.measurements import (
@@ -49,10 +52,11 @@ def _spo2_pr(
 ) -> tuple[Numeric, Numeric]:
     """An SpO2 and pulse-rate pair of SFLOATs, checked for range."""
     raw_spo2, raw_pulse = U16X2.unpack_from(data, offset)
-    return (
-        percentage(SFLOAT_VALUES[raw_spo2], uuid, data, f"SpO2{which}"),
-        non_negative(SFLOAT_VALUES[raw_pulse], uuid, data, f"pulse rate{which}", "/min"),
-    )
+    if NOT_PERCENT_SFLOAT[raw_spo2]:
+        raise not_percent(uuid, data, f"SpO2{which}", raw_spo2)
+    if NEGATIVE_SFLOAT[raw_pulse]:
+        raise negative(uuid, data, f"pulse rate{which}", raw_pulse, "/min")
+    return SFLOAT_VALUES[raw_spo2], SFLOAT_VALUES[raw_pulse]
 
 
 def _status_sensor_pai(
@@ -75,8 +79,8 @@ def _status_sensor_pai(
         offset += 3
     pai: Numeric | None = None
     if has_pai:
-        pai = percentage(
-            SFLOAT_VALUES[U16.unpack_from(data, offset)[0]], uuid, data, "pulse amplitude index"
+        pai = sfloat_percentage(
+            U16.unpack_from(data, offset)[0], uuid, data, "pulse amplitude index"
         )
     return status, sensor, pai
 

@@ -21,6 +21,7 @@ from gateway.codes import (
 from gateway.decoders import layouts as lay
 from gateway.decoders.framing import (
     DATE_TIME_SIZE,
+    NEGATIVE_SFLOAT,
     S16,
     U16,
     U16X2,
@@ -31,10 +32,11 @@ from gateway.decoders.framing import (
     flagged_frame,
     flags_of,
     need,
-    non_negative,
+    negative,
     not_oversized,
+    sfloat_non_negative,
 )
-from gateway.ieee11073 import SFLOAT_VALUES, Numeric, decode_float, decode_sfloat
+from gateway.ieee11073 import SFLOAT_VALUES, Numeric, decode_float
 from gateway.measurements import (
     BloodPressureMeasurement,
     GattDateTime,
@@ -113,9 +115,8 @@ def _pressure_fields(
         offset += DATE_TIME_SIZE
     pulse: Numeric | None = None
     if flags & lay.BP_PULSE_RATE_PRESENT:
-        pulse = non_negative(
-            decode_sfloat(U16.unpack_from(data, offset)[0]), uuid, data, "pulse rate", "/min"
-        )
+        raw_pulse = U16.unpack_from(data, offset)[0]
+        pulse = sfloat_non_negative(raw_pulse, uuid, data, "pulse rate", "/min")
         offset += 2
     user: int | None = None
     if flags & lay.BP_USER_ID_PRESENT:
@@ -131,20 +132,25 @@ def _pressure_unit(flags: int) -> PressureUnit:
     return PressureUnit.KPA if flags & lay.BP_UNITS_KPA else PressureUnit.MMHG
 
 
-def _pressure(
-    raw: int, unit: PressureUnit, data: bytes, uuid: CharacteristicUuid, what: str
-) -> Numeric:
-    return non_negative(SFLOAT_VALUES[raw], uuid, data, what, _PRESSURE_UNITS[unit])
-
-
 def decode_blood_pressure(data: bytes) -> BloodPressureMeasurement:
     """Blood Pressure Measurement 0x2A35 (GSS 3.31); user id 255 is 'unknown user'."""
     flags, (raw_sys, raw_dia, raw_map), ts, pulse, user, status = _pressure_fields(data, _BPM)
     unit = _pressure_unit(flags)
+    if NEGATIVE_SFLOAT[raw_sys] or NEGATIVE_SFLOAT[raw_dia] or NEGATIVE_SFLOAT[raw_map]:
+        what, raw = next(
+            (what, raw)
+            for what, raw in (
+                ("systolic", raw_sys),
+                ("diastolic", raw_dia),
+                ("mean arterial pressure", raw_map),
+            )
+            if NEGATIVE_SFLOAT[raw]
+        )
+        raise negative(_BPM, data, what, raw, _PRESSURE_UNITS[unit])
     return BloodPressureMeasurement(
-        _pressure(raw_sys, unit, data, _BPM, "systolic"),
-        _pressure(raw_dia, unit, data, _BPM, "diastolic"),
-        _pressure(raw_map, unit, data, _BPM, "mean arterial pressure"),
+        SFLOAT_VALUES[raw_sys],
+        SFLOAT_VALUES[raw_dia],
+        SFLOAT_VALUES[raw_map],
         unit,
         ts,
         pulse,
@@ -158,7 +164,7 @@ def decode_intermediate_cuff_pressure(data: bytes) -> IntermediateCuffPressure:
     flags, (raw_cuff, raw_dia, raw_map), ts, pulse, user, status = _pressure_fields(data, _ICP)
     unit = _pressure_unit(flags)
     return IntermediateCuffPressure(
-        _pressure(raw_cuff, unit, data, _ICP, "cuff pressure"),
+        sfloat_non_negative(raw_cuff, _ICP, data, "cuff pressure", _PRESSURE_UNITS[unit]),
         unit,
         SFLOAT_VALUES[raw_dia],  # unused: NaN by the GSS, kept as sent
         SFLOAT_VALUES[raw_map],
@@ -239,8 +245,8 @@ def decode_glucose(data: bytes) -> GlucoseMeasurement:
         unit = (
             GlucoseUnit.MOL_PER_L if flags & lay.GLUCOSE_UNITS_MOL_PER_L else GlucoseUnit.KG_PER_L
         )
-        concentration = non_negative(
-            decode_sfloat(U16.unpack_from(data, offset)[0]),
+        concentration = sfloat_non_negative(
+            U16.unpack_from(data, offset)[0],
             _GLUCOSE,
             data,
             "glucose concentration",
