@@ -63,15 +63,19 @@ def _register_core(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 async def service_fhir_for_gateway(gateway: GatewaySettings) -> tuple[str, str]:
-    """`carebot gateway`'s FHIR base URL and token: those given, else the service's store
-    and a gateway client of it (the one place the service hands its gateway a token)."""
+    """`carebot gateway`'s FHIR base URL and token: those given, else the service's FHIR
+    server; for the embedded store, a registered gateway client of it (the gateway is a
+    process of its own, so it gets a client token, not the service's signed ones)."""
     from gateway.settings import GATEWAY_SCOPES
+    from integrations.fhir.access import STORE_PATH
+    from integrations.fhir.backend import FhirBackend, get_default_backend
     from integrations.fhir_store import ensure_client
     from integrations.persistence.database import create_engine, create_sessionmaker
 
     service = Settings()
-    url = gateway.fhir_url or service.resolved_fhir_url
-    if gateway.fhir_token or not service.embedded_fhir:
+    embedded = get_default_backend(service.fhir_url) is FhirBackend.EMBEDDED
+    url = gateway.fhir_url or (f"{service.base_url}{STORE_PATH}" if embedded else service.fhir_url)
+    if gateway.fhir_token or not embedded:
         return url.rstrip("/"), gateway.fhir_token or service.fhir_token
     engine = create_engine(service.resolved_database_url)
     try:
