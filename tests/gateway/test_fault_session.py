@@ -73,8 +73,7 @@ def _gateway_command(url: str, token: str, tmp: Path, wall_origin: float) -> lis
     return [
         sys.executable,
         "-m",
-        "bot.cli",
-        "gateway",
+        "gateway.cli",  # the gateway alone, as on the box next to the patient
         "run",
         "--simulate",
         "--patient",
