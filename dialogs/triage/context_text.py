@@ -54,6 +54,8 @@ _SINCE = re.compile(
     + "|".join(_SINCE_WORDS)
     + r")\b"
 )
+# Look-behind checks read this many characters back, never the whole text (linear time).
+_LOOKBACK = 80
 _PAIN_SCORE = re.compile(r"\b(\d{1,2})\s*(?:/|out of|sur)\s*10\b")
 
 _FEMALE = re.compile(
@@ -117,7 +119,8 @@ def parse_age(text: str) -> float | None:
     """The patient's age in years, if stated."""
     for pattern in _AGE:
         for m in pattern.finditer(text):
-            if _NOT_AGE.match(text, m.end()) or _DURATION_BEFORE.search(text, 0, m.start()):
+            before = text[max(0, m.start() - _LOOKBACK) : m.start()]
+            if _NOT_AGE.match(text, m.end()) or _DURATION_BEFORE.search(before):
                 continue
             age = _years(_num(m.group(1)), m.group(2) if m.lastindex and m.lastindex >= 2 else None)
             if 0 <= age <= 120:
@@ -153,7 +156,7 @@ def parse_duration_hours(text: str) -> float | None:
     """How long the problem has lasted, the longest stated span, in hours."""
     spans: list[float] = []
     for m in _DURATION.finditer(text):
-        if _NOT_SYMPTOM.search(text, 0, m.start()):
+        if _NOT_SYMPTOM.search(text[max(0, m.start() - _LOOKBACK) : m.start()]):
             continue  # "smoked for 30 years", "diabetic for 10 years": not the illness
         raw_num = m.group(1) or m.group(3)
         unit = m.group(2) or m.group(4)
