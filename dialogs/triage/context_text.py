@@ -38,7 +38,7 @@ _DURATION_BEFORE = re.compile(
     r"(?:depuis|pendant|il y a|ca fait|for|since|over|past|last|about|durant|enceinte|enceinte de|grossesse de|pregnant)\s+(?:(?:the|about|environ|plus de|more than)\s+)?$"
 )
 _NOT_SYMPTOM = re.compile(
-    r"\b(?:smok\w*|diabet\w*|married|worked|working|lived|living|taking|taken|using|been on|drink\w*|fume\w*|diabetique|marie\w*|travaille|vit)\s+(?:\w+\s+){0,2}$"
+    r"\b(?:smok\w*|diabet\w*|married|worked|working|lived|living|taking|taken|using|been on|drink\w*|fume\w*|diabetique|marie\w*|travaille|vit|stopped|started on|quit|switched|prescribed|arrete|arrete son|commence)\s+(?:\w+\s+){0,2}$"
 )
 _DURATION = re.compile(
     rf"\b(?:for|since|past|last|over|x|depuis|pendant|il y a|ca fait|durant|lasted|lasting|ongoing for|about|the last|the past)\s+(?:the\s+|about\s+|environ\s+|almost\s+|nearly\s+|over\s+|more than\s+|plus de\s+|a\s+)?{_NUM}?\s*{_UNIT}\b"
@@ -122,7 +122,10 @@ def parse_age(text: str) -> float | None:
             before = text[max(0, m.start() - _LOOKBACK) : m.start()]
             if _NOT_AGE.match(text, m.end()) or _DURATION_BEFORE.search(before):
                 continue
-            age = _years(_num(m.group(1)), m.group(2) if m.lastindex and m.lastindex >= 2 else None)
+            unit = m.group(2) if m.lastindex and m.lastindex >= 2 else None
+            if unit is None and m.group(1) in ("a", "an", "few", "several", "couple"):
+                continue  # "i m a bit worried" is no age
+            age = _years(_num(m.group(1)), unit)
             if 0 <= age <= 120:
                 return round(age, 3)
     decade = _DECADE.search(text)

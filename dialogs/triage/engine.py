@@ -11,6 +11,7 @@ from dialogs.triage.context_text import (
     parse_pain_score,
     parse_sex,
 )
+from dialogs.triage.context_rules import Modifier
 from dialogs.triage.knowledge_base import Knowledge, Rule, load_knowledge
 from dialogs.triage.levels import Level, most_urgent
 from dialogs.triage.lexicon import Mention, find_mentions
@@ -25,10 +26,13 @@ from dialogs.triage.models import (
 )
 from dialogs.triage.normalise import normalise
 from dialogs.triage.rules import Evidence, fired_rules
+from dialogs.triage.scopes import Scopes, context_scopes
 from dialogs.triage.vitals_judge import VitalJudgement, judge_vitals, news2_level, news2_score
 from dialogs.triage.vitals_text import parse_vitals
 
 _NEWS2_MIN_PARAMETERS = 3  # an aggregate over fewer parameters says little
+_NEWS2_MIN_AGE = 16  # RCP NEWS2 is validated for adults only: a child's vitals score differently
+_NOT_NOW = frozenset({Modifier.HISTORICAL, Modifier.HYPOTHETICAL, Modifier.OTHER})
 
 
 def _age_ids(age: float | None) -> set[str]:
@@ -44,8 +48,11 @@ def _age_ids(age: float | None) -> set[str]:
     return ids
 
 
-def _context(text: str, patient: Patient, present: set[str]) -> Context:
-    age = parse_age(text)
+def _context(text: str, patient: Patient, present: set[str], scopes: Scopes) -> Context:
+    # "a DVT 2 years ago", "his mother had a stroke at 60", "return if it lasts 3 days":
+    # neither the patient's age nor how long the problem has lasted.
+    own = scopes.blank(text, _NOT_NOW)
+    age = parse_age(own)
     if age is None:
         age = patient.age_years
     sex = patient.sex or parse_sex(text)
@@ -59,7 +66,7 @@ def _context(text: str, patient: Patient, present: set[str]) -> Context:
         age_years=age,
         sex=sex,
         pregnant=bool(patient.pregnant) or "pregnant" in present,
-        duration_hours=parse_duration_hours(text),
+        duration_hours=parse_duration_hours(own),
         sudden_onset="sudden_onset" in present,
         severity=severity,
         pain_score=pain,
@@ -67,10 +74,10 @@ def _context(text: str, patient: Patient, present: set[str]) -> Context:
 
 
 def _extract(
-    norm: str, kb: Knowledge, answers: dict[str, bool] | None
+    norm: str, kb: Knowledge, answers: dict[str, bool] | None, scopes: Scopes
 ) -> tuple[list[Mention], set[str], set[str]]:
     """Mentions in the text, then the present and absent finding ids after the answers."""
-    mentions = find_mentions(norm, kb)
+    mentions = find_mentions(norm, kb, scopes)
     present = {m.symptom for m in mentions if m.present}
     absent = {m.symptom for m in mentions if not m.present}
     for sid in list(present):
@@ -147,8 +154,9 @@ def assess(
     """
     kb = knowledge or load_knowledge()
     norm = normalise(text)
-    mentions, present, absent = _extract(norm, kb, answers)
-    context = _context(norm, patient or Patient(), present)
+    scopes = context_scopes(norm, kb.context)
+    mentions, present, absent = _extract(norm, kb, answers, scopes)
+    context = _context(norm, patient or Patient(), present, scopes)
     if context.severity == "severe":
         present.add("severe")
     if context.pregnant:
@@ -165,7 +173,8 @@ def assess(
         present |= j.band.implies
         absent -= j.band.implies
     reasons = _vital_reasons(judged, language)
-    news2 = _news2_reason(vitals, "confusion" in present, kb, language)
+    adult = context.age_years is None or context.age_years >= _NEWS2_MIN_AGE
+    news2 = _news2_reason(vitals, "confusion" in present, kb, language) if adult else None
     if news2 is not None:
         reasons.append(news2)
         context_ids.add(

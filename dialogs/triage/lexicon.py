@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from dialogs.triage.context_rules import Modifier
 from dialogs.triage.knowledge_base import Knowledge, Phrase
-from dialogs.triage.scopes import Intervals, context_scopes
+from dialogs.triage.scopes import Intervals, Scopes, context_scopes
 
 _WORD = re.compile(r"\w+")
 
@@ -61,14 +61,15 @@ class _WordIndex:
                 yield match
 
 
-def find_mentions(text: str, knowledge: Knowledge) -> list[Mention]:
+def find_mentions(text: str, knowledge: Knowledge, scopes: Scopes | None = None) -> list[Mention]:
     """Every symptom of the lexicon mentioned in normalised TEXT; present wins over negated.
 
     A mention that is hypothetical ("return if chest pain") or about someone else ("his
     mother had a stroke") is left out; a past complaint ("history of stroke") too, but a
     past risk factor ("history of asthma") stays.
     """
-    scopes = context_scopes(text, knowledge.context)
+    if scopes is None:
+        scopes = context_scopes(text, knowledge.context)
     prefixes = word_prefixes(text) | {""}
     words = _WordIndex(text)
     candidates = [

@@ -68,6 +68,27 @@ class Scopes:
     negation_ends: tuple[int, ...]
     negation_triggers: tuple[str, ...]
 
+    def blank(self, text: str, modifiers: frozenset[Modifier]) -> str:
+        """TEXT with the scopes of MODIFIERS turned to spaces (offsets kept), so a duration or
+        an age told about the past, a relative or a hypothesis is not read as the patient's."""
+        spans = sorted(
+            (s, e)
+            for m in modifiers
+            if m in self.by_modifier
+            for s, e in zip(self.by_modifier[m].starts, self.by_modifier[m].ends, strict=True)
+        )
+        parts: list[str] = []
+        at = 0
+        for start, end in spans:
+            start = max(start, at)
+            if end <= start:
+                continue
+            parts.append(text[at:start])
+            parts.append(" " * (end - start))
+            at = end
+        parts.append(text[at:])
+        return "".join(parts)
+
     def modifiers(self, start: int, end: int, own_words: tuple[str, ...] = ()) -> set[Modifier]:
         """The modifiers of the mention START..END (OWN_WORDS: the phrase's own words)."""
         found = {m for m, spans in self.by_modifier.items() if spans.covers(start, end)}

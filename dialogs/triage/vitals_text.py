@@ -95,6 +95,12 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Parser], ...] = (
         re.compile(r"(?P<v>\d{2,3}(?:[.,]\d)?)\s*(?P<u>°\s*[cf]?|degrees? [cf]|degres|deg [cf])"),
         _temp,
     ),
+    (  # "39 de fièvre", "a 39.5 fever": a number just before the word
+        re.compile(
+            r"\b(?P<v>(?:3[5-9]|4[0-2])(?:[.,]\d)?)(?P<u>)\s+(?:de fievre|de temperature|fever|temperature)\b"
+        ),
+        _temp,
+    ),
     (
         re.compile(rf"\b{_SPO2_WORDS}{_GAP}(?P<v>\d{{2,3}}(?:[.,]\d)?)\s*%?"),
         _simple(VitalKind.SPO2, 50, 100),
