@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from dialogs.base import Language
+from dialogs.triage.context_rules import Modifier
 from dialogs.triage.context_text import (
     parse_age,
     parse_duration_hours,
     parse_pain_score,
     parse_sex,
 )
-from dialogs.triage.context_rules import Modifier
 from dialogs.triage.knowledge_base import Knowledge, Rule, load_knowledge
 from dialogs.triage.levels import Level, most_urgent
 from dialogs.triage.lexicon import Mention, find_mentions
