@@ -94,7 +94,8 @@ def find_mentions(text: str, knowledge: Knowledge, scopes: Scopes | None = None)
         if previous is not None and previous.present:
             continue
         symptom = knowledge.symptoms[symptom_id]
-        complaint = not symptom.modifier
+        # A location that implies a complaint ("right lower quadrant") is dropped as one.
+        complaint = not symptom.modifier or bool(symptom.implies)
         for match in words.matches(phrase):
             start, end = match.start(), match.end()
             if not symptom.masks and masked.overlaps(start, end):

@@ -23,6 +23,7 @@ MAX_LOOKBACK_CHARS = 160  # nor a backward trigger ("chest pain: none", "2 years
 MAX_SECTION_CHARS = 4000  # nor a section header ("Family history:")
 
 _WORD = re.compile(r"\S+")
+_TOKEN = re.compile(r"\w+")
 _DURATION_BEFORE = re.compile(
     r"\b(?:\d+|a|one|two|few|several)\s+(?:hours?|days?|weeks?|months?|years?)\s*$"
 )
@@ -62,6 +63,7 @@ class Intervals:
 class Scopes:
     """The context scopes of one normalised text."""
 
+    text: str
     by_modifier: dict[Modifier, Intervals]
     # Negation triggers with their scope end: a trigger inside a phrase's gap negates it.
     negation_starts: tuple[int, ...]
@@ -89,9 +91,22 @@ class Scopes:
         parts.append(text[at:])
         return "".join(parts)
 
+    def _own_tail(self, spans: Intervals, start: int, end: int, own_words: tuple[str, ...]) -> bool:
+        """A scope that a terminator inside the phrase itself cut short still covers it
+        ("pas de s'étouffe avec": "avec" ends scopes, and is the phrase's own word)."""
+        i = bisect_right(spans.starts, start) - 1
+        if i < 0 or not start < spans.ends[i] < end:
+            return False
+        tail = _TOKEN.findall(self.text[spans.ends[i] : end])
+        return all(any(word.startswith(own) for own in own_words) for word in tail)
+
     def modifiers(self, start: int, end: int, own_words: tuple[str, ...] = ()) -> set[Modifier]:
         """The modifiers of the mention START..END (OWN_WORDS: the phrase's own words)."""
-        found = {m for m, spans in self.by_modifier.items() if spans.covers(start, end)}
+        found = {
+            m
+            for m, spans in self.by_modifier.items()
+            if spans.covers(start, end) or self._own_tail(spans, start, end, own_words)
+        }
         if Modifier.NEGATED not in found:
             # "ear, no discharge": a negation trigger that sits in the phrase's gap.
             i = bisect_right(self.negation_starts, start)
@@ -215,6 +230,7 @@ def context_scopes(text: str, rules: ContextRules) -> Scopes:
         spans[modifier].append((start, end))
     negations.sort()
     return Scopes(
+        text=text,
         by_modifier={m: Intervals.of(s) for m, s in spans.items() if s},
         negation_starts=tuple(n[0] for n in negations),
         negation_ends=tuple(n[1] for n in negations),
