@@ -35,14 +35,14 @@ _NOT_AGE = re.compile(
     r"\s*(?:weeks?\s+)?(?:pregnan|enceinte|gestation|d amenorrhee|sa\b|of pregnancy|de grossesse)"
 )
 _DURATION_BEFORE = re.compile(
-    r"(?:depuis|pendant|il y a|ca fait|for|since|over|past|last|about|durant|enceinte|enceinte de|grossesse de|pregnant)\s+(?:(?:the|about|environ|plus de|more than)\s+)?$"
+    r"(?:depuis|pendant|il y a|il y|ca fait|for|since|over|past|last|about|durant|enceinte|enceinte de|grossesse de|pregnant)\s+(?:(?:the|about|environ|plus de|more than)\s+)?$"
 )
 _NOT_SYMPTOM = re.compile(
     r"\b(?:smok\w*|diabet\w*|married|worked|working|lived|living|taking|taken|using|been on|drink\w*|fume\w*|diabetique|marie\w*|travaille|vit|stopped|started on|quit|switched|prescribed|arrete|arrete son|commence)\s+(?:\w+\s+){0,2}$"
 )
 _DURATION = re.compile(
     rf"\b(?:for|since|past|last|over|x|depuis|pendant|il y a|ca fait|durant|lasted|lasting|ongoing for|about|the last|the past)\s+(?:the\s+|about\s+|environ\s+|almost\s+|nearly\s+|over\s+|more than\s+|plus de\s+|a\s+)?{_NUM}?\s*{_UNIT}\b"
-    rf"|\b{_NUM}\s*{_UNIT}\s+(?:ago|history|duration|now|in a row)\b"
+    rf"|\b{_NUM}\s*{_UNIT}\s+(?:ago|history|duration|now|in a row|of)\b"
 )
 _SINCE_WORDS = {
     "yesterday": 24, "hier": 24, "last night": 12, "cette nuit": 12, "this morning": 6,

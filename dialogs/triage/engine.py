@@ -128,7 +128,9 @@ def _default_reason(
     fired: list[Rule], present: set[str], has_reasons: bool, kb: Knowledge, language: Language
 ) -> Reason | None:
     """A complaint no fired rule covers (or nothing recognised) needs a doctor's review."""
-    covered = set().union(*(rule.all | rule.any for rule in fired)) if fired else set()
+    covered = (
+        set().union(*(rule.all | rule.any | rule.explains for rule in fired)) if fired else set()
+    )
     complaints = {sid for sid in present if not kb.symptoms[sid].modifier}
     uncovered = complaints - covered
     if not uncovered and has_reasons:

@@ -65,6 +65,9 @@ class Rule:
     duration_max_hours: float | None = None
     red_flag: bool = False
     cite: str = ""
+    # Findings the condition behind a rule accounts for: a self-care rule for piles explains
+    # the blood on the paper, so that finding asks for no doctor by itself.
+    explains: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,7 @@ def _rule(item: dict[str, Any]) -> Rule:
         duration_max_hours=item.get("duration_max_hours"),
         red_flag=bool(item.get("red_flag", False)),
         cite=str(item.get("cite", "")),
+        explains=_ids(item.get("explains")),
     )
 
 
@@ -216,7 +220,7 @@ def _check(knowledge: Knowledge) -> None:
     known = set(knowledge.symptoms) | {f"vital.{b.id}" for b in knowledge.vital_bands}
     known |= CONTEXT_IDS
     for rule in knowledge.rules:
-        for sid in rule.all | rule.any | rule.none:
+        for sid in rule.all | rule.any | rule.none | rule.explains:
             if sid not in known:
                 raise ValueError(f"rule {rule.id}: unknown finding {sid!r}")
     for symptom in knowledge.symptoms.values():

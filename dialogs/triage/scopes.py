@@ -27,6 +27,12 @@ _TOKEN = re.compile(r"\w+")
 _DURATION_BEFORE = re.compile(
     r"\b(?:\d+|a|one|two|few|several)\s+(?:hours?|days?|weeks?|months?|years?)\s*$"
 )
+# "2 years ago", "il y a deux ans": a span in years ago is past history (hours, days and weeks
+# ago date the current problem). A number sits inside, so it is a pattern, not a word list.
+_YEARS_AGO = re.compile(
+    r"\b(?:\d+|a|one|two|three|four|five|six|seven|eight|nine|ten|several|many|few)\s+years?\s+ago\b"
+    r"|\b(?:il y a|voici)\s+(?:\d+|un|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|quelques|plusieurs)\s+ans\b"
+)
 _SENTENCE_END = re.compile(r"(?<!\d)[.!?;]|[.!?;](?!\d)|\n")
 
 
@@ -184,10 +190,11 @@ def _sentence_scopes(
         spans[Modifier.HISTORICAL].append(
             (offset + trigger.end(), offset + comma if comma >= 0 else end)
         )
-    for trigger in rules.history_after.finditer(text):
-        start = _backward_start(sentence, trigger.start(), rules.history_window_words)
-        if start is not None:
-            spans[Modifier.HISTORICAL].append((start, offset + trigger.end()))
+    for pattern in (rules.history_after, _YEARS_AGO):
+        for trigger in pattern.finditer(text):
+            start = _backward_start(sentence, trigger.start(), rules.history_window_words)
+            if start is not None:
+                spans[Modifier.HISTORICAL].append((start, offset + trigger.end()))
     for modifier, pattern in (
         (Modifier.HYPOTHETICAL, rules.hypothetical),
         (Modifier.OTHER, rules.other_experiencer),
