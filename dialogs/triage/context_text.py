@@ -48,9 +48,10 @@ _SINCE_WORDS = {
     "yesterday": 24, "hier": 24, "last night": 12, "cette nuit": 12, "this morning": 6,
     "ce matin": 6, "today": 6, "aujourd hui": 6, "tonight": 3, "ce soir": 3, "an hour ago": 1,
     "avant hier": 48, "day before yesterday": 48, "last week": 168, "la semaine derniere": 168,
+    "des annees": 8760, "des mois": 1460, "years": 8760, "months": 1460,
 }  # fmt: skip
 _SINCE = re.compile(
-    r"\b(?:since|depuis|started|began|commence|a commence)\s+(?:\w+\s+)?("
+    r"\b(?:since|depuis|started|began|commence|a commence|for)\s+(?:\w+\s+)?("
     + "|".join(_SINCE_WORDS)
     + r")\b"
 )

@@ -157,9 +157,20 @@ def _phrase(words: str) -> Phrase:
 _FIRST = re.compile(r"^(\w+)(\*?)$")
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key given twice (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
+        twice = sorted({str(k) for k in keys if keys.count(k) > 1})
+        if twice:
+            raise ValueError(f"{node.start_mark}: key given twice: {', '.join(twice)}")
+        return super().construct_mapping(node, deep=deep)
+
+
 def _load_yaml(name: str) -> Any:
     source = resources.files("dialogs.triage.knowledge").joinpath(name).read_text("utf-8")
-    return yaml.safe_load(source)
+    return yaml.load(source, Loader=_UniqueKeyLoader)
 
 
 def _symptoms(raw: dict[str, Any]) -> dict[str, Symptom]:
@@ -219,6 +230,9 @@ def _check(knowledge: Knowledge) -> None:
     """Every id a rule or band names must exist: a typo must not silently disable a rule."""
     known = set(knowledge.symptoms) | {f"vital.{b.id}" for b in knowledge.vital_bands}
     known |= CONTEXT_IDS
+    ids = [rule.id for rule in knowledge.rules]
+    if len(ids) != len(set(ids)):
+        raise ValueError(f"rule ids given twice: {sorted({i for i in ids if ids.count(i) > 1})}")
     for rule in knowledge.rules:
         for sid in rule.all | rule.any | rule.none | rule.explains:
             if sid not in known:

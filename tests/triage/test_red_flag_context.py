@@ -114,7 +114,7 @@ def test_most_red_flag_rules_are_covered() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_the_rule_fires_on_its_own_words(case: Case) -> None:
-    text = " ".join(f"{w}." for w in case.findings)
+    text = " ".join(f"{w}." for w in case.findings) + _duration(case)
     assert case.rule.id in _fired(text, case), text
 
 
@@ -127,8 +127,17 @@ def test_the_rule_stays_quiet_out_of_context(case: Case, kind: str) -> None:
     if kind == "past" and not complaints:
         pytest.skip("a rule of risk factors only: past risk factors count by design")
     template = WRAPPERS[kind][case.language]
-    text = " ".join(template.format(x=w) for w in case.findings)
+    text = " ".join(template.format(x=w) for w in case.findings) + _duration(case)
     assert case.rule.id not in _fired(text, case), text
+
+
+def _duration(case: Case) -> str:
+    """A sentence giving how long, for a rule that needs a minimum duration."""
+    hours = case.rule.duration_min_hours
+    if hours is None:
+        return ""
+    days = -(-int(hours) // 24)
+    return f" For {days} days." if case.language == "en" else f" Depuis {days} jours."
 
 
 def _ids(case: Case) -> list[str]:
