@@ -34,6 +34,8 @@ class ContextRules:
     hypothetical: re.Pattern[str]
     other_experiencer: re.Pattern[str]
     sections: re.Pattern[str]  # a header followed by a colon; group names give the modifier
+    label_after: re.Pattern[str]  # matched at a mention's end: "chest pain| clinic"
+    label_before: re.Pattern[str]  # searched just before a mention: "service de |cardiologie"
 
 
 def literal_words(words: list[str]) -> re.Pattern[str]:
@@ -86,4 +88,14 @@ def context_rules(raw: Any) -> ContextRules:
         hypothetical=literal_words(_words(raw, "hypothetical")),
         other_experiencer=literal_words(_words(raw, "other_experiencer")),
         sections=re.compile(r"(?<![\w])(?:" + headers + r")\s*:"),
+        label_after=re.compile(
+            r"\s+(?:"
+            + trie_source(sorted({normalise(w) for w in _words(raw, "label_after")}))
+            + r")(?![\w])"
+        ),
+        label_before=re.compile(
+            r"(?<![\w])(?:"
+            + trie_source(sorted({normalise(w) for w in _words(raw, "label_before")}))
+            + r")\s+$"
+        ),
     )

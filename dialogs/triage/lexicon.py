@@ -61,6 +61,17 @@ class _WordIndex:
                 yield match
 
 
+_LABEL_LOOKBACK = 40  # characters read before a mention for "service de", "treatment for"
+
+
+def _is_label(text: str, start: int, end: int, knowledge: Knowledge) -> bool:
+    """True when the words at START..END name a clinic, a drug or a unit, not a complaint."""
+    rules = knowledge.context
+    if rules.label_after.match(text, end):
+        return True
+    return rules.label_before.search(text[max(0, start - _LABEL_LOOKBACK) : start]) is not None
+
+
 def find_mentions(text: str, knowledge: Knowledge, scopes: Scopes | None = None) -> list[Mention]:
     """Every symptom of the lexicon mentioned in normalised TEXT; present wins over negated.
 
@@ -105,6 +116,8 @@ def find_mentions(text: str, knowledge: Knowledge, scopes: Scopes | None = None)
                 continue  # not the patient's, or not now
             if complaint and Modifier.HISTORICAL in modifiers:
                 continue  # past history, not the problem now
+            if complaint and _is_label(text, start, end, knowledge):
+                continue  # "the chest pain clinic", "seizure medication": a name, not a complaint
             present = Modifier.NEGATED not in modifiers
             if previous is None or (present and not previous.present):
                 previous = found[symptom_id] = Mention(symptom_id, match.group(0), present)
