@@ -22,6 +22,7 @@ from dialogs.triage.models import (
     Reason,
     Sex,
     TriageResult,
+    VitalKind,
     VitalReading,
 )
 from dialogs.triage.normalise import normalise
@@ -31,6 +32,7 @@ from dialogs.triage.vitals_judge import VitalJudgement, judge_vitals, news2_leve
 from dialogs.triage.vitals_text import parse_vitals
 
 _NEWS2_MIN_PARAMETERS = 3  # an aggregate over fewer parameters says little
+_FEVER_CELSIUS = 38.0  # NICE NG143
 _NEWS2_MIN_AGE = 16  # RCP NEWS2 is validated for adults only: a child's vitals score differently
 _NOT_NOW = frozenset({Modifier.HISTORICAL, Modifier.HYPOTHETICAL, Modifier.OTHER})
 
@@ -170,6 +172,9 @@ def assess(
         present.discard("pregnant")
 
     vitals = tuple(parse_vitals(norm)) + tuple(device_vitals)
+    temperatures = [v.value for v in vitals if v.kind is VitalKind.TEMPERATURE]
+    if temperatures and max(temperatures) < _FEVER_CELSIUS and not (answers or {}).get("fever"):
+        present.discard("fever")  # "a temperature of 37.8" is a measured no-fever, not a fever
     judged = judge_vitals(vitals, frozenset(context_ids | present), kb)
     for j in judged:
         present |= j.band.implies
