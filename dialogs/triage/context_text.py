@@ -174,3 +174,44 @@ def parse_pain_score(text: str) -> int | None:
     """A pain score out of ten, if stated."""
     scores = [int(m.group(1)) for m in _PAIN_SCORE.finditer(text) if int(m.group(1)) <= 10]
     return max(scores) if scores else None
+
+
+# "My son has a fever", "ma fille a de la fièvre", "I'm worried about my husband": the person
+# unwell is not the one writing, so the writer's record (age, sex) does not describe them.
+_OTHER_PERSON = re.compile(
+    r"\b(?:my|our|mon|ma|notre|mes)\s+(?:(?:little|baby|newborn|toddler|teenage|elderly|old|"
+    r"petit|petite|jeune|vieux|vieille)\s+)?(?:son|daughter|baby|child|kid|boy|girl|toddler|infant|"
+    r"newborn|husband|wife|partner|boyfriend|girlfriend|mother|mum|mom|father|dad|"
+    r"grandmother|grandfather|gran|granny|grandma|grandpa|grandad|brother|sister|friend|neighbour|"
+    r"neighbor|flatmate|roommate|colleague|patient|fils|fille|bebe|enfant|garcon|mari|femme|conjoint|"
+    r"conjointe|compagnon|compagne|mere|pere|maman|papa|grand mere|grand pere|frere|soeur|ami|amie|"
+    r"voisin|voisine|collegue)\b"
+)
+_THIRD_PERSON_NOTE = re.compile(
+    r"^\W*(?:an?|the|this|our)\s+(?:\d+|\w+)[\s-]*(?:year|month|week|day)s?[\s-]*old\b"
+    r"|^\W*(?:un|une)\s+(?:homme|femme|garcon|fille|enfant|bebe|nourrisson|patient|patiente)\b"
+    r"|^\W*(?:homme|femme|garcon|fille|enfant|bebe|nourrisson|patient|patiente)\s+de\s+\d+"
+    r"|^\W*(?:an?|the)\s+(?:man|woman|boy|girl|child|baby|infant|patient|gentleman|lady)\b"
+)
+_FIRST_PERSON = re.compile(r"\b(?:i|i m|i ve|me|je|j ai|j|moi)\b")
+_SUBJECT_WINDOW = 200  # the subject is told at the start of a message
+
+
+def about_someone_else(text: str) -> bool:
+    """True when normalised TEXT describes someone other than the writer (a relative, a
+    patient in a clinical note), so the writer's own record must not give the age or sex."""
+    head = text[:_SUBJECT_WINDOW]
+    if _THIRD_PERSON_NOTE.search(head):
+        return True
+    other = _OTHER_PERSON.search(head)
+    if other is None:
+        return False
+    first = _FIRST_PERSON.search(head)
+    # "I have chest pain and my wife..." is about the writer; "my son has ... I think" is not.
+    return first is None or other.start() < first.start() or _ABOUT.search(head) is not None
+
+
+_ABOUT = re.compile(
+    r"\b(?:worried about|concerned about|calling about|asking for|asking about|for my|"
+    r"inquiet pour|inquiete pour|pour mon|pour ma|au sujet de)\s+(?:my|mon|ma|our|notre)\b"
+)

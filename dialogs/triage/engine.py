@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dialogs.base import Language
 from dialogs.triage.context_rules import Modifier
 from dialogs.triage.context_text import (
+    about_someone_else,
     parse_age,
     parse_duration_hours,
     parse_pain_score,
@@ -54,10 +55,13 @@ def _context(text: str, patient: Patient, present: set[str], scopes: Scopes) -> 
     # "a DVT 2 years ago", "his mother had a stroke at 60", "return if it lasts 3 days":
     # neither the patient's age nor how long the problem has lasted.
     own = scopes.blank(text, _NOT_NOW)
+    other = about_someone_else(text)
+    # The writer's record does not describe the person unwell when the text is about another.
+    record = Patient() if other and patient.from_writer_record else patient
     age = parse_age(own)
     if age is None:
-        age = patient.age_years
-    sex = patient.sex or parse_sex(text)
+        age = record.age_years
+    sex = record.sex or parse_sex(own)
     pain = parse_pain_score(text)
     severity = None
     if "severe" in present or (pain is not None and pain >= 7):
@@ -67,11 +71,12 @@ def _context(text: str, patient: Patient, present: set[str], scopes: Scopes) -> 
     return Context(
         age_years=age,
         sex=sex,
-        pregnant=bool(patient.pregnant) or "pregnant" in present,
+        pregnant=bool(record.pregnant) or "pregnant" in present,
         duration_hours=parse_duration_hours(own),
         sudden_onset="sudden_onset" in present,
         severity=severity,
         pain_score=pain,
+        about_someone_else=other,
     )
 
 
