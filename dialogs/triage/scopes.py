@@ -33,6 +33,7 @@ _YEARS_AGO = re.compile(
     r"\b(?:\d+|a|one|two|three|four|five|six|seven|eight|nine|ten|several|many|few)\s+years?\s+ago\b"
     r"|\b(?:il y a|voici)\s+(?:\d+|un|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|quelques|plusieurs)\s+ans\b"
 )
+_CLAUSE_END = re.compile(r"[,:]")
 _SENTENCE_END = re.compile(r"(?<!\d)[.!?;]|[.!?;](?!\d)|\n")
 
 
@@ -201,7 +202,11 @@ def _sentence_scopes(
     ):
         for trigger in pattern.finditer(text):
             end = _forward_end(sentence, trigger.end(), rules.window_words)
-            spans[modifier].append((offset + trigger.end(), end))
+            # Safety first: a hypothesis or another person's story ends at the first comma or
+            # colon ("worried it is a heart attack: crushing chest pain", "my dad had a
+            # stroke an hour ago, his face is drooping"), so nothing after it is dropped.
+            cut = _CLAUSE_END.search(text, trigger.end(), max(trigger.end(), end - offset))
+            spans[modifier].append((offset + trigger.end(), offset + cut.start() if cut else end))
 
 
 def _section_scopes(text: str, rules: ContextRules) -> list[tuple[Modifier, int, int]]:

@@ -42,7 +42,8 @@ def _modifiers(text: str, words: str) -> set[Modifier]:
         ),
         ("Reconsulter en cas de fièvre.", "fievre", {Modifier.HYPOTHETICAL}),
         ("His mother had a stroke at 60.", "stroke", {Modifier.OTHER}),
-        ("Sa mère a eu un infarctus.", "infarctus", {Modifier.OTHER}),
+        ("Son père est décédé d'un infarctus.", "infarctus", {Modifier.OTHER}),
+        ("Antécédents familiaux : infarctus du père.", "infarctus", {Modifier.OTHER}),
         ("My kids had the same cough last week.", "cough", {Modifier.OTHER}),
         ("PMH: stroke, hypertension.\nPresents with a cough.", "stroke", {Modifier.HISTORICAL}),
         ("PMH: stroke, hypertension.\nPresents with a cough.", "cough", set()),
@@ -127,3 +128,21 @@ def test_the_writer_s_record_does_not_describe_a_relative() -> None:
     assert writer.context.age_years == 30 and not needs_age(writer)
     # An age the dialog asked about the person unwell still counts.
     assert assess("My son has a fever", patient=Patient(age_years=3)).context.age_years == 3
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My dad had a stroke an hour ago, his face is drooping",
+        "Sa mère a eu un malaise il y a 10 minutes, elle ne répond plus",
+        "I'm worried it is a heart attack: crushing chest pain and sweating",
+        "My father is having chest pain and sweating",
+        "In case of doubt: he has crushing chest pain",
+        "He has crushing chest pain. Plan: ECG.",
+        "Contact with chickenpox. Now he is unresponsive.",
+        "Family history of asthma, he is now unable to speak in full sentences and his lips are blue",
+    ],
+)
+def test_context_never_hides_a_current_emergency(text: str) -> None:
+    result = assess(text, language="fr" if "è" in text else "en")
+    assert result.level.is_emergency, [r.rule for r in result.reasons]
