@@ -141,8 +141,13 @@ def test_the_writer_s_record_does_not_describe_a_relative() -> None:
         "He has crushing chest pain. Plan: ECG.",
         "Contact with chickenpox. Now he is unresponsive.",
         "Family history of asthma, he is now unable to speak in full sentences and his lips are blue",
+        "No improvement, chest pain getting worse and sweating",
+        "She has not been able to breathe properly since the bee sting, lips swelling",
+        "Never had this before: worst headache of my life, came on suddenly",
+        "Sans prévenir il s'est effondré, il ne respire plus",
+        "Without warning he collapsed and is not breathing",
     ],
 )
 def test_context_never_hides_a_current_emergency(text: str) -> None:
-    result = assess(text, language="fr" if "è" in text else "en")
+    result = assess(text, language="fr" if "è" in text or "é" in text else "en")
     assert result.level.is_emergency, [r.rule for r in result.reasons]
