@@ -27,7 +27,12 @@ from dialogs.triage.knowledge_base import load_knowledge
 VIGNETTES = Path(__file__).resolve().parents[1] / "tests" / "triage" / "vignettes.yaml"
 TARGET_P99_MS = 20.0
 TARGET_LONG_NOTE_P99_MS = 50.0
-HUGE_BUDGET_MS = {"repeated_clause_242kb": 1500.0, "note_1mb": 4000.0}
+HUGE_BUDGET_MS = {
+    "repeated_clause_242kb": 1500.0,
+    "note_1mb": 4000.0,
+    "dense_context_200kb": 3000.0,
+    "dense_vitals_200kb": 3000.0,
+}
 MAX_LINEARITY_RATIO = 2.0  # ms per kB at 1 MB over ms per kB at 10 kB
 CLAUSE = "I do not have a fever, not a cough but a headache; "  # issue 10, H3
 
@@ -111,7 +116,16 @@ def _huge_inputs(cases: list[Case]) -> dict[str, str]:
         "note_10kb": note(10_000),
         "repeated_clause_242kb": CLAUSE * 4800,
         "note_1mb": note(1_000_000),
+        # Worst shapes for scopes and the vitals parser: a trigger or a reading every few words.
+        "dense_context_200kb": _repeat(
+            "PMH: no fever, denies chest pain, return if cough, ", 200_000
+        ),
+        "dense_vitals_200kb": _repeat("BP 120/80 HR 88 temp 38.5 SpO2 97% RR 16 ", 200_000),
     }
+
+
+def _repeat(unit: str, size: int) -> str:
+    return (unit * (size // len(unit) + 1))[:size]
 
 
 def huge(cases: list[Case]) -> list[dict[str, object]]:

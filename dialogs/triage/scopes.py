@@ -143,15 +143,12 @@ def _forward_end(sentence: _Sentence, at: int, window_words: int) -> int:
         sentence.terminator_starts[i] if i < len(sentence.terminator_starts) else len(sentence.text)
     )
     stop = min(stop, at + MAX_SCOPE_CHARS)
-    words_in_item = 0
-    previous_end = at
-    for word in _WORD.finditer(sentence.text, at, stop):
-        if "," in sentence.text[max(previous_end - 1, at) : word.start()]:
-            words_in_item = 0
-        words_in_item += 1
-        if words_in_item > window_words:
-            return sentence.offset + word.start()
-        previous_end = word.end()
+    position = at
+    for item in sentence.text[at:stop].split(","):  # str methods: the scan runs in C
+        if len(item.split()) > window_words:
+            cut = list(_WORD.finditer(item))[window_words]
+            return sentence.offset + position + cut.start()
+        position += len(item) + 1
     return sentence.offset + stop
 
 
