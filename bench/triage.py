@@ -1,5 +1,8 @@
 """One-shot triage throughput and latency (`carebot triage` path), against a naive keyword
-matcher measured in the same run. Prints JSON lines; target p99 <= 20 ms per case.
+matcher measured in the same run. Prints JSON lines. Targets: p99 <= 20 ms per message,
+p99 <= 50 ms for a long clinical note (about 2-3 kB), and huge inputs linear in their size:
+the 242 kB repeated clause of issue 10 (H3) and a 1 MB note each within a budget, with the
+time per kB of the 1 MB note at most twice that of a 10 kB note.
 
     .venv/bin/python bench/triage.py [--rounds 20]
 """
@@ -23,6 +26,15 @@ from dialogs.triage.knowledge_base import load_knowledge
 
 VIGNETTES = Path(__file__).resolve().parents[1] / "tests" / "triage" / "vignettes.yaml"
 TARGET_P99_MS = 20.0
+TARGET_LONG_NOTE_P99_MS = 50.0
+HUGE_BUDGET_MS = {
+    "repeated_clause_242kb": 1500.0,
+    "note_1mb": 4000.0,
+    "dense_context_200kb": 3000.0,
+    "dense_vitals_200kb": 3000.0,
+}
+MAX_LINEARITY_RATIO = 2.0  # ms per kB at 1 MB over ms per kB at 10 kB
+CLAUSE = "I do not have a fever, not a cough but a headache; "  # issue 10, H3
 
 # The baseline: the kind of keyword list a naive symptom checker starts with.
 NAIVE_KEYWORDS: list[tuple[str, Level]] = [
@@ -88,6 +100,68 @@ def _measure(run: Callable[[Case], Level], cases: list[Case], rounds: int) -> di
     }
 
 
+def _once_ms(run: Callable[[str], object], text: str) -> float:
+    t0 = time.perf_counter()
+    run(text)
+    return (time.perf_counter() - t0) * 1000
+
+
+def _huge_inputs(cases: list[Case]) -> dict[str, str]:
+    corpus = "\n".join(c[0] for c in cases)
+
+    def note(size: int) -> str:
+        return (corpus * (size // len(corpus) + 1))[:size]
+
+    return {
+        "note_10kb": note(10_000),
+        "repeated_clause_242kb": CLAUSE * 4800,
+        "note_1mb": note(1_000_000),
+        # Worst shapes for scopes and the vitals parser: a trigger or a reading every few words.
+        "dense_context_200kb": _repeat(
+            "PMH: no fever, denies chest pain, return if cough, ", 200_000
+        ),
+        "dense_vitals_200kb": _repeat("BP 120/80 HR 88 temp 38.5 SpO2 97% RR 16 ", 200_000),
+    }
+
+
+def _repeat(unit: str, size: int) -> str:
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+def huge(cases: list[Case]) -> list[dict[str, object]]:
+    """Each huge input once through the engine and the naive matcher, with the budgets."""
+    lines: list[dict[str, object]] = []
+    per_kb: dict[str, float] = {}
+    for name, text in _huge_inputs(cases).items():
+        engine_ms = _once_ms(lambda t: assess(t).level, text)
+        naive_ms = _once_ms(naive_triage, text)
+        per_kb[name] = engine_ms / (len(text) / 1000)
+        budget = HUGE_BUDGET_MS.get(name)
+        lines.append(
+            {
+                "bench": "triage",
+                "case": name,
+                "chars": len(text),
+                "engine_ms": round(engine_ms, 1),
+                "naive_ms": round(naive_ms, 2),
+                "ms_per_kb": round(per_kb[name], 3),
+                "budget_ms": budget,
+                "meets_budget": budget is None or engine_ms <= budget,
+            }
+        )
+    ratio = per_kb["note_1mb"] / per_kb["note_10kb"]
+    lines.append(
+        {
+            "bench": "triage",
+            "case": "linearity",
+            "ms_per_kb_1mb_over_10kb": round(ratio, 2),
+            "max_ratio": MAX_LINEARITY_RATIO,
+            "linear": ratio <= MAX_LINEARITY_RATIO,
+        }
+    )
+    return lines
+
+
 def main() -> int:
     """Run both, print one JSON line each and a comparison line."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -97,7 +171,11 @@ def main() -> int:
     load_knowledge()
     load_ms = (time.perf_counter() - t0) * 1000
     cases = load_cases()
-    long_cases = [(" ".join([c[0]] * 12), c[1], c[2]) for c in cases]  # ~1-2 kB notes
+    # A long clinical note: a vignette with nineteen others as its history (about 2 kB).
+    long_cases = [
+        (" ".join(cases[(i + k) % len(cases)][0] for k in range(20)), c[1], c[2])
+        for i, c in enumerate(cases)
+    ]
 
     def engine(case: Case) -> Level:
         return assess(case[0], device_vitals=case[1]).level
@@ -109,10 +187,15 @@ def main() -> int:
     engine_stats = _measure(engine, cases, args.rounds)
     long_stats = _measure(engine, long_cases, max(1, args.rounds // 4))
     naive_stats = _measure(baseline, cases, args.rounds)
+    long_stats.pop("exact_accuracy")  # a note of twenty vignettes has no one expected level
+    long_stats["chars_mean"] = round(statistics.mean(len(c[0]) for c in long_cases))
     print(json.dumps({"bench": "triage", "case": "knowledge_load", "ms": round(load_ms, 1)}))
     print(json.dumps({"bench": "triage", "case": "engine", **engine_stats}))
     print(json.dumps({"bench": "triage", "case": "engine_long_notes", **long_stats}))
     print(json.dumps({"bench": "triage", "case": "naive_keywords", **naive_stats}))
+    huge_lines = huge(cases)
+    for line in huge_lines:
+        print(json.dumps(line))
     print(
         json.dumps(
             {
@@ -120,8 +203,12 @@ def main() -> int:
                 "case": "comparison",
                 "engine_p99_ms": engine_stats["p99_ms"],
                 "target_p99_ms": TARGET_P99_MS,
+                "long_note_p99_ms": long_stats["p99_ms"],
+                "target_long_note_p99_ms": TARGET_LONG_NOTE_P99_MS,
                 "meets_target": engine_stats["p99_ms"] <= TARGET_P99_MS
-                and long_stats["p99_ms"] <= TARGET_P99_MS,
+                and long_stats["p99_ms"] <= TARGET_LONG_NOTE_P99_MS
+                and all(line.get("meets_budget", True) for line in huge_lines)
+                and all(line.get("linear", True) for line in huge_lines),
                 "slowdown_vs_naive_p50": round(
                     engine_stats["p50_ms"] / max(naive_stats["p50_ms"], 1e-6), 1
                 ),

@@ -35,25 +35,28 @@ _NOT_AGE = re.compile(
     r"\s*(?:weeks?\s+)?(?:pregnan|enceinte|gestation|d amenorrhee|sa\b|of pregnancy|de grossesse)"
 )
 _DURATION_BEFORE = re.compile(
-    r"(?:depuis|pendant|il y a|ca fait|for|since|over|past|last|about|durant|enceinte|enceinte de|grossesse de|pregnant)\s+(?:(?:the|about|environ|plus de|more than)\s+)?$"
+    r"(?:depuis|pendant|il y a|il y|ca fait|for|since|over|past|last|about|durant|enceinte|enceinte de|grossesse de|pregnant)\s+(?:(?:the|about|environ|plus de|more than)\s+)?$"
 )
 _NOT_SYMPTOM = re.compile(
-    r"\b(?:smok\w*|diabet\w*|married|worked|working|lived|living|taking|taken|using|been on|drink\w*|fume\w*|diabetique|marie\w*|travaille|vit)\s+(?:\w+\s+){0,2}$"
+    r"\b(?:smok\w*|diabet\w*|married|worked|working|lived|living|taking|taken|using|been on|drink\w*|fume\w*|diabetique|marie\w*|travaille|vit|stopped|started on|quit|switched|prescribed|arrete|arrete son|commence)\s+(?:\w+\s+){0,2}$"
 )
 _DURATION = re.compile(
     rf"\b(?:for|since|past|last|over|x|depuis|pendant|il y a|ca fait|durant|lasted|lasting|ongoing for|about|the last|the past)\s+(?:the\s+|about\s+|environ\s+|almost\s+|nearly\s+|over\s+|more than\s+|plus de\s+|a\s+)?{_NUM}?\s*{_UNIT}\b"
-    rf"|\b{_NUM}\s*{_UNIT}\s+(?:ago|history|duration|now|in a row)\b"
+    rf"|\b{_NUM}\s*{_UNIT}\s+(?:ago|history|duration|now|in a row|of)\b"
 )
 _SINCE_WORDS = {
     "yesterday": 24, "hier": 24, "last night": 12, "cette nuit": 12, "this morning": 6,
     "ce matin": 6, "today": 6, "aujourd hui": 6, "tonight": 3, "ce soir": 3, "an hour ago": 1,
     "avant hier": 48, "day before yesterday": 48, "last week": 168, "la semaine derniere": 168,
+    "des annees": 8760, "des mois": 1460, "years": 8760, "months": 1460,
 }  # fmt: skip
 _SINCE = re.compile(
-    r"\b(?:since|depuis|started|began|commence|a commence)\s+(?:\w+\s+)?("
+    r"\b(?:since|depuis|started|began|commence|a commence|for)\s+(?:\w+\s+)?("
     + "|".join(_SINCE_WORDS)
     + r")\b"
 )
+# Look-behind checks read this many characters back, never the whole text (linear time).
+_LOOKBACK = 80
 _PAIN_SCORE = re.compile(r"\b(\d{1,2})\s*(?:/|out of|sur)\s*10\b")
 
 _FEMALE = re.compile(
@@ -117,9 +120,13 @@ def parse_age(text: str) -> float | None:
     """The patient's age in years, if stated."""
     for pattern in _AGE:
         for m in pattern.finditer(text):
-            if _NOT_AGE.match(text, m.end()) or _DURATION_BEFORE.search(text, 0, m.start()):
+            before = text[max(0, m.start() - _LOOKBACK) : m.start()]
+            if _NOT_AGE.match(text, m.end()) or _DURATION_BEFORE.search(before):
                 continue
-            age = _years(_num(m.group(1)), m.group(2) if m.lastindex and m.lastindex >= 2 else None)
+            unit = m.group(2) if m.lastindex and m.lastindex >= 2 else None
+            if unit is None and m.group(1) in ("a", "an", "few", "several", "couple"):
+                continue  # "i m a bit worried" is no age
+            age = _years(_num(m.group(1)), unit)
             if 0 <= age <= 120:
                 return round(age, 3)
     decade = _DECADE.search(text)
@@ -153,7 +160,7 @@ def parse_duration_hours(text: str) -> float | None:
     """How long the problem has lasted, the longest stated span, in hours."""
     spans: list[float] = []
     for m in _DURATION.finditer(text):
-        if _NOT_SYMPTOM.search(text, 0, m.start()):
+        if _NOT_SYMPTOM.search(text[max(0, m.start() - _LOOKBACK) : m.start()]):
             continue  # "smoked for 30 years", "diabetic for 10 years": not the illness
         raw_num = m.group(1) or m.group(3)
         unit = m.group(2) or m.group(4)
@@ -167,3 +174,44 @@ def parse_pain_score(text: str) -> int | None:
     """A pain score out of ten, if stated."""
     scores = [int(m.group(1)) for m in _PAIN_SCORE.finditer(text) if int(m.group(1)) <= 10]
     return max(scores) if scores else None
+
+
+# "My son has a fever", "ma fille a de la fièvre", "I'm worried about my husband": the person
+# unwell is not the one writing, so the writer's record (age, sex) does not describe them.
+_OTHER_PERSON = re.compile(
+    r"\b(?:my|our|mon|ma|notre|mes)\s+(?:(?:little|baby|newborn|toddler|teenage|elderly|old|"
+    r"petit|petite|jeune|vieux|vieille)\s+)?(?:son|daughter|baby|child|kid|boy|girl|toddler|infant|"
+    r"newborn|husband|wife|partner|boyfriend|girlfriend|mother|mum|mom|father|dad|"
+    r"grandmother|grandfather|gran|granny|grandma|grandpa|grandad|brother|sister|friend|neighbour|"
+    r"neighbor|flatmate|roommate|colleague|patient|fils|fille|bebe|enfant|garcon|mari|femme|conjoint|"
+    r"conjointe|compagnon|compagne|mere|pere|maman|papa|grand mere|grand pere|frere|soeur|ami|amie|"
+    r"voisin|voisine|collegue)\b"
+)
+_THIRD_PERSON_NOTE = re.compile(
+    r"^\W*(?:an?|the|this|our)\s+(?:\d+|\w+)[\s-]*(?:year|month|week|day)s?[\s-]*old\b"
+    r"|^\W*(?:un|une)\s+(?:homme|femme|garcon|fille|enfant|bebe|nourrisson|patient|patiente)\b"
+    r"|^\W*(?:homme|femme|garcon|fille|enfant|bebe|nourrisson|patient|patiente)\s+de\s+\d+"
+    r"|^\W*(?:an?|the)\s+(?:man|woman|boy|girl|child|baby|infant|patient|gentleman|lady)\b"
+)
+_FIRST_PERSON = re.compile(r"\b(?:i|i m|i ve|me|je|j ai|j|moi)\b")
+_SUBJECT_WINDOW = 200  # the subject is told at the start of a message
+
+
+def about_someone_else(text: str) -> bool:
+    """True when normalised TEXT describes someone other than the writer (a relative, a
+    patient in a clinical note), so the writer's own record must not give the age or sex."""
+    head = text[:_SUBJECT_WINDOW]
+    if _THIRD_PERSON_NOTE.search(head):
+        return True
+    other = _OTHER_PERSON.search(head)
+    if other is None:
+        return False
+    first = _FIRST_PERSON.search(head)
+    # "I have chest pain and my wife..." is about the writer; "my son has ... I think" is not.
+    return first is None or other.start() < first.start() or _ABOUT.search(head) is not None
+
+
+_ABOUT = re.compile(
+    r"\b(?:worried about|concerned about|calling about|asking for|asking about|for my|"
+    r"inquiet pour|inquiete pour|pour mon|pour ma|au sujet de)\s+(?:my|mon|ma|our|notre)\b"
+)

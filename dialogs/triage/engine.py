@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from dialogs.base import Language
+from dialogs.triage.context_rules import Modifier
 from dialogs.triage.context_text import (
+    about_someone_else,
     parse_age,
     parse_duration_hours,
     parse_pain_score,
@@ -21,14 +23,19 @@ from dialogs.triage.models import (
     Reason,
     Sex,
     TriageResult,
+    VitalKind,
     VitalReading,
 )
 from dialogs.triage.normalise import normalise
 from dialogs.triage.rules import Evidence, fired_rules
+from dialogs.triage.scopes import Scopes, context_scopes
 from dialogs.triage.vitals_judge import VitalJudgement, judge_vitals, news2_level, news2_score
 from dialogs.triage.vitals_text import parse_vitals
 
 _NEWS2_MIN_PARAMETERS = 3  # an aggregate over fewer parameters says little
+_FEVER_CELSIUS = 38.0  # NICE NG143
+_NEWS2_MIN_AGE = 16  # RCP NEWS2 is validated for adults only: a child's vitals score differently
+_NOT_NOW = frozenset({Modifier.HISTORICAL, Modifier.HYPOTHETICAL, Modifier.OTHER})
 
 
 def _age_ids(age: float | None) -> set[str]:
@@ -44,11 +51,17 @@ def _age_ids(age: float | None) -> set[str]:
     return ids
 
 
-def _context(text: str, patient: Patient, present: set[str]) -> Context:
-    age = parse_age(text)
+def _context(text: str, patient: Patient, present: set[str], scopes: Scopes) -> Context:
+    # "a DVT 2 years ago", "his mother had a stroke at 60", "return if it lasts 3 days":
+    # neither the patient's age nor how long the problem has lasted.
+    own = scopes.blank(text, _NOT_NOW)
+    other = about_someone_else(text)
+    # The writer's record does not describe the person unwell when the text is about another.
+    record = Patient() if other and patient.from_writer_record else patient
+    age = parse_age(own)
     if age is None:
-        age = patient.age_years
-    sex = patient.sex or parse_sex(text)
+        age = record.age_years
+    sex = record.sex or parse_sex(own)
     pain = parse_pain_score(text)
     severity = None
     if "severe" in present or (pain is not None and pain >= 7):
@@ -58,19 +71,20 @@ def _context(text: str, patient: Patient, present: set[str]) -> Context:
     return Context(
         age_years=age,
         sex=sex,
-        pregnant=bool(patient.pregnant) or "pregnant" in present,
-        duration_hours=parse_duration_hours(text),
+        pregnant=bool(record.pregnant) or "pregnant" in present,
+        duration_hours=parse_duration_hours(own),
         sudden_onset="sudden_onset" in present,
         severity=severity,
         pain_score=pain,
+        about_someone_else=other,
     )
 
 
 def _extract(
-    norm: str, kb: Knowledge, answers: dict[str, bool] | None
+    norm: str, kb: Knowledge, answers: dict[str, bool] | None, scopes: Scopes
 ) -> tuple[list[Mention], set[str], set[str]]:
     """Mentions in the text, then the present and absent finding ids after the answers."""
-    mentions = find_mentions(norm, kb)
+    mentions = find_mentions(norm, kb, scopes)
     present = {m.symptom for m in mentions if m.present}
     absent = {m.symptom for m in mentions if not m.present}
     for sid in list(present):
@@ -121,7 +135,9 @@ def _default_reason(
     fired: list[Rule], present: set[str], has_reasons: bool, kb: Knowledge, language: Language
 ) -> Reason | None:
     """A complaint no fired rule covers (or nothing recognised) needs a doctor's review."""
-    covered = set().union(*(rule.all | rule.any for rule in fired)) if fired else set()
+    covered = (
+        set().union(*(rule.all | rule.any | rule.explains for rule in fired)) if fired else set()
+    )
     complaints = {sid for sid in present if not kb.symptoms[sid].modifier}
     uncovered = complaints - covered
     if not uncovered and has_reasons:
@@ -147,8 +163,9 @@ def assess(
     """
     kb = knowledge or load_knowledge()
     norm = normalise(text)
-    mentions, present, absent = _extract(norm, kb, answers)
-    context = _context(norm, patient or Patient(), present)
+    scopes = context_scopes(norm, kb.context)
+    mentions, present, absent = _extract(norm, kb, answers, scopes)
+    context = _context(norm, patient or Patient(), present, scopes)
     if context.severity == "severe":
         present.add("severe")
     if context.pregnant:
@@ -160,12 +177,16 @@ def assess(
         present.discard("pregnant")
 
     vitals = tuple(parse_vitals(norm)) + tuple(device_vitals)
+    temperatures = [v.value for v in vitals if v.kind is VitalKind.TEMPERATURE]
+    if temperatures and max(temperatures) < _FEVER_CELSIUS and not (answers or {}).get("fever"):
+        present.discard("fever")  # "a temperature of 37.8" is a measured no-fever, not a fever
     judged = judge_vitals(vitals, frozenset(context_ids | present), kb)
     for j in judged:
         present |= j.band.implies
         absent -= j.band.implies
     reasons = _vital_reasons(judged, language)
-    news2 = _news2_reason(vitals, "confusion" in present, kb, language)
+    adult = context.age_years is None or context.age_years >= _NEWS2_MIN_AGE
+    news2 = _news2_reason(vitals, "confusion" in present, kb, language) if adult else None
     if news2 is not None:
         reasons.append(news2)
         context_ids.add(

@@ -113,3 +113,9 @@ def next_question(
             reach = completes if completes.rank >= nearly.rank else nearly
             chosen = Question(symptom, reach)
     return chosen
+
+
+def needs_age(result: TriageResult) -> bool:
+    """True when the interview should ask the age: unknown from the text and the record, or
+    the text is about someone else (the writer's record then did not count)."""
+    return result.context.age_years is None

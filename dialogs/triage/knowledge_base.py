@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from dialogs.triage.context_rules import ContextRules, context_rules
 from dialogs.triage.levels import Level
 from dialogs.triage.models import VitalKind
 from dialogs.triage.normalise import compile_phrase, normalise
@@ -23,6 +24,10 @@ class Phrase:
 
     source: str
     needs: tuple[str, ...]
+    # The first word, when it is a plain word or stem ("vomit*"): matching is tried only
+    # where a word of the text starts so, instead of scanning the whole text per phrase.
+    first: str | None = None
+    first_is_stem: bool = False
 
     @cached_property
     def pattern(self) -> re.Pattern[str]:
@@ -60,6 +65,9 @@ class Rule:
     duration_max_hours: float | None = None
     red_flag: bool = False
     cite: str = ""
+    # Findings the condition behind a rule accounts for: a self-care rule for piles explains
+    # the blood on the paper, so that finding asks for no doctor by itself.
+    explains: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -105,19 +113,6 @@ class News2Threshold:
 
 
 @dataclass(frozen=True)
-class Negation:
-    """Words that open, close or fake a negation scope (NegEx style), all languages."""
-
-    before: re.Pattern[str]
-    after: re.Pattern[str]
-    pseudo: re.Pattern[str]
-    terminators: re.Pattern[str]
-    window_words: int
-    history: re.Pattern[str]
-    history_window_words: int
-
-
-@dataclass(frozen=True)
 class Knowledge:
     """Everything the engine knows."""
 
@@ -128,7 +123,7 @@ class Knowledge:
     news2: tuple[News2Band, ...]
     news2_thresholds: tuple[News2Threshold, ...]
     news2_cite: str
-    negation: Negation
+    context: ContextRules
     default_reason: Text
     unknown_reason: Text
 
@@ -143,34 +138,6 @@ def _ids(raw: Any) -> frozenset[str]:
     return frozenset(str(x) for x in (raw or ()))
 
 
-def _trie_source(words: list[str]) -> str:
-    """One regex for literal words, as a trie, so matching is linear in the text."""
-    trie: dict[str, Any] = {}
-    for word in words:
-        node = trie
-        for ch in word:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def walk(node: dict[str, Any]) -> str:
-        ends = "" in node
-        branches = [re.escape(ch) + walk(child) for ch, child in sorted(node.items()) if ch]
-        if not branches:
-            return ""
-        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        return f"(?:{body})?" if ends else body
-
-    return walk(trie)
-
-
-def _alternation(words: list[str]) -> re.Pattern[str]:
-    """Literal phrases (no `*` or `~`) as one word-bounded trie regex."""
-    phrases = sorted({normalise(w) for w in words})
-    if any("*" in p or "~" in p for p in phrases):
-        raise ValueError("negation words are literal: no * or ~")
-    return re.compile(r"(?<![\w])" + _trie_source(phrases) + r"(?![\w])")
-
-
 _WORD = re.compile(r"\w+")
 
 
@@ -181,12 +148,29 @@ def _phrase(words: str) -> Phrase:
         if token not in ("~", "~~")
         for part in _WORD.findall(token.replace("*", ""))
     )
-    return Phrase(compile_phrase(words), needs)
+    head = _FIRST.match(normalise(words).split(" ")[0])
+    if head is None:
+        return Phrase(compile_phrase(words), needs)
+    return Phrase(compile_phrase(words), needs, head.group(1), bool(head.group(2)))
+
+
+_FIRST = re.compile(r"^(\w+)(\*?)$")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key given twice (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
+        twice = sorted({str(k) for k in keys if keys.count(k) > 1})
+        if twice:
+            raise ValueError(f"{node.start_mark}: key given twice: {', '.join(twice)}")
+        return super().construct_mapping(node, deep=deep)
 
 
 def _load_yaml(name: str) -> Any:
     source = resources.files("dialogs.triage.knowledge").joinpath(name).read_text("utf-8")
-    return yaml.safe_load(source)
+    return yaml.load(source, Loader=_UniqueKeyLoader)
 
 
 def _symptoms(raw: dict[str, Any]) -> dict[str, Symptom]:
@@ -220,6 +204,7 @@ def _rule(item: dict[str, Any]) -> Rule:
         duration_max_hours=item.get("duration_max_hours"),
         red_flag=bool(item.get("red_flag", False)),
         cite=str(item.get("cite", "")),
+        explains=_ids(item.get("explains")),
     )
 
 
@@ -245,8 +230,11 @@ def _check(knowledge: Knowledge) -> None:
     """Every id a rule or band names must exist: a typo must not silently disable a rule."""
     known = set(knowledge.symptoms) | {f"vital.{b.id}" for b in knowledge.vital_bands}
     known |= CONTEXT_IDS
+    ids = [rule.id for rule in knowledge.rules]
+    if len(ids) != len(set(ids)):
+        raise ValueError(f"rule ids given twice: {sorted({i for i in ids if ids.count(i) > 1})}")
     for rule in knowledge.rules:
-        for sid in rule.all | rule.any | rule.none:
+        for sid in rule.all | rule.any | rule.none | rule.explains:
             if sid not in known:
                 raise ValueError(f"rule {rule.id}: unknown finding {sid!r}")
     for symptom in knowledge.symptoms.values():
@@ -290,7 +278,6 @@ def load_knowledge() -> Knowledge:
     symptoms = _symptoms(_load_yaml("symptoms.yaml")["symptoms"])
     rules_doc = _load_yaml("rules.yaml")
     vitals_doc = _load_yaml("vitals.yaml")
-    neg = _load_yaml("negation.yaml")
     news2 = vitals_doc["news2"]
     knowledge = Knowledge(
         symptoms=symptoms,
@@ -315,15 +302,7 @@ def load_knowledge() -> Knowledge:
             for row in news2["thresholds"]
         ),
         news2_cite=str(news2["cite"]),
-        negation=Negation(
-            before=_alternation(neg["before"]),
-            after=_alternation(neg["after"]),
-            pseudo=_alternation(neg["pseudo"]),
-            terminators=_alternation(neg["terminators"]),
-            window_words=int(neg["window_words"]),
-            history=_alternation(neg["history"]),
-            history_window_words=int(neg["history_window_words"]),
-        ),
+        context=context_rules(_load_yaml("context.yaml")),
         default_reason=_text(rules_doc["default_reason"], "default_reason"),
         unknown_reason=_text(rules_doc["unknown_reason"], "unknown_reason"),
     )

@@ -76,6 +76,9 @@ class Patient:
     age_years: float | None = None
     sex: Sex | None = None
     pregnant: bool | None = None
+    # True when these facts come from the writer's own record (the signed-in patient): they
+    # are then left out when the text is about someone else ("my son has a fever").
+    from_writer_record: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,9 @@ class Context:
     sudden_onset: bool = False
     severity: str | None = None  # "mild", "moderate", "severe"
     pain_score: int | None = None
+    # The text is about someone other than the writer ("my son has a fever", a clinical note):
+    # a record marked `from_writer_record` gave no age or sex, so the interview asks for them.
+    about_someone_else: bool = False
 
 
 @dataclass(frozen=True)

@@ -55,5 +55,6 @@ def result_to_json(result: TriageResult) -> dict[str, JSON]:
             "sudden_onset": ctx.sudden_onset,
             "severity": ctx.severity,
             "pain_score": ctx.pain_score,
+            "about_someone_else": ctx.about_someone_else,
         },
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable
 
 from dialogs.triage.models import VitalKind, VitalReading
@@ -95,6 +96,12 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Parser], ...] = (
         re.compile(r"(?P<v>\d{2,3}(?:[.,]\d)?)\s*(?P<u>°\s*[cf]?|degrees? [cf]|degres|deg [cf])"),
         _temp,
     ),
+    (  # "39 de fièvre", "a 39.5 fever": a number just before the word
+        re.compile(
+            r"\b(?P<v>(?:3[5-9]|4[0-2])(?:[.,]\d)?)(?P<u>)\s+(?:de fievre|de temperature|fever|temperature)\b"
+        ),
+        _temp,
+    ),
     (
         re.compile(rf"\b{_SPO2_WORDS}{_GAP}(?P<v>\d{{2,3}}(?:[.,]\d)?)\s*%?"),
         _simple(VitalKind.SPO2, 50, 100),
@@ -155,14 +162,18 @@ def _bp_values(s: str, d: str) -> list[VitalReading]:
 def parse_vitals(text: str) -> list[VitalReading]:
     """Every vital sign stated in normalised TEXT, converted to the engine's units."""
     readings: list[VitalReading] = []
-    taken: list[tuple[int, int]] = []
+    # The spans already read, disjoint and sorted, so an overlap check is one bisection.
+    starts: list[int] = []
+    ends: list[int] = []
     for pattern, parse in _PATTERNS:
         for match in pattern.finditer(text):
-            span = (match.start(), match.end())
-            if any(s < span[1] and span[0] < e for s, e in taken):
+            start, end = match.start(), match.end()
+            i = bisect_left(starts, end)
+            if i > 0 and ends[i - 1] > start:
                 continue
             values = parse(match)
             if values:
                 readings.extend(values)
-                taken.append(span)
+                starts.insert(i, start)
+                ends.insert(i, end)
     return readings

@@ -111,3 +111,12 @@ def test_vitals_in_text(text: str, expected: list[tuple[str, float]]) -> None:
 )
 def test_age_in_text(text: str, years: float | None) -> None:
     assert parse_age(normalise(text)) == years
+
+
+def test_a_knowledge_key_given_twice_is_refused() -> None:
+    import yaml
+
+    from dialogs.triage.knowledge_base import _UniqueKeyLoader
+
+    with pytest.raises(ValueError, match="given twice: fever"):
+        yaml.load("fever: {a: 1}\nfever: {a: 2}\n", Loader=_UniqueKeyLoader)

@@ -28,6 +28,17 @@ def test_any_unicode_never_raises(text: str) -> None:
     assert isinstance(assess(text, language="fr").level, Level)
 
 
-def test_a_very_long_note_is_still_fast_enough() -> None:
+# Speed on long and huge inputs is measured in bench/triage.py (issue 11): these check
+# that repetition changes neither the negations nor the level.
+def test_a_long_repetitive_note_keeps_its_negations() -> None:
     note = "Cough and runny nose, no fever, no chest pain. " * 400
-    assert assess(note).level is Level.SELF_CARE
+    result = assess(note)
+    assert result.level is Level.SELF_CARE
+    assert {"fever", "chest_pain"} <= {f.id for f in result.findings if not f.present}
+
+
+def test_the_repeated_clause_of_issue_10_reads_like_one_clause() -> None:
+    clause = "I do not have a fever, not a cough but a headache; "
+    once, many = assess(clause), assess(clause * 4800)
+    assert many.level is once.level
+    assert many.present_ids == once.present_ids == {"headache"}
