@@ -1,11 +1,12 @@
 """Score vignette sets one-shot through `carebot triage --json` of any clone.
 
-Usage: score.py PATH... [--repo CLONE] [--misses]
+Usage: score.py PATH... [--repo CLONE] [--worktree] [--misses]
 
 PATH is a batch file or a folder of them. Each vignette goes through the `carebot` CLI's own
 `main(["triage", "--json", "--lang", LANG, "--", TEXT])` in one worker process started from
-CLONE/.venv/bin/python with CLONE as its working directory (so the clone's code is the one
-scored; the worker saves a process start per case). Prints one JSON object.
+CLONE/.venv/bin/python (one process for all cases). By default the code scored is the clone's
+committed HEAD, exported with `git archive` to a temporary folder that comes first on the
+worker's path; `--worktree` scores the working tree instead. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +35,9 @@ OUTCOMES = ("emergency", "see_doctor", "self_care")
 WORKER = r"""
 import contextlib, io, json, sys
 sys.path.insert(0, ".")
+import bot.cli
 from bot.cli import main
+sys.__stdout__.write(json.dumps({"loaded_from": bot.cli.__file__}) + "\n")
 for line in sys.stdin:
     case = json.loads(line)
     out = io.StringIO()
@@ -90,24 +94,36 @@ def load(paths: list[Path]) -> list[Vignette]:
     return cases
 
 
-def run(repo: Path, cases: list[Vignette]) -> list[Scored]:
-    """Triage every case one-shot with the clone at `repo`."""
+def run(repo: Path, code: Path, cases: list[Vignette]) -> list[Scored]:
+    """Triage every case one-shot with the code at `code` in the venv of the clone `repo`."""
     python = repo / ".venv" / "bin" / "python"
     if not python.exists():
         sys.exit(f"error: {python} not found (make .venv/.installed in {repo})")
     feed = "".join(json.dumps({"lang": c.lang, "text": c.text}) + "\n" for c in cases)
     done = subprocess.run(
         [str(python), "-c", WORKER],
-        cwd=repo,
+        cwd=code,
         input=feed,
         capture_output=True,
         text=True,
         check=False,
     )
     lines = done.stdout.splitlines()
-    if done.returncode != 0 or len(lines) != len(cases):
+    if done.returncode != 0 or len(lines) != len(cases) + 1:
         sys.exit(f"error: worker failed ({done.returncode}): {done.stderr[-2000:]}")
-    return [Scored(c, json.loads(line)["level"]) for c, line in zip(cases, lines, strict=True)]
+    loaded = Path(json.loads(lines[0])["loaded_from"]).resolve()
+    if not loaded.is_relative_to(code.resolve()):
+        sys.exit(f"error: the worker imported {loaded}, not the code under {code}")
+    answers = lines[1:]
+    return [Scored(c, json.loads(line)["level"]) for c, line in zip(cases, answers, strict=True)]
+
+
+def export_head(repo: Path, into: Path) -> None:
+    """Write the clone's committed HEAD (not its working tree) into `into`."""
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", "HEAD"], capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
 
 
 def summary(scored: list[Scored]) -> dict[str, object]:
@@ -142,15 +158,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", type=Path, help="batch files or folders")
     parser.add_argument("--repo", type=Path, default=Path.cwd(), help="clone to score")
+    parser.add_argument("--worktree", action="store_true", help="score uncommitted code too")
     parser.add_argument("--misses", action="store_true", help="list the misses")
     args = parser.parse_args()
     repo = args.repo.resolve()
-    scored = run(repo, load(args.paths))
+    cases = load(args.paths)
+    if args.worktree:
+        scored = run(repo, repo, cases)
+    else:
+        with tempfile.TemporaryDirectory(prefix="score-head-") as tmp:
+            export_head(repo, Path(tmp))
+            scored = run(repo, Path(tmp), cases)
     out: dict[str, object] = {
         "sets": [str(p) for p in args.paths],
         "repo": str(repo),
         "commit": _git(repo, "rev-parse", "--short", "HEAD"),
         "branch": _git(repo, "rev-parse", "--abbrev-ref", "HEAD"),
+        "code": "worktree" if args.worktree else "committed HEAD",
         **summary(scored),
         "per_language": {
             lang: summary([s for s in scored if s.case.lang == lang])
