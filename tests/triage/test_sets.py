@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +61,10 @@ def _files() -> list[Path]:
     return sorted(p for split in SPLITS for p in (SETS / split).glob("*.yaml"))
 
 
+@cache
 def _load(path: Path) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     assert isinstance(data, dict), f"{path}: top level must be a mapping"
     return data
 
