@@ -1,12 +1,12 @@
 """Score vignette sets one-shot through `carebot triage --json` of any clone.
 
-Usage: score.py PATH... [--repo CLONE] [--worktree] [--misses]
+Usage: score.py PATH... [--repo CLONE] [--rev REV | --worktree] [--misses]
 
 PATH is a batch file or a folder of them. Each vignette goes through the `carebot` CLI's own
 `main(["triage", "--json", "--lang", LANG, "--", TEXT])` in one worker process started from
 CLONE/.venv/bin/python (one process for all cases). By default the code scored is the clone's
-committed HEAD, exported with `git archive` to a temporary folder that comes first on the
-worker's path; `--worktree` scores the working tree instead. Prints one JSON object.
+committed HEAD (or `--rev REV`, e.g. `main`), exported with `git archive` to a temporary folder
+that comes first on the worker's path; `--worktree` scores the working tree instead. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -118,10 +118,10 @@ def run(repo: Path, code: Path, cases: list[Vignette]) -> list[Scored]:
     return [Scored(c, json.loads(line)["level"]) for c, line in zip(cases, answers, strict=True)]
 
 
-def export_head(repo: Path, into: Path) -> None:
-    """Write the clone's committed HEAD (not its working tree) into `into`."""
+def export_rev(repo: Path, rev: str, into: Path) -> None:
+    """Write the clone's committed revision `rev` (not its working tree) into `into`."""
     archive = subprocess.run(
-        ["git", "-C", str(repo), "archive", "HEAD"], capture_output=True, check=True
+        ["git", "-C", str(repo), "archive", rev], capture_output=True, check=True
     )
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
 
@@ -158,23 +158,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", type=Path, help="batch files or folders")
     parser.add_argument("--repo", type=Path, default=Path.cwd(), help="clone to score")
+    parser.add_argument("--rev", default="HEAD", help="committed revision to score (HEAD)")
     parser.add_argument("--worktree", action="store_true", help="score uncommitted code too")
     parser.add_argument("--misses", action="store_true", help="list the misses")
     args = parser.parse_args()
     repo = args.repo.resolve()
+    rev = "HEAD" if args.worktree else args.rev
     cases = load(args.paths)
     if args.worktree:
         scored = run(repo, repo, cases)
     else:
         with tempfile.TemporaryDirectory(prefix="score-head-") as tmp:
-            export_head(repo, Path(tmp))
+            export_rev(repo, args.rev, Path(tmp))
             scored = run(repo, Path(tmp), cases)
     out: dict[str, object] = {
         "sets": [str(p) for p in args.paths],
         "repo": str(repo),
-        "commit": _git(repo, "rev-parse", "--short", "HEAD"),
-        "branch": _git(repo, "rev-parse", "--abbrev-ref", "HEAD"),
-        "code": "worktree" if args.worktree else "committed HEAD",
+        "commit": _git(repo, "rev-parse", "--short", rev),
+        "branch": _git(repo, "rev-parse", "--abbrev-ref", rev),
+        "code": "worktree" if args.worktree else f"committed {args.rev}",
         **summary(scored),
         "per_language": {
             lang: summary([s for s in scored if s.case.lang == lang])
