@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import aiohttp
 from playwright.async_api import Browser, async_playwright
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -41,3 +43,15 @@ async def chromium() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+CSRF_INPUT = re.compile(r'<input type="hidden" name="csrf_token" value="([0-9a-f]+)">')
+
+
+async def csrf_field(http: aiohttp.ClientSession, page_url: str) -> dict[str, str]:
+    """The CSRF form field of the page at PAGE_URL, as a browser would submit it (the page
+    also sets the cookie the token is bound to)."""
+    async with http.get(page_url) as response:
+        match = CSRF_INPUT.search(await response.text())
+    assert match is not None, f"no CSRF token on {page_url}"
+    return {"csrf_token": match.group(1)}
