@@ -55,3 +55,16 @@ async def csrf_field(http: aiohttp.ClientSession, page_url: str) -> dict[str, st
         match = CSRF_INPUT.search(await response.text())
     assert match is not None, f"no CSRF token on {page_url}"
     return {"csrf_token": match.group(1)}
+
+
+async def post_sign_in(
+    http: aiohttp.ClientSession, base: str, area: str, username: str, password: str
+) -> tuple[int, str]:
+    """Sign in to AREA (`portal` or `staff`) through its form; the status and page text."""
+    fields = await csrf_field(http, f"{base}/{area}")
+    async with http.post(
+        f"{base}/{area}/login",
+        data={"username": username, "password": password, **fields},
+        allow_redirects=False,
+    ) as response:
+        return response.status, await response.text()
