@@ -47,7 +47,10 @@ async def test_a_sign_out_in_one_process_ends_the_session_in_another(
     tmp_path: Path, pg_url: str
 ) -> None:
     settings = service_settings(tmp_path, pg_url)
-    async with running_app(settings) as (first, _), running_app(settings, seed=False) as (second, _):
+    async with (
+        running_app(settings) as (first, _),
+        running_app(settings, seed=False) as (second, _),
+    ):
         async with browser_session() as http:
             cookie = await _portal_cookie(http, first)
             assert await _signed_in(second, cookie)
@@ -75,5 +78,7 @@ async def test_direct_line_tokens_refresh_only_while_signed_in(
                 token = (await response.json())["token"]
             await _sign_out(http, base)
             for url, bearer in ((refresh, token), (f"{base}/directline/conversations", grant)):
-                async with http.post(url, headers={"Authorization": f"Bearer {bearer}"}) as response:
+                async with http.post(
+                    url, headers={"Authorization": f"Bearer {bearer}"}
+                ) as response:
                     assert response.status == 403, url

@@ -116,7 +116,7 @@ class GatedHasher(PasswordHasher):
         self.release = threading.Event()
         self.finished = threading.Event()
 
-    def verify(self, hash: str | bytes, password: str | bytes) -> bool:  # noqa: A002
+    def verify(self, hash: str | bytes, password: str | bytes) -> bool:
         self.entered.set()
         self.release.wait(timeout=20)
         try:
