@@ -86,10 +86,13 @@ def parse_form(body: bytes) -> dict[str, str]:
 async def _read_form(request: web.Request) -> dict[str, str]:
     if request.content_length is not None and request.content_length > MAX_FORM_BYTES:
         raise BadRequestError(413, "PayloadTooLarge", f"form over {MAX_FORM_BYTES} bytes")
-    body = await request.content.read(MAX_FORM_BYTES + 1)
-    if len(body) > MAX_FORM_BYTES:
-        raise BadRequestError(413, "PayloadTooLarge", f"form over {MAX_FORM_BYTES} bytes")
-    return parse_form(body)
+    body = bytearray()
+    # read(n) returns what has arrived (up to n bytes), not n: read until the end or the limit.
+    while chunk := await request.content.read(MAX_FORM_BYTES + 1 - len(body)):
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise BadRequestError(413, "PayloadTooLarge", f"form over {MAX_FORM_BYTES} bytes")
+    return parse_form(bytes(body))
 
 
 def _nonce_from_cookie(request: web.Request) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from tests.bot.browser import csrf_field
@@ -40,3 +41,20 @@ async def test_bad_bytes_in_a_sign_in_body_get_400(tmp_path: Path, sqlite_url: s
             for body in bodies:
                 async with http.post(f"{base}/portal/login", data=body, headers=FORM) as response:
                     assert response.status == 400, body[:40]
+
+
+async def test_a_form_arriving_in_small_chunks_is_read_whole(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    async with running_service(service_settings(tmp_path, sqlite_url)) as base:
+        async with browser_session() as http:
+            token = (await csrf_field(http, f"{base}/portal"))["csrf_token"]
+            body = f"username=alice&password={'y' * 9000}&csrf_token={token}".encode()
+
+            async def trickle() -> object:
+                for start in range(0, len(body), 1000):
+                    yield body[start : start + 1000]
+                    await asyncio.sleep(0.01)
+
+            async with http.post(f"{base}/portal/login", data=trickle(), headers=FORM) as response:
+                assert response.status == 401  # read whole: the token at the end was found
