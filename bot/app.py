@@ -16,6 +16,7 @@ from bot import messages, portal, staff
 from bot.adapter import CarebotAdapter
 from bot.channel_auth import ChannelAuthenticator
 from bot.connector import AnonymousTokens, ClientCredentialsTokens, ConnectorClient, TokenProvider
+from bot.csrf import csrf_protection
 from bot.directline import routes as directline_routes
 from bot.directline.store import DirectLineStore
 from bot.fhir_access import fhir_config
@@ -23,6 +24,7 @@ from bot.handler import CarebotBot
 from bot.http_json import json_errors
 from bot.patient_records import PatientRecorder, PatientVitals
 from bot.people import PersonResolver
+from bot.security_headers import security_headers
 from bot.services import SERVICES, Services
 from bot.settings import Settings
 from bot.signing import Signer
@@ -40,6 +42,8 @@ from integrations.accounts import AccountRepository
 from integrations.bot_storage import SqlStorage
 from integrations.fhir.access import FhirAccess, FhirService
 from integrations.persistence.database import create_engine, create_sessionmaker
+from integrations.sign_in_throttle import SignInThrottle
+from integrations.web_session_store import WebSessionStore
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +140,8 @@ async def _services(
         ),
         bot=bot,
         directline=DirectLineStore(sessions),
+        web_sessions=WebSessionStore(sessions),
+        sign_in_throttle=SignInThrottle(sessions),
     )
     try:
         yield
@@ -152,7 +158,10 @@ async def health(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings) -> web.Application:
     """The whole carebot service as one aiohttp application."""
-    app = web.Application(middlewares=[json_errors], client_max_size=MAX_REQUEST_BYTES)
+    app = web.Application(
+        middlewares=[security_headers, json_errors, csrf_protection],
+        client_max_size=MAX_REQUEST_BYTES,
+    )
     # One connection pool for the bot and the embedded FHIR store (no I/O until first use).
     engine = create_engine(settings.resolved_database_url)
     # The one choice of FHIR backend: the embedded store (mounted at /fhir, called in

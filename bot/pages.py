@@ -9,12 +9,11 @@ from string import Template
 
 from aiohttp import web
 
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
+from bot.security_headers import csp_nonce
+
+# The other security headers (CSP, frame-ancestors, HSTS) come from bot/security_headers.py.
+NO_STORE = {"Cache-Control": "no-store"}
+CSRF_FIELD = "csrf_token"
 
 
 @cache
@@ -23,35 +22,58 @@ def _base() -> Template:
 
 
 def page(
+    request: web.Request,
     *,
     title: str,
     heading: str,
     body: str,
     lang: str = "en",
     header_right: str = "",
-    scripts: str = "",
+    scripts: tuple[str, ...] = (),
     status: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> web.Response:
-    """A full HTML page; BODY, HEADER_RIGHT and SCRIPTS are trusted markup built here."""
+    """A full HTML page; BODY and HEADER_RIGHT are trusted markup built here, SCRIPTS our
+    own script URLs (loaded with this request's CSP nonce)."""
+    nonce = html.escape(csp_nonce(request))
     text = _base().substitute(
         lang=html.escape(lang),
         title=html.escape(title),
         heading=html.escape(heading),
         body=body,
         header_right=header_right,
-        scripts=scripts,
+        nonce=nonce,
+        scripts="".join(
+            f'<script src="{html.escape(src)}" nonce="{nonce}"></script>' for src in scripts
+        ),
     )
     return web.Response(
-        text=text, content_type="text/html", status=status, headers=SECURITY_HEADERS
+        text=text,
+        content_type="text/html",
+        status=status,
+        headers={**NO_STORE, **(headers or {})},
     )
 
 
-def sign_in_form(action: str, intro: str, error: str | None = None) -> str:
-    """The sign-in form markup."""
+def plain_page(status: int, message: str) -> web.Response:
+    """A bare, unstyled HTML page carrying one message (for refusals)."""
+    text = (
+        '<!doctype html><html lang="en"><meta charset="utf-8"><title>carebot</title>'
+        f"<p>{html.escape(message)}</p></html>"
+    )
+    return web.Response(text=text, content_type="text/html", status=status, headers=NO_STORE)
+
+
+def _csrf_input(csrf: str) -> str:
+    return f'<input type="hidden" name="{CSRF_FIELD}" value="{html.escape(csrf)}">'
+
+
+def sign_in_form(action: str, intro: str, csrf: str, error: str | None = None) -> str:
+    """The sign-in form markup, carrying the page's CSRF token."""
     message = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
     return (
         f'<div class="card signin"><p class="muted">{html.escape(intro)}</p>'
-        f'<form method="post" action="{html.escape(action)}">'
+        f'<form method="post" action="{html.escape(action)}">{_csrf_input(csrf)}'
         '<label for="username">Username</label>'
         '<input id="username" name="username" type="text" autocomplete="username" required>'
         '<label for="password">Password</label>'
@@ -61,14 +83,14 @@ def sign_in_form(action: str, intro: str, error: str | None = None) -> str:
     )
 
 
-def sign_out_button(action: str, who: str) -> str:
-    """The header's name and sign-out button."""
+def sign_out_button(action: str, who: str, csrf: str) -> str:
+    """The header's name and sign-out button, carrying the page's CSRF token."""
     return (
-        f'<form method="post" action="{html.escape(action)}">'
+        f'<form method="post" action="{html.escape(action)}">{_csrf_input(csrf)}'
         f'<span>{html.escape(who)}</span> <button type="submit">Sign out</button></form>'
     )
 
 
 def see_other(location: str) -> web.Response:
     """A 303 redirect that can carry cookies (after a form POST)."""
-    return web.Response(status=303, headers={"Location": location, **SECURITY_HEADERS})
+    return web.Response(status=303, headers={"Location": location, **NO_STORE})

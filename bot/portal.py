@@ -2,53 +2,35 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
+
 from aiohttp import web
 
+from bot.csrf import csrf_token
 from bot.directline.routes import DIRECTLINE_AUDIENCE, TOKEN_TTL_SECONDS
 from bot.http_json import json_error, read_json_object
 from bot.pages import page, sign_out_button
 from bot.services import SERVICES
-from bot.web_sessions import PORTAL, current_account, login, logout, sign_in_page
+from bot.web_sessions import PORTAL, current_account, current_session, login, logout, sign_in_page
 from dialogs.texts import language_from_locale
 
-WEBCHAT_SCRIPT = """
-<script src="/portal/webchat.js"></script>
-<script>
-(async function () {
-  const response = await fetch('/portal/api/directline-token', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ locale: navigator.language || '' })
-  });
-  if (!response.ok) { document.getElementById('webchat').textContent = 'Chat unavailable.'; return; }
-  const grant = await response.json();
-  const directLine = window.WebChat.createDirectLine({
-    token: grant.token, domain: window.location.origin + '/directline', webSocket: false
-  });
-  window.WebChat.renderWebChat(
-    { directLine, userID: grant.userId, username: grant.userName, locale: grant.locale,
-      styleOptions: { bubbleBorderRadius: 8, bubbleFromUserBorderRadius: 8, hideUploadButton: true } },
-    document.getElementById('webchat')
-  );
-  document.querySelector('#webchat input, #webchat textarea')?.focus();
-})();
-</script>
-"""
+CHAT_SCRIPT = files("bot").joinpath("portal/chat.js")
 
 
 async def portal_home(request: web.Request) -> web.Response:
     """The chat for a signed-in patient, else the sign-in form."""
     account = await current_account(request, PORTAL)
     if account is None:
-        return sign_in_page(PORTAL)
+        return sign_in_page(request, PORTAL)
     lang = language_from_locale(account.language) or "en"
     return page(
+        request,
         title="carebot",
         heading="carebot",
         lang=lang,
-        header_right=sign_out_button("/portal/logout", account.display_name),
+        header_right=sign_out_button("/portal/logout", account.display_name, csrf_token(request)),
         body='<div id="webchat" role="main"></div>',
-        scripts=WEBCHAT_SCRIPT,
+        scripts=("/portal/webchat.js", "/portal/chat.js"),
     )
 
 
@@ -63,16 +45,21 @@ async def portal_logout(request: web.Request) -> web.StreamResponse:
 
 
 async def directline_token(request: web.Request) -> web.Response:
-    """A Direct Line token for the signed-in patient (identity comes from the session)."""
-    account = await current_account(request, PORTAL)
-    if account is None:
+    """A Direct Line token for the signed-in patient (identity comes from the session).
+
+    The token names the session, so it is refreshed only while the patient stays signed in."""
+    signed_in = await current_session(request, PORTAL)
+    if signed_in is None:
         return json_error(401, "Unauthorized", "sign in first")
+    account = signed_in.account
     body = await read_json_object(request, limit=4096)
     browser_locale = str(body.get("locale") or "")[:16]
     language = language_from_locale(account.language) or language_from_locale(browser_locale)
     locale = {"fr": "fr-FR", "en": "en-US"}.get(language or "", "en-US")
     services = request.app[SERVICES]
-    token = services.signer.issue(account.id, DIRECTLINE_AUDIENCE, TOKEN_TTL_SECONDS, locale=locale)
+    token = services.signer.issue(
+        account.id, DIRECTLINE_AUDIENCE, TOKEN_TTL_SECONDS, locale=locale, sid=signed_in.session_id
+    )
     return web.json_response(
         {
             "token": token,
@@ -81,6 +68,15 @@ async def directline_token(request: web.Request) -> web.Response:
             "userName": account.display_name,
             "locale": locale,
         }
+    )
+
+
+async def chat_script(request: web.Request) -> web.Response:
+    """The portal's own script that starts Web Chat."""
+    return web.Response(
+        text=CHAT_SCRIPT.read_text(encoding="utf-8"),
+        content_type="text/javascript",
+        headers={"Cache-Control": "no-cache"},
     )
 
 
@@ -105,3 +101,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/portal/logout", portal_logout)
     app.router.add_post("/portal/api/directline-token", directline_token)
     app.router.add_get("/portal/webchat.js", webchat_bundle)
+    app.router.add_get("/portal/chat.js", chat_script)

@@ -12,9 +12,11 @@ from bot.app import create_app
 from bot.demo_clinical import DEMO_PATIENTS
 from bot.services import SERVICES, Services
 from bot.settings import Settings
+from bot.start_checks import check_before_start
 from gateway.settings import GATEWAY_SCOPES
 from gateway.simulated_gateway import run_simulated_gateway
 from integrations.persistence.migrate import migrate
+from integrations.persistence.private_files import create_private_file
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +25,13 @@ async def simulated_gateway(services: Services, stop: asyncio.Event) -> None:
     """Virtual devices of the demo patients streaming through a real gateway into FHIR
     (the service's FHIR access: in process to the embedded store, with renewed tokens)."""
     fhir = services.fhir
+    buffer = services.settings.var_dir / "demo-gateway.db"
+    create_private_file(buffer)  # SQLite fills the empty file; its -wal and -shm follow
     await run_simulated_gateway(
         fhir_base_url=fhir.base_url,
         token=fhir.system_auth(GATEWAY_SCOPES, client="demo-gateway-simulator"),
         patient_ids=[p.fhir_id for p in DEMO_PATIENTS],
-        buffer_path=services.settings.var_dir / "demo-gateway.db",
+        buffer_path=buffer,
         stop=stop,
         http=fhir.http,
     )
@@ -37,6 +41,7 @@ async def serve(
     settings: Settings, *, simulate_gateway: bool = False, ready: asyncio.Event | None = None
 ) -> None:
     """Run until cancelled (Ctrl-C or SIGTERM)."""
+    check_before_start(settings)
     await migrate(settings.resolved_database_url)
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None)

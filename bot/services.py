@@ -17,6 +17,8 @@ from bot.settings import Settings
 from bot.signing import Signer
 from integrations.accounts import AccountRepository
 from integrations.fhir.access import FhirAccess
+from integrations.sign_in_throttle import SignInThrottle
+from integrations.web_session_store import WebSessionStore
 
 
 @dataclass
@@ -35,6 +37,8 @@ class Services:
     channel_auth: ChannelAuthenticator | None
     bot: CarebotBot
     directline: DirectLineStore
+    web_sessions: WebSessionStore
+    sign_in_throttle: SignInThrottle
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("carebot_services", Services)

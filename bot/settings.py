@@ -5,8 +5,15 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from integrations.persistence.database import is_sqlite
+from integrations.persistence.private_files import write_private_text
+
+
+class SecretKeyRequiredError(RuntimeError):
+    """Several processes would each sign with a key of their own."""
 
 
 class Settings(BaseSettings):
@@ -24,6 +31,10 @@ class Settings(BaseSettings):
         default="", description="SQLAlchemy async URL; default SQLite in var/"
     )
     secret_key: str = Field(default="", description="Signs sessions and Direct Line tokens")
+    frame_ancestors: str = Field(
+        default="'none'",
+        description="CSP frame-ancestors: who may show our pages in a frame, e.g. a Teams tab",
+    )
     log_level: str = "INFO"
     default_language: str = "en"
     emergency_numbers: dict[str, str] = Field(
@@ -53,6 +64,16 @@ class Settings(BaseSettings):
         description="Folder holding Web Chat's webchat.js bundle",
     )
 
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _one_csp_directive(cls, value: str) -> str:
+        # The value goes into a header: no directive separators, no line breaks.
+        if not value.strip() or any(c in value for c in ";,\r\n"):
+            raise ValueError(
+                "a space-separated CSP source list, e.g. 'self' https://teams.microsoft.com"
+            )
+        return value.strip()
+
     @property
     def base_url(self) -> str:
         """The URL printed for users and used in links."""
@@ -66,14 +87,23 @@ class Settings(BaseSettings):
         return f"sqlite+aiosqlite:///{(self.var_dir / 'carebot.db').resolve()}"
 
     def resolved_secret_key(self) -> str:
-        """The signing key: from the environment, else one generated once and kept in var/."""
+        """The signing key: from the environment, else one generated once and kept in var/.
+
+        A shared database (anything but SQLite) means several processes: each would make its
+        own key and refuse the others' cookies and tokens, so the key must then be set."""
         if self.secret_key:
             return self.secret_key
+        if not is_sqlite(self.resolved_database_url):
+            raise SecretKeyRequiredError(
+                "CAREBOT_SECRET_KEY must be set when CAREBOT_DATABASE_URL is a shared database "
+                "(PostgreSQL): every process would otherwise generate its own key and refuse "
+                "the sessions and Direct Line tokens of the others. Give all of them the same "
+                "key, e.g. from: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
         path = self.var_dir / "secret.key"
-        if path.exists():
-            return path.read_text().strip()
-        self.var_dir.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(48)
-        path.write_text(key)
-        path.chmod(0o600)
+        try:
+            write_private_text(path, key, exclusive=True)
+        except FileExistsError:
+            return path.read_text().strip()
         return key

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -63,3 +65,12 @@ class Signer:
             expires_at=int(claims["exp"]),
             extra=extra,
         )
+
+    def mac(self, purpose: str, value: str) -> str:
+        """A keyed digest of VALUE for PURPOSE (e.g. a CSRF form token for a cookie nonce)."""
+        message = f"{purpose}\n{value}".encode()
+        return hmac.new(self._secret.encode(), message, hashlib.sha256).hexdigest()
+
+    def mac_matches(self, purpose: str, value: str, digest: str) -> bool:
+        """True when DIGEST is `mac(PURPOSE, VALUE)` (compared in constant time)."""
+        return hmac.compare_digest(self.mac(purpose, value), digest)

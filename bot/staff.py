@@ -6,6 +6,7 @@ import html
 
 from aiohttp import web
 
+from bot.csrf import csrf_token
 from bot.pages import page, sign_out_button
 from bot.web_sessions import STAFF, current_account, login, logout, sign_in_page
 
@@ -16,16 +17,17 @@ async def staff_home(request: web.Request) -> web.Response:
     """The staff landing page for a signed-in staff member, else the sign-in form."""
     account = await current_account(request, STAFF)
     if account is None:
-        return sign_in_page(STAFF)
+        return sign_in_page(request, STAFF)
     role = ROLE_NAMES.get(account.role.value, account.role.value)
     body = (
         f'<div class="card"><h2>Welcome, {html.escape(account.display_name)}</h2>'
         f'<p class="muted">Signed in as {html.escape(role)}.</p></div>'
     )
     return page(
+        request,
         title="carebot staff",
         heading="carebot staff",
-        header_right=sign_out_button("/staff/logout", account.display_name),
+        header_right=sign_out_button("/staff/logout", account.display_name, csrf_token(request)),
         body=body,
     )
 

@@ -1,4 +1,7 @@
-"""Browser sign-in: a signed, HttpOnly session cookie per area (portal, staff)."""
+"""Browser sign-in: a signed, HttpOnly session cookie per area (portal, staff).
+
+The cookie names a session row in the database, so signing out ends it at once in every
+process. Failed sign-ins are throttled per username and per client address."""
 
 from __future__ import annotations
 
@@ -7,12 +10,15 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from bot.csrf import csrf_token, submitted_form
+from bot.http_json import BadRequestError
 from bot.pages import page, see_other, sign_in_form
 from bot.services import SERVICES
-from bot.signing import InvalidTokenError
+from bot.signing import InvalidTokenError, TokenClaims
 from integrations.accounts import Account, Role
 
 SESSION_TTL_SECONDS = 8 * 3600
+WRONG_CREDENTIALS = "Wrong username or password."
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,14 @@ class Area:
     heading: str
     intro: str
     admits: Callable[[Account], bool]
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A live session and the account it belongs to."""
+
+    account: Account
+    session_id: str
 
 
 PORTAL = Area(
@@ -45,50 +59,121 @@ STAFF = Area(
 )
 
 
-async def current_account(request: web.Request, area: Area) -> Account | None:
-    """The account signed in to AREA (and admitted there), or None."""
-    services = request.app[SERVICES]
+def _cookie_claims(request: web.Request, area: Area) -> TokenClaims | None:
+    signer = request.app[SERVICES].signer
     try:
-        claims = services.signer.verify(request.cookies.get(area.cookie), f"carebot-{area.name}")
+        return signer.verify(request.cookies.get(area.cookie), f"carebot-{area.name}")
     except InvalidTokenError:
         return None
+
+
+async def current_session(request: web.Request, area: Area) -> SignedIn | None:
+    """The live session of AREA (its account admitted there), or None."""
+    claims = _cookie_claims(request, area)
+    session_id = claims.extra.get("sid") if claims else None
+    if claims is None or session_id is None:
+        return None
+    services = request.app[SERVICES]
+    if await services.web_sessions.live_account_id(session_id, area.name) != claims.subject:
+        return None
     account = await services.accounts.get(claims.subject)
-    return account if account is not None and area.admits(account) else None
+    if account is None or not area.admits(account):
+        return None
+    return SignedIn(account, session_id)
 
 
-def sign_in_page(area: Area, error: str | None = None) -> web.Response:
+async def current_account(request: web.Request, area: Area) -> Account | None:
+    """The account signed in to AREA (and admitted there), or None."""
+    signed_in = await current_session(request, area)
+    return signed_in.account if signed_in else None
+
+
+async def require_live_portal_session(request: web.Request, claims: TokenClaims) -> None:
+    """BadRequestError (403) unless the portal session named in CLAIMS (a Direct Line
+    token's) is still signed in as the token's subject: no new token outlives a sign-out."""
+    session_id = claims.extra.get("sid")
+    live = session_id and await request.app[SERVICES].web_sessions.live_account_id(
+        session_id, PORTAL.name
+    )
+    if live != claims.subject:
+        raise BadRequestError(403, "TokenInvalid", "the sign-in that granted this token ended")
+
+
+def sign_in_page(
+    request: web.Request,
+    area: Area,
+    error: str | None = None,
+    *,
+    status: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
     """AREA's sign-in form (401 when it reports a failed attempt)."""
     return page(
+        request,
         title=f"{area.heading}: sign in",
         heading=area.heading,
-        body=sign_in_form(f"{area.path}/login", area.intro, error=error),
-        status=401 if error else 200,
+        body=sign_in_form(f"{area.path}/login", area.intro, csrf_token(request), error=error),
+        status=status or (401 if error else 200),
+        headers=headers,
     )
+
+
+def too_many_attempts(minutes: int) -> str:
+    """The message a throttled sign-in gets."""
+    return f"Too many attempts, try again in {minutes} minute{'s' if minutes != 1 else ''}."
 
 
 async def login(request: web.Request, area: Area) -> web.StreamResponse:
     """Check the posted credentials; admitted accounts get AREA's session."""
-    account = await sign_in(request)
+    services = request.app[SERVICES]
+    form = submitted_form(request)
+    username = form.get("username", "")[:128]
+    password = form.get("password", "")[:256]
+    address = request.remote or ""
+    # Checked before the password: while throttled even the right password is refused, and
+    # unknown usernames are counted and answered exactly like known ones.
+    throttled = await services.sign_in_throttle.check(username, address)
+    if throttled is not None:
+        return sign_in_page(
+            request,
+            area,
+            error=too_many_attempts(throttled.minutes),
+            status=429,
+            headers={"Retry-After": str(throttled.retry_after_seconds)},
+        )
+    account = (
+        await services.accounts.authenticate(username, password) if username and password else None
+    )
     if account is None or not area.admits(account):
-        return sign_in_page(area, error="Wrong username or password.")
+        await services.sign_in_throttle.record_failure(username, address)
+        return sign_in_page(request, area, error=WRONG_CREDENTIALS)
+    await services.sign_in_throttle.record_success(username)
     response = see_other(area.path)
-    start_session(request, response, area, account)
+    await start_session(request, response, area, account)
     return response
 
 
 async def logout(request: web.Request, area: Area) -> web.StreamResponse:
-    """End AREA's session."""
+    """End AREA's session: revoked in the database, then the cookie cleared."""
+    submitted_form(request)  # only our own sign-out form (CSRF-checked) signs out
+    claims = _cookie_claims(request, area)
+    session_id = claims.extra.get("sid") if claims else None
+    if session_id is not None:
+        await request.app[SERVICES].web_sessions.revoke(session_id)
     response = see_other(area.path)
-    end_session(response, area)
+    response.del_cookie(area.cookie, path=area.path)
     return response
 
 
-def start_session(
+async def start_session(
     request: web.Request, response: web.StreamResponse, area: Area, account: Account
 ) -> None:
-    """Set AREA's session cookie for ACCOUNT on RESPONSE."""
+    """Open a session of ACCOUNT in AREA and set its cookie on RESPONSE."""
     services = request.app[SERVICES]
-    token = services.signer.issue(account.id, f"carebot-{area.name}", SESSION_TTL_SECONDS)
+    session_id = await services.web_sessions.open(account.id, area.name, SESSION_TTL_SECONDS)
+    token = services.signer.issue(
+        account.id, f"carebot-{area.name}", SESSION_TTL_SECONDS, sid=session_id
+    )
     response.set_cookie(
         area.cookie,
         token,
@@ -98,18 +183,3 @@ def start_session(
         samesite="Lax",
         secure=services.settings.base_url.startswith("https://"),
     )
-
-
-def end_session(response: web.StreamResponse, area: Area) -> None:
-    """Clear AREA's session cookie."""
-    response.del_cookie(area.cookie, path=area.path)
-
-
-async def sign_in(request: web.Request) -> Account | None:
-    """The account matching the posted username and password, or None."""
-    form = await request.post()
-    username = str(form.get("username", ""))[:128]
-    password = str(form.get("password", ""))[:256]
-    if not username or not password:
-        return None
-    return await request.app[SERVICES].accounts.authenticate(username, password)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -15,7 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from integrations.persistence.tables import AccountRow
 
-_HASHER = PasswordHasher()
+_T = TypeVar("_T")
+_DEFAULT_HASHER = PasswordHasher()
+# argon2 checks at once: each uses several threads and 64 MiB, so a flood of them would
+# starve the event loop of CPU even off it; the rest wait their turn.
+MAX_CONCURRENT_HASHES = 2
 
 
 class Role(StrEnum):
@@ -65,10 +72,34 @@ def _to_account(row: AccountRow) -> Account:
 
 
 class AccountRepository:
-    """Creates, finds and authenticates accounts."""
+    """Creates, finds and authenticates accounts.
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    argon2 runs in a worker thread: one hash takes tens of milliseconds of CPU, which on the
+    event loop would stall every other request during a burst of sign-ins."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], hasher: PasswordHasher = _DEFAULT_HASHER
+    ) -> None:
         self._sessions = sessions
+        self._hasher = hasher
+        self._decoy_hash: str | None = None
+        self._hashing = asyncio.Semaphore(MAX_CONCURRENT_HASHES)
+
+    async def _in_thread(self, function: Callable[..., _T], *args: str) -> _T:
+        async with self._hashing:
+            return await asyncio.to_thread(function, *args)
+
+    async def _decoy(self) -> str:
+        # A hash to verify against for unknown usernames, so they cost what real ones do.
+        if self._decoy_hash is None:
+            self._decoy_hash = await self._in_thread(self._hasher.hash, uuid.uuid4().hex)
+        return self._decoy_hash
+
+    def _verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
 
     async def create(
         self,
@@ -87,7 +118,7 @@ class AccountRepository:
         row = AccountRow(
             id=uuid.uuid4().hex,
             username=username.strip().lower(),
-            password_hash=_HASHER.hash(password),
+            password_hash=await self._in_thread(self._hasher.hash, password),
             role=role.value,
             display_name=display_name,
             language=language,
@@ -108,15 +139,10 @@ class AccountRepository:
             row = await session.scalar(
                 select(AccountRow).where(AccountRow.username == username.strip().lower())
             )
-        if row is None:
-            # Spend the same time as a real check so usernames cannot be probed by timing.
-            _HASHER.hash(password)
-            return None
-        try:
-            _HASHER.verify(row.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return None
-        return _to_account(row)
+        # Unknown usernames spend the same time as a real check, so they cannot be probed.
+        password_hash = row.password_hash if row is not None else await self._decoy()
+        matches = await self._in_thread(self._verify, password_hash, password)
+        return _to_account(row) if row is not None and matches else None
 
     async def get(self, account_id: str) -> Account | None:
         """The account with this id, or None."""

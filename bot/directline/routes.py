@@ -18,6 +18,7 @@ from bot.http_json import BadRequestError, json_error, read_json_object
 from bot.people import LOCAL_CHANNEL, LOCAL_SERVICE_URL
 from bot.services import SERVICES, Services
 from bot.signing import InvalidTokenError, TokenClaims
+from bot.web_sessions import require_live_portal_session
 
 DIRECTLINE_AUDIENCE = "carebot-directline"
 TOKEN_TTL_SECONDS = 1800
@@ -112,6 +113,7 @@ async def start_conversation(request: web.Request) -> web.Response:
     """POST /directline/conversations: open (or resume) the token's conversation."""
     services = request.app[SERVICES]
     claims = _claims(request)
+    await require_live_portal_session(request, claims)  # sec-web (M7): only while signed in
     locale = claims.extra.get("locale")
     conversation_id = claims.extra.get("conv")
     status = 200
@@ -130,6 +132,7 @@ async def start_conversation(request: web.Request) -> web.Response:
         DIRECTLINE_AUDIENCE,
         TOKEN_TTL_SECONDS,
         conv=conversation_id,
+        sid=claims.extra.get("sid", ""),  # sec-web (M7): the portal session that granted it
         **({"locale": locale} if locale else {}),
     )
     return web.json_response(
@@ -142,6 +145,7 @@ async def refresh_token(request: web.Request) -> web.Response:
     """POST /directline/tokens/refresh: the same grant, valid for another half hour."""
     services = request.app[SERVICES]
     claims = _claims(request)
+    await require_live_portal_session(request, claims)  # sec-web (M7): only while signed in
     token = services.signer.issue(
         claims.subject, DIRECTLINE_AUDIENCE, TOKEN_TTL_SECONDS, **dict(claims.extra)
     )

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 
+from integrations.persistence.private_files import create_private_file
+
 
 class Base(DeclarativeBase):
     """Declarative base for every carebot table."""
@@ -57,11 +59,11 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine for URL; SQLite files get their folder and pragmas."""
+    """An async engine for URL; SQLite files get their private folder and file, and pragmas."""
     if is_sqlite(url):
         database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        if database and database != ":memory:" and not database.startswith("file:"):
+            create_private_file(Path(database))
         # sqlite3 keeps adapters per process: registered when a SQLite engine is made (as
         # often as that happens, to the same function), never as a side effect of an import.
         sqlite3.register_adapter(datetime, _sqlite_datetime)

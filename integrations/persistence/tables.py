@@ -1,10 +1,10 @@
-"""Core tables of the bot process: bot state, accounts, local Direct Line."""
+"""Core tables of the bot process: bot state, accounts, web sessions, local Direct Line."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from integrations.persistence.database import Base
@@ -61,3 +61,26 @@ class DirectLineActivityRow(Base):
     seq: Mapped[int] = mapped_column(Integer)
     document: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebSessionRow(Base):
+    """A browser sign-in (portal or staff); sign-out revokes it for every process at once."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64), ForeignKey("account.id"), index=True)
+    area: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class SignInThrottleRow(Base):
+    """Failed sign-ins counted per key (a hashed username or address) in a fixed window."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[int] = mapped_column(BigInteger, index=True)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import aiohttp
 from playwright.async_api import Browser, async_playwright
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -41,3 +43,28 @@ async def chromium() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+CSRF_INPUT = re.compile(r'<input type="hidden" name="csrf_token" value="([0-9a-f]+)">')
+
+
+async def csrf_field(http: aiohttp.ClientSession, page_url: str) -> dict[str, str]:
+    """The CSRF form field of the page at PAGE_URL, as a browser would submit it (the page
+    also sets the cookie the token is bound to)."""
+    async with http.get(page_url) as response:
+        match = CSRF_INPUT.search(await response.text())
+    assert match is not None, f"no CSRF token on {page_url}"
+    return {"csrf_token": match.group(1)}
+
+
+async def post_sign_in(
+    http: aiohttp.ClientSession, base: str, area: str, username: str, password: str
+) -> tuple[int, str]:
+    """Sign in to AREA (`portal` or `staff`) through its form; the status and page text."""
+    fields = await csrf_field(http, f"{base}/{area}")
+    async with http.post(
+        f"{base}/{area}/login",
+        data={"username": username, "password": password, **fields},
+        allow_redirects=False,
+    ) as response:
+        return response.status, await response.text()

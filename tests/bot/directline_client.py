@@ -7,6 +7,8 @@ from typing import Any
 
 import aiohttp
 
+from tests.bot.browser import csrf_field
+
 
 class DirectLineTestClient:
     """Signs in as a patient, starts a conversation and posts / polls activities."""
@@ -23,7 +25,11 @@ class DirectLineTestClient:
         """Portal sign-in, then the Direct Line token for the session."""
         async with self.http.post(
             f"{self.base}/portal/login",
-            data={"username": username, "password": password},
+            data={
+                "username": username,
+                "password": password,
+                **await csrf_field(self.http, f"{self.base}/portal"),
+            },
             allow_redirects=False,
         ) as response:
             assert response.status == 303, await response.text()

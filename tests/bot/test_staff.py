@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.bot.browser import csrf_field
 from tests.bot.directline_client import browser_session
 from tests.bot.service import DEMO_PASSWORD, running_service, service_settings
 
@@ -14,13 +15,20 @@ async def test_staff_sign_in_and_out(tmp_path: Path, sqlite_url: str) -> None:
             async with http.get(f"{base}/staff") as response:
                 assert "Sign in with your staff account." in await response.text()
             async with http.post(
-                f"{base}/staff/login", data={"username": "dr.chen", "password": DEMO_PASSWORD}
+                f"{base}/staff/login",
+                data={
+                    "username": "dr.chen",
+                    "password": DEMO_PASSWORD,
+                    **await csrf_field(http, f"{base}/staff"),
+                },
             ) as response:
                 assert response.status == 200
                 page = await response.text()
                 assert "Welcome, Dr Sarah Chen" in page
                 assert "Signed in as Provider." in page
-            async with http.post(f"{base}/staff/logout") as response:
+            async with http.post(
+                f"{base}/staff/logout", data=await csrf_field(http, f"{base}/staff")
+            ) as response:
                 assert "Sign in with your staff account." in await response.text()
 
 
@@ -29,19 +37,23 @@ async def test_patients_cannot_sign_in_to_staff_nor_staff_to_portal(
 ) -> None:
     async with running_service(service_settings(tmp_path, sqlite_url)) as base:
         async with browser_session() as http:
+            token = await csrf_field(http, f"{base}/portal")
             async with http.post(
-                f"{base}/staff/login", data={"username": "alice", "password": DEMO_PASSWORD}
+                f"{base}/staff/login",
+                data={"username": "alice", "password": DEMO_PASSWORD, **token},
             ) as response:
                 assert response.status == 401
             async with http.post(
-                f"{base}/portal/login", data={"username": "grace", "password": DEMO_PASSWORD}
+                f"{base}/portal/login",
+                data={"username": "grace", "password": DEMO_PASSWORD, **token},
             ) as response:
                 assert response.status == 401
             async with http.post(f"{base}/portal/api/directline-token", json={}) as response:
                 assert response.status == 401
             # A portal session cookie does not open the staff area.
             async with http.post(
-                f"{base}/portal/login", data={"username": "alice", "password": DEMO_PASSWORD}
+                f"{base}/portal/login",
+                data={"username": "alice", "password": DEMO_PASSWORD, **token},
             ) as response:
                 assert response.status == 200
             async with http.get(f"{base}/staff") as response:
