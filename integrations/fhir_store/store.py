@@ -1,9 +1,16 @@
 """The FHIR store on SQLAlchemy: versioned CRUD, search, history, $lastn (async I/O).
 
-Every write transaction first locks the single `fhir_clock` row and takes its change-feed
+Every write transaction first locks the clinical `fhir_clock` row and takes its change-feed
 sequence numbers and instants from it, so versions commit in sequence order and each
 `meta.lastUpdated` is unique and increasing: `_history?_since=` never skips a change.
 The same lock makes conditional creates and If-Match updates race-free.
+
+The AuditEvents the store writes about its callers take the audit clock row instead
+(`record_audit`): they never wait for clinical writers nor make them wait, and their
+sequence numbers (from AUDIT_SEQ_BASE up) lie outside the change feed workers follow.
+
+Every read takes an `Access` (access.py), and every read path restricts its rows with
+`_visible` (current resources) or `_visible_versions` (history, vread) only.
 """
 
 from __future__ import annotations
@@ -31,13 +38,16 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from integrations.fhir_store.access import STORE_WRITTEN, Access, check_writable
 from integrations.fhir_store.dates import format_instant
 from integrations.fhir_store.extract import compartment_patient, index_resource
 from integrations.fhir_store.outcome import StoreError, invalid, not_found
@@ -74,6 +84,11 @@ _CURRENT_VERSION = and_(
     V.res_type == R.res_type, V.res_id == R.res_id, V.version_id == R.version_id
 )
 _TABLES = FhirResourceRow.metadata.tables
+# The rows of fhir_clock: clinical writes (the change feed) and the store's own AuditEvents.
+CLINICAL_CLOCK = 1
+AUDIT_CLOCK = 2
+# Audit sequence numbers start here (fhir_0006), far above any clinical one.
+AUDIT_SEQ_BASE = 1 << 62
 EARLIEST = datetime(1, 1, 1)
 # (patient, system, code) of the fhir_latest table
 LatestKey = tuple[str, str, str]
@@ -189,8 +204,9 @@ def _dump(document: dict[str, Any]) -> str:
 class _Writer:
     """One write transaction: holds the clock lock and batches inserts."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, clock: int = CLINICAL_CLOCK) -> None:
         self.session = session
+        self.clock = clock
         self.seq = 0
         self.ts = datetime(1970, 1, 1)
         self.resources: list[dict[str, Any]] = []
@@ -205,11 +221,13 @@ class _Writer:
         # The UPDATE is the transaction's first statement: it takes the write lock (SQLite)
         # or the row lock (PostgreSQL) that every writer waits for, in commit order.
         await self.session.execute(
-            update(FhirClockRow).where(FhirClockRow.id == 1).values(seq=FhirClockRow.seq)
+            update(FhirClockRow)
+            .where(FhirClockRow.id == self.clock)
+            .values(seq=FhirClockRow.seq)
         )
         row = (
             await self.session.execute(
-                select(FhirClockRow.seq, FhirClockRow.ts).where(FhirClockRow.id == 1)
+                select(FhirClockRow.seq, FhirClockRow.ts).where(FhirClockRow.id == self.clock)
             )
         ).one()
         self.seq, self.ts = int(row.seq), row.ts
@@ -255,6 +273,7 @@ class _Writer:
                 "method": "POST",
                 # the same text as dumping BODY with META last, without dumping BODY again
                 "content": f'{new.head[:-1]},"meta":{_dump(meta)}}}',
+                "patient": new.patient,
             }
         )
         content = with_meta(document, new.resource_id, 1, ts)
@@ -335,7 +354,9 @@ class _Writer:
         """Flush and advance the clock."""
         await self.flush()
         await self.session.execute(
-            update(FhirClockRow).where(FhirClockRow.id == 1).values(seq=self.seq, ts=self.ts)
+            update(FhirClockRow)
+            .where(FhirClockRow.id == self.clock)
+            .values(seq=self.seq, ts=self.ts)
         )
 
 
@@ -574,23 +595,22 @@ class FhirStore:
             await session.commit()
 
     # ----- reads -------------------------------------------------------------------------
-    async def read(
-        self, resource_type: str, resource_id: str, compartment: str | None = None
-    ) -> Stored:
-        """The current version; 404 if unknown, 410 if deleted."""
+    async def read(self, resource_type: str, resource_id: str, *, access: Access) -> Stored:
+        """The current version; 404 if unknown (or not ACCESS's to see), 410 if deleted."""
         _check_type(resource_type)
         async with self.sessionmaker() as session:
             row = (
                 await session.execute(
-                    select(R.version_id, R.last_updated, R.deleted, R.patient, V.content)
-                    .join(
-                        V,
-                        _CURRENT_VERSION,
+                    select(R.version_id, R.last_updated, R.deleted, V.content)
+                    .join(V, _CURRENT_VERSION)
+                    .where(
+                        R.res_type == resource_type,
+                        R.res_id == resource_id,
+                        *_visible(access, resource_type),
                     )
-                    .where(R.res_type == resource_type, R.res_id == resource_id)
                 )
             ).one_or_none()
-        if row is None or not _in_compartment(resource_type, resource_id, row.patient, compartment):
+        if row is None:
             raise not_found(resource_type, resource_id)
         if row.deleted:
             raise StoreError(410, f"{resource_type}/{resource_id} was deleted", "deleted")
@@ -599,9 +619,9 @@ class FhirStore:
         )
 
     async def vread(
-        self, resource_type: str, resource_id: str, version_id: int, compartment: str | None = None
+        self, resource_type: str, resource_id: str, version_id: int, *, access: Access
     ) -> Stored:
-        """One version; 404 if unknown, 410 if that version is a deletion."""
+        """One version; 404 if unknown (or not ACCESS's), 410 if that version is a deletion."""
         _check_type(resource_type)
         async with self.sessionmaker() as session:
             row = (
@@ -610,15 +630,11 @@ class FhirStore:
                         V.res_type == resource_type,
                         V.res_id == resource_id,
                         V.version_id == version_id,
+                        *_visible_versions(access),
                     )
                 )
             ).one_or_none()
-            patient = (
-                await session.execute(
-                    select(R.patient).where(R.res_type == resource_type, R.res_id == resource_id)
-                )
-            ).scalar_one_or_none()
-        if row is None or not _in_compartment(resource_type, resource_id, patient, compartment):
+        if row is None:
             raise StoreError(
                 404, f"{resource_type}/{resource_id}/_history/{version_id} not found", "not-found"
             )
@@ -630,12 +646,24 @@ class FhirStore:
 
     # ----- writes ------------------------------------------------------------------------
     async def create(
-        self, document: dict[str, Any], if_none_exist: str | None = None
+        self, document: dict[str, Any], if_none_exist: str | None = None, *, access: Access
     ) -> WriteResult:
-        """Create with a new id; with IF_NONE_EXIST, return the one match instead (200)."""
+        """Create with a new id; with IF_NONE_EXIST, return the one match ACCESS sees instead
+        (200)."""
         async with self.writing() as writer:
-            result = await self._create(writer, document, if_none_exist)
+            result = await self._create(writer, document, if_none_exist, access=access)
         return result
+
+    async def record_audit(self, document: dict[str, Any]) -> Stored:
+        """Store an AuditEvent the store wrote about a caller, on the audit clock: it waits
+        for no clinical writer, makes none wait, and stays out of the change feed."""
+        new = prepare_create(document)
+        async with self.sessionmaker() as session, session.begin():
+            writer = _Writer(session, AUDIT_CLOCK)
+            await writer.lock()
+            stored = writer.add_created(new, document).stored
+            await writer.finish()
+        return stored
 
     async def update(
         self,
@@ -643,46 +671,68 @@ class FhirStore:
         resource_id: str,
         document: dict[str, Any],
         if_match: int | None = None,
+        *,
+        access: Access,
     ) -> WriteResult:
-        """Update (or create with this id); IF_MATCH is the version the client last saw."""
+        """Update (or create with this id); IF_MATCH is the version the client last saw.
+        ACCESS must see the resource being replaced and may write the new one."""
         async with self.writing() as writer:
-            result = await self._update(writer, resource_type, resource_id, document, if_match)
+            result = await self._update(
+                writer, resource_type, resource_id, document, if_match, access=access
+            )
         return result
 
     async def conditional_update(
-        self, resource_type: str, query: str, document: dict[str, Any]
+        self, resource_type: str, query: str, document: dict[str, Any], *, access: Access
     ) -> WriteResult:
-        """Update the one match of QUERY, or create when none; 412 when several match."""
+        """Update the one match of QUERY that ACCESS sees, or create when none; 412 when
+        several match."""
         async with self.writing() as writer:
-            result = await self._conditional_update(writer, resource_type, query, document)
+            result = await self._conditional_update(
+                writer, resource_type, query, document, access=access
+            )
         return result
 
-    async def delete(self, resource_type: str, resource_id: str) -> Stored | None:
-        """Delete (idempotent); returns the deletion version, None if nothing was there."""
+    async def delete(self, resource_type: str, resource_id: str, *, access: Access) -> Stored | None:
+        """Delete (idempotent); returns the deletion version, None if nothing was there;
+        404 when ACCESS does not see it."""
         async with self.writing() as writer:
-            result = await self._delete(writer, resource_type, resource_id)
+            result = await self._delete(writer, resource_type, resource_id, access=access)
         return result
 
-    async def conditional_delete(self, resource_type: str, query: str) -> int:
-        """Delete the one match of QUERY (412 if several); returns how many were deleted."""
+    async def conditional_delete(self, resource_type: str, query: str, *, access: Access) -> int:
+        """Delete the one match of QUERY that ACCESS sees (412 if several); returns how many
+        were deleted."""
         async with self.writing() as writer:
-            ids = await self._match(writer.session, resource_type, query, 2)
-            if len(ids) > 1:
-                raise StoreError(
-                    412, f"{resource_type}?{query} matches several resources", "multiple-matches"
-                )
-            for rid in ids:
-                await self._delete(writer, resource_type, rid)
+            return await self._conditional_delete(writer, resource_type, query, access=access)
+
+    async def _conditional_delete(
+        self, writer: _Writer, resource_type: str, query: str, *, access: Access
+    ) -> int:
+        await writer.flush()
+        ids = await self._one_match(writer.session, resource_type, query, access)
+        for rid in ids:
+            await self._delete(writer, resource_type, rid, access=access)
         return len(ids)
 
-    async def _match(
-        self, session: AsyncSession, resource_type: str, query: str, limit: int
+    async def _one_match(
+        self, session: AsyncSession, resource_type: str, query: str, access: Access
     ) -> list[str]:
+        """The id of the one resource ACCESS sees matching QUERY (none or one); 412 if several.
+
+        Conditional creates, updates and deletes all ask this: what a caller cannot see,
+        it can neither match nor learn of from a 412.
+        """
         plan = build_plan(resource_type, parse_qsl(query, keep_blank_values=True))
         if not plan.filters:
             raise invalid(f"condition {query!r} has no search criteria")
-        stmt = select(R.res_id).where(*_plan_conditions(plan, None)).limit(limit)
-        return list((await session.execute(stmt)).scalars())
+        stmt = select(R.res_id).where(*_plan_conditions(plan, access)).limit(2)
+        ids = list((await session.execute(stmt)).scalars())
+        if len(ids) > 1:
+            raise StoreError(
+                412, f"{resource_type}?{query} matches several resources", "multiple-matches"
+            )
+        return ids
 
     async def _create(
         self,
@@ -690,18 +740,15 @@ class FhirStore:
         document: dict[str, Any],
         if_none_exist: str | None,
         resource_id: str | None = None,
+        *,
+        access: Access,
     ) -> WriteResult:
         resource_type = document["resourceType"]
         _check_type(resource_type)
+        check_writable(access, {k: v for k, v in document.items() if k != "id"})
         if if_none_exist:
             await writer.flush()
-            ids = await self._match(writer.session, resource_type, if_none_exist, 2)
-            if len(ids) > 1:
-                raise StoreError(
-                    412,
-                    f"{resource_type}?{if_none_exist} matches several resources",
-                    "multiple-matches",
-                )
+            ids = await self._one_match(writer.session, resource_type, if_none_exist, access)
             if ids:
                 existing = await self._current(writer.session, resource_type, ids[0])
                 return WriteResult(existing, False)
@@ -729,23 +776,22 @@ class FhirStore:
         resource_id: str,
         document: dict[str, Any],
         if_match: int | None,
+        *,
+        access: Access,
     ) -> WriteResult:
         _check_type(resource_type)
         if document.get("id") not in (None, resource_id):
             raise invalid(f"the body's id {document.get('id')!r} does not match the URL")
+        check_writable(access, {**document, "id": resource_id})
         await writer.flush()
         session = writer.session
-        row = (
-            await session.execute(
-                select(R.version_id, R.deleted).where(
-                    R.res_type == resource_type, R.res_id == resource_id
-                )
-            )
-        ).one_or_none()
+        row = await _current_row(session, resource_type, resource_id, access)
+        if row is not None and not row.visible:
+            raise StoreError(403, "not this patient's resource", "forbidden")
         if row is None:
             if if_match is not None:
                 raise StoreError(412, f"{resource_type}/{resource_id} does not exist", "conflict")
-            result = await self._create(writer, document, None, resource_id)
+            result = writer.add_created(prepare_create(document, resource_id), document)
             writer.versions[-1]["method"] = "PUT"
             return result
         current = int(row.version_id)
@@ -770,6 +816,7 @@ class FhirStore:
                 "last_updated": ts,
                 "method": "PUT",
                 "content": _dump(content),
+                "patient": patient,
             }
         )
         return WriteResult(
@@ -777,34 +824,35 @@ class FhirStore:
         )
 
     async def _conditional_update(
-        self, writer: _Writer, resource_type: str, query: str, document: dict[str, Any]
+        self,
+        writer: _Writer,
+        resource_type: str,
+        query: str,
+        document: dict[str, Any],
+        *,
+        access: Access,
     ) -> WriteResult:
         await writer.flush()
-        ids = await self._match(writer.session, resource_type, query, 2)
-        if len(ids) > 1:
-            raise StoreError(
-                412, f"{resource_type}?{query} matches several resources", "multiple-matches"
-            )
+        ids = await self._one_match(writer.session, resource_type, query, access)
         if ids:
-            return await self._update(writer, resource_type, ids[0], document, None)
+            return await self._update(writer, resource_type, ids[0], document, None, access=access)
         rid = document.get("id")
         if isinstance(rid, str):
-            return await self._update(writer, resource_type, rid, document, None)
-        result = await self._create(writer, document, None)
+            return await self._update(writer, resource_type, rid, document, None, access=access)
+        check_writable(access, document)
+        result = writer.add_created(prepare_create(document), document)
         writer.versions[-1]["method"] = "PUT"
         return result
 
-    async def _delete(self, writer: _Writer, resource_type: str, resource_id: str) -> Stored | None:
+    async def _delete(
+        self, writer: _Writer, resource_type: str, resource_id: str, *, access: Access
+    ) -> Stored | None:
         _check_type(resource_type)
         await writer.flush()
         session = writer.session
-        row = (
-            await session.execute(
-                select(R.version_id, R.deleted).where(
-                    R.res_type == resource_type, R.res_id == resource_id
-                )
-            )
-        ).one_or_none()
+        row = await _current_row(session, resource_type, resource_id, access)
+        if row is not None and not row.visible:
+            raise not_found(resource_type, resource_id)
         if row is None or row.deleted:
             return None
         version = int(row.version_id) + 1
@@ -824,14 +872,15 @@ class FhirStore:
                 "last_updated": ts,
                 "method": "DELETE",
                 "content": None,
+                "patient": row.patient,  # a deletion stays in the compartment it left
             }
         )
         return Stored(resource_type, resource_id, version, ts, None, "DELETE")
 
     # ----- search ------------------------------------------------------------------------
-    async def search(self, plan: SearchPlan, compartment: str | None = None) -> SearchResult:
-        """The page of resources matching PLAN (within COMPARTMENT when a patient is bound)."""
-        conditions = _plan_conditions(plan, compartment)
+    async def search(self, plan: SearchPlan, *, access: Access) -> SearchResult:
+        """The page of resources matching PLAN among those ACCESS sees, with its includes."""
+        conditions = _plan_conditions(plan, access)
         async with self.sessionmaker() as session:
             total: int | None = None
             if plan.summary_count or plan.total_accurate:
@@ -865,9 +914,13 @@ class FhirStore:
                 )
                 for r in rows[: plan.count]
             ]
-            if total is None and not has_more:
+            if total is None and not has_more and (matches or not plan.offset):
                 total = plan.offset + len(matches)
-            included = await self._includes(session, plan, matches, compartment)
+            elif total is None and not matches:
+                # a page past the end: the real count, not the offset asked for
+                count = select(func.count()).select_from(R).where(*conditions)
+                total = int((await session.execute(count)).scalar_one())
+            included = await self._includes(session, plan, matches, access)
         return SearchResult(matches, included, total, has_more)
 
     async def _includes(
@@ -875,7 +928,7 @@ class FhirStore:
         session: AsyncSession,
         plan: SearchPlan,
         matches: list[Stored],
-        compartment: str | None,
+        access: Access,
     ) -> list[Stored]:
         if not plan.includes or not matches:
             return []
@@ -902,15 +955,17 @@ class FhirStore:
                 continue
             row = (
                 await session.execute(
-                    select(R.version_id, R.last_updated, R.patient, V.content)
-                    .join(
-                        V,
-                        _CURRENT_VERSION,
+                    select(R.version_id, R.last_updated, V.content)
+                    .join(V, _CURRENT_VERSION)
+                    .where(
+                        R.res_type == rtype,
+                        R.res_id == rid,
+                        R.deleted == false(),
+                        *_visible(access, rtype),
                     )
-                    .where(R.res_type == rtype, R.res_id == rid, R.deleted == false())
                 )
             ).one_or_none()
-            if row is not None and _in_compartment(rtype, rid, row.patient, compartment):
+            if row is not None:
                 out.append(
                     Stored(rtype, rid, row.version_id, row.last_updated, json.loads(row.content))
                 )
@@ -922,12 +977,17 @@ class FhirStore:
         codes: Sequence[str] = (),
         max_per_code: int = 1,
         category: str | None = None,
+        *,
+        access: Access,
     ) -> list[Stored]:
-        """The newest MAX_PER_CODE Observations of PATIENT per code (`Observation/$lastn`).
+        """The newest MAX_PER_CODE Observations of PATIENT per code (`Observation/$lastn`);
+        none when ACCESS does not see PATIENT's Observations.
 
         The newest per code comes from `fhir_latest`; more per code, or a code whose newest
         Observation is outside CATEGORY, is ranked from the patient's index rows.
         """
+        if not (access.sees_type("Observation") and access.sees_patient(patient)):
+            return []
         tokens = [parse_token(c) for c in codes]
         async with self.sessionmaker() as session:
             if max_per_code == 1:
@@ -961,26 +1021,24 @@ class FhirStore:
         count: int = 50,
         offset: int = 0,
         ascending: bool = False,
-        compartment: str | None = None,
+        *,
+        access: Access,
     ) -> tuple[list[Stored], bool]:
-        """Versions newest first (or in commit order when ASCENDING); and whether more follow."""
-        conditions: list[ColumnElement[bool]] = []
+        """Versions ACCESS sees, newest first (or in commit order when ASCENDING); and
+        whether more follow. Without RESOURCE_TYPE it is the change feed: the store's own
+        AuditEvents are not in it."""
+        conditions = _visible_versions(access)
         if resource_type is not None:
             _check_type(resource_type)
             conditions.append(V.res_type == resource_type)
+        else:
+            conditions.append(V.seq < AUDIT_SEQ_BASE)
+            conditions.append(V.res_type.not_in(sorted(STORE_WRITTEN)))  # older audit rows
         if resource_id is not None:
             conditions.append(V.res_id == resource_id)
         if since is not None:
             conditions.append(V.last_updated >= since)
         stmt = select(V.res_type, V.res_id, V.version_id, V.last_updated, V.method, V.content)
-        if compartment is not None:
-            stmt = stmt.join(R, and_(R.res_type == V.res_type, R.res_id == V.res_id))
-            conditions.append(
-                or_(
-                    R.patient == compartment,
-                    and_(V.res_type == "Patient", V.res_id == compartment.partition("/")[2]),
-                )
-            )
         stmt = stmt.where(*conditions).order_by(V.seq if ascending else V.seq.desc())
         stmt = stmt.limit(count + 1).offset(offset)
         async with self.sessionmaker() as session:
@@ -1080,29 +1138,52 @@ def _check_type(resource_type: str) -> None:
         raise StoreError(404, f"resource type {resource_type} is not stored here", "not-supported")
 
 
-def _in_compartment(
-    resource_type: str, resource_id: str, patient: str | None, compartment: str | None
-) -> bool:
+def _visible(access: Access, resource_type: str) -> list[ColumnElement[bool]]:
+    """What restricts current resources (fhir_resource rows) of RESOURCE_TYPE to those
+    ACCESS sees: the one place every read of current resources goes through."""
+    if not access.sees_type(resource_type):
+        return [false()]
+    compartment = access.compartment
     if compartment is None:
-        return True
+        return []
     if resource_type == "Patient":
-        return f"Patient/{resource_id}" == compartment
-    return patient == compartment
+        return [R.res_id == compartment.partition("/")[2]]
+    return [R.patient == compartment]
 
 
-def _plan_conditions(plan: SearchPlan, compartment: str | None) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [R.res_type == plan.resource_type, R.deleted == false()]
+async def _current_row(
+    session: AsyncSession, resource_type: str, resource_id: str, access: Access
+) -> Row[int, bool, str | None, bool] | None:
+    """The version, deletion flag and patient of a resource, and whether ACCESS sees it."""
+    visible = and_(true(), *_visible(access, resource_type)).label("visible")
+    stmt = select(R.version_id, R.deleted, R.patient, visible).where(
+        R.res_type == resource_type, R.res_id == resource_id
+    )
+    return (await session.execute(stmt)).one_or_none()
+
+
+def _visible_versions(access: Access) -> list[ColumnElement[bool]]:
+    """What restricts version rows to those ACCESS sees: each version lies in the
+    compartment of the patient it named when it was written (history, vread)."""
+    conditions: list[ColumnElement[bool]] = []
+    if access.types is not None:
+        conditions.append(V.res_type.in_(sorted(access.types)))
+    if access.compartment is not None:
+        conditions.append(V.patient == access.compartment)
+    return conditions
+
+
+def _plan_conditions(plan: SearchPlan, access: Access) -> list[ColumnElement[bool]]:
+    conditions = [R.res_type == plan.resource_type, R.deleted == false()]
+    conditions += _visible(access, plan.resource_type)
+    compartment = access.compartment
     patient = compartment or plan_patient(plan)
-    if compartment is not None:
-        if plan.resource_type == "Patient":
-            conditions.append(R.res_id == compartment.partition("/")[2])
-        else:
-            conditions.append(R.patient == compartment)
-            if all(flt.kind in ("id", "lastUpdated") for flt in plan.filters):
-                # no index filter leads into the compartment: the patient's index rows do
-                # (every resource in it has them: its patient comes from one of them)
-                in_it = (S.patient == compartment, S.res_type == plan.resource_type)
-                conditions.append(R.res_id.in_(select(S.res_id).where(*in_it)))
+    unled = all(flt.kind in ("id", "lastUpdated") for flt in plan.filters)
+    if compartment is not None and plan.resource_type != "Patient" and unled:
+        # no index filter leads into the compartment: the patient's index rows do
+        # (every resource in it has them: its patient comes from one of them)
+        in_it = (S.patient == compartment, S.res_type == plan.resource_type)
+        conditions.append(R.res_id.in_(select(S.res_id).where(*in_it)))
     if plan.resource_type == "Patient":
         patient = None  # Patient index rows carry their own id as patient; fine, but simpler off
     filters = plan.filters
