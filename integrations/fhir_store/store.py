@@ -87,7 +87,7 @@ _TABLES = FhirResourceRow.metadata.tables
 # The rows of fhir_clock: clinical writes (the change feed) and the store's own AuditEvents.
 CLINICAL_CLOCK = 1
 AUDIT_CLOCK = 2
-# Audit sequence numbers start here (fhir_0006), far above any clinical one.
+# Audit sequence numbers start here (fhir_0007), far above any clinical one.
 AUDIT_SEQ_BASE = 1 << 62
 EARLIEST = datetime(1, 1, 1)
 # (patient, system, code) of the fhir_latest table

@@ -29,7 +29,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 class FhirClockRow(Base):
     """A row writers lock: last sequence number and last instant used. Row 1 orders the
-    clinical writes (the change feed); row 2 the store's own AuditEvents (fhir_0006)."""
+    clinical writes (the change feed); row 2 the store's own AuditEvents (fhir_0007)."""
 
     __tablename__ = "fhir_clock"
 
@@ -69,7 +69,7 @@ class FhirVersionRow(Base):
     last_updated: Mapped[datetime] = mapped_column(DateTime)
     method: Mapped[str] = mapped_column(String(8))
     content: Mapped[str | None] = mapped_column(Text, nullable=True)
-    # the compartment this version lies in (a deletion: the one it left), fhir_0006
+    # the compartment this version lies in (a deletion: the one it left), fhir_0007
     patient: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
