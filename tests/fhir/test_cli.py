@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from integrations.fhir_store import importer as importer_module
+from integrations.fhir_store.access import EVERYTHING
 from integrations.fhir_store.importer import Importer
 from integrations.fhir_store.query import build_plan
-from integrations.fhir_store.access import EVERYTHING
 from integrations.fhir_store.store import FhirStore
 from integrations.persistence.database import create_engine, create_sessionmaker
 from tests.fhir.helpers import vital_json
