@@ -272,9 +272,7 @@ async def _apply(
         if entry.resource_id:
             await store._delete(writer, entry.resource_type, entry.resource_id, access=access)
         elif entry.query:
-            await store._conditional_delete(
-                writer, entry.resource_type, entry.query, access=access
-            )
+            await store._conditional_delete(writer, entry.resource_type, entry.query, access=access)
         return {"response": {"status": "204 No Content"}}
     if entry.method == "GET":
         return {}

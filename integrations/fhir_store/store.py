@@ -221,9 +221,7 @@ class _Writer:
         # The UPDATE is the transaction's first statement: it takes the write lock (SQLite)
         # or the row lock (PostgreSQL) that every writer waits for, in commit order.
         await self.session.execute(
-            update(FhirClockRow)
-            .where(FhirClockRow.id == self.clock)
-            .values(seq=FhirClockRow.seq)
+            update(FhirClockRow).where(FhirClockRow.id == self.clock).values(seq=FhirClockRow.seq)
         )
         row = (
             await self.session.execute(
@@ -693,7 +691,9 @@ class FhirStore:
             )
         return result
 
-    async def delete(self, resource_type: str, resource_id: str, *, access: Access) -> Stored | None:
+    async def delete(
+        self, resource_type: str, resource_id: str, *, access: Access
+    ) -> Stored | None:
         """Delete (idempotent); returns the deletion version, None if nothing was there;
         404 when ACCESS does not see it."""
         async with self.writing() as writer:

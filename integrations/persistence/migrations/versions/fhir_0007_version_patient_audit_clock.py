@@ -71,12 +71,8 @@ def upgrade() -> None:
     ).all()
     for seq, content in earlier:
         patient = compartment_patient(json.loads(content))
-        connection.execute(
-            sa.update(_version).where(_version.c.seq == seq).values(patient=patient)
-        )
-    op.bulk_insert(
-        _clock, [{"id": AUDIT_CLOCK, "seq": AUDIT_SEQ_BASE, "ts": datetime(1970, 1, 1)}]
-    )
+        connection.execute(sa.update(_version).where(_version.c.seq == seq).values(patient=patient))
+    op.bulk_insert(_clock, [{"id": AUDIT_CLOCK, "seq": AUDIT_SEQ_BASE, "ts": datetime(1970, 1, 1)}])
 
 
 def downgrade() -> None:
