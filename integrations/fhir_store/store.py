@@ -1154,8 +1154,11 @@ def _visible(access: Access, resource_type: str) -> list[ColumnElement[bool]]:
 async def _current_row(
     session: AsyncSession, resource_type: str, resource_id: str, access: Access
 ) -> Row[int, bool, str | None, bool] | None:
-    """The version, deletion flag and patient of a resource, and whether ACCESS sees it."""
-    visible = and_(true(), *_visible(access, resource_type)).label("visible")
+    """The version, deletion flag and patient of a resource, and whether it lies in ACCESS's
+    compartment (a write's right to its type is the scopes' to decide: a write-only token
+    replaces what it cannot read)."""
+    in_compartment = _visible(Access(access.compartment), resource_type)
+    visible = and_(true(), *in_compartment).label("visible")
     stmt = select(R.version_id, R.deleted, R.patient, visible).where(
         R.res_type == resource_type, R.res_id == resource_id
     )

@@ -63,3 +63,12 @@ def test_h2_a_person_without_a_patient_reads_no_audit_events() -> None:
     authorize(system, "AuditEvent", Action.SEARCH)  # system clients may read them
     with pytest.raises(StoreError):
         authorize(system, "AuditEvent", Action.CREATE)
+
+
+async def test_write_only_tokens_still_replace_what_they_cannot_read(world: World) -> None:
+    gateway = await world.store.token("gateway", "system/Observation.write")
+    current = await world.admin("GET", world.alice_obs)
+    body = {k: v for k, v in current.items() if k != "meta"}
+    updated = await world.call("PUT", world.alice_obs, gateway, {**body, "status": "amended"})
+    assert updated.status_code == 200, updated.text
+    assert (await world.call("DELETE", world.alice_obs, gateway)).status_code == 204
