@@ -22,8 +22,8 @@ from integrations.fhir_store.store import (
     FhirStore,
     NewResource,
     Stored,
+    Writer,
     WriteResult,
-    _Writer,
     new_id,
     prepare_create,
 )
@@ -257,7 +257,7 @@ def _prepared(entry: Entry, mapping: dict[str, str]) -> tuple[NewResource, dict[
 
 async def _apply(
     store: FhirStore,
-    writer: _Writer,
+    writer: Writer,
     entry: Entry,
     mapping: dict[str, str],
     representation: bool,
@@ -270,26 +270,26 @@ async def _apply(
     )
     if entry.method == "DELETE":
         if entry.resource_id:
-            await store._delete(writer, entry.resource_type, entry.resource_id, access=access)
+            await writer.delete(entry.resource_type, entry.resource_id, access=access)
         elif entry.query:
-            await store._conditional_delete(writer, entry.resource_type, entry.query, access=access)
+            await writer.conditional_delete(entry.resource_type, entry.query, access=access)
         return {"response": {"status": "204 No Content"}}
     if entry.method == "GET":
         return {}
     assert resource is not None
     if entry.method == "POST":
-        result = await store._create(
-            writer, resource, entry.if_none_exist, entry.resource_id, access=access
+        result = await writer.create(
+            resource, entry.if_none_exist, entry.resource_id, access=access
         )
         if entry.full_url and entry.if_none_exist:
             mapping[entry.full_url] = result.stored.reference
     elif entry.resource_id:
-        result = await store._update(
-            writer, entry.resource_type, entry.resource_id, resource, entry.if_match, access=access
+        result = await writer.update(
+            entry.resource_type, entry.resource_id, resource, entry.if_match, access=access
         )
     else:
-        result = await store._conditional_update(
-            writer, entry.resource_type, entry.query, resource, access=access
+        result = await writer.conditional_update(
+            entry.resource_type, entry.query, resource, access=access
         )
     return _response(result.stored, _status(result), representation)
 
