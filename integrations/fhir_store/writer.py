@@ -137,6 +137,30 @@ class Writer:
         stored = Stored(new.resource_type, new.resource_id, 1, ts, content, "POST")
         return WriteResult(stored, True)
 
+    def _add_version(
+        self,
+        seq: int,
+        resource_type: str,
+        resource_id: str,
+        version: int,
+        method: str,
+        content: str | None,
+        patient: str | None,
+    ) -> None:
+        """Queue a version row after the first (stamped with the writer's last instant)."""
+        self.versions.append(
+            {
+                "seq": seq,
+                "res_type": resource_type,
+                "res_id": resource_id,
+                "version_id": version,
+                "last_updated": self.ts,
+                "method": method,
+                "content": content,
+                "patient": patient,
+            }
+        )
+
     async def drop_index(self, resource_type: str, resource_id: str) -> None:
         """Remove the index rows of a resource's current version (update or delete)."""
         await self.session.execute(
@@ -256,17 +280,8 @@ class Writer:
             .where(R.res_type == resource_type, R.res_id == resource_id)
             .values(version_id=version, last_updated=ts, deleted=False, patient=patient)
         )
-        self.versions.append(
-            {
-                "seq": seq,
-                "res_type": resource_type,
-                "res_id": resource_id,
-                "version_id": version,
-                "last_updated": ts,
-                "method": "PUT",
-                "content": dump_json(content),
-                "patient": patient,
-            }
+        self._add_version(
+            seq, resource_type, resource_id, version, "PUT", dump_json(content), patient
         )
         return WriteResult(
             Stored(resource_type, resource_id, version, ts, content), bool(row.deleted)
@@ -311,16 +326,6 @@ class Writer:
             .where(R.res_type == resource_type, R.res_id == resource_id)
             .values(version_id=version, last_updated=ts, deleted=True)
         )
-        self.versions.append(
-            {
-                "seq": seq,
-                "res_type": resource_type,
-                "res_id": resource_id,
-                "version_id": version,
-                "last_updated": ts,
-                "method": "DELETE",
-                "content": None,
-                "patient": row.patient,  # a deletion stays in the compartment it left
-            }
-        )
+        # a deletion stays in the compartment it left
+        self._add_version(seq, resource_type, resource_id, version, "DELETE", None, row.patient)
         return Stored(resource_type, resource_id, version, ts, None, "DELETE")
