@@ -141,7 +141,7 @@ async def test_versions_get_the_patient_they_named(empty_url: str) -> None:
     # fhir_0007: a resource that moved from Patient/b to Patient/a keeps each version's own
     engine = create_engine(empty_url)
     async with engine.begin() as connection:
-        await connection.run_sync(lambda c: command.upgrade(alembic_config(c), "fhir_0005"))
+        await connection.run_sync(lambda c: command.upgrade(alembic_config(c), "fhir_0006"))
         stamp = datetime(2024, 1, 1)
         await connection.execute(
             text("INSERT INTO fhir_resource VALUES ('Observation', 'o1', 3, :ts, :d, :p)"),

@@ -15,7 +15,7 @@ from alembic import op
 from integrations.fhir_store.extract import compartment_patient
 
 revision = "fhir_0007"
-down_revision = "fhir_0005"
+down_revision = "fhir_0006"
 branch_labels = None
 depends_on = None
 
