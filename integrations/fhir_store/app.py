@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlencode
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from integrations.fhir_store.access import Access, access_for, authorize
 from integrations.fhir_store.access_tokens import AccessTokenKey, looks_signed
 from integrations.fhir_store.audit import audit_event
 from integrations.fhir_store.bundle_workers import BundleWorkers, shared_database_url
@@ -28,11 +29,10 @@ from integrations.fhir_store.bundles import answer_bundle, parse_if_match
 from integrations.fhir_store.capability import capability_statement
 from integrations.fhir_store.clients import authenticate
 from integrations.fhir_store.dates import DateFormatError, format_instant, parse_instant
-from integrations.fhir_store.extract import compartment_patient
 from integrations.fhir_store.outcome import StoreError, invalid, operation_outcome
 from integrations.fhir_store.params import STORED_TYPES
-from integrations.fhir_store.query import build_plan
-from integrations.fhir_store.scopes import Action, Grant, require
+from integrations.fhir_store.query import MAX_COUNT, bounded_int, build_plan
+from integrations.fhir_store.scopes import Action, Grant
 from integrations.fhir_store.store import FhirStore, Stored, utcnow
 from integrations.fhir_store.validate import parse_json, validate_resource
 
@@ -67,13 +67,21 @@ class Call:
     prefer: dict[str, str]
 
     def require(self, resource_type: str, action: Action) -> None:
-        """403 unless the caller's scopes cover ACTION on RESOURCE_TYPE."""
-        require(self.grant, resource_type, action)
+        """403 unless the caller may do ACTION on RESOURCE_TYPE (access.authorize)."""
+        authorize(self.grant, resource_type, action)
 
     @property
-    def compartment(self) -> str | None:
-        """The patient a patient-bound token is confined to."""
-        return self.grant.patient if self.grant is not None else None
+    def access(self) -> Access:
+        """What the caller may see (access.access_for)."""
+        return access_for(self.grant)
+
+    @property
+    def attempted(self) -> list[str]:
+        """The resource the request names (`Type/id`), for the audit of a refusal."""
+        parts = self.parts
+        if len(parts) >= 2 and parts[0] in STORED_TYPES and parts[1][:1] not in ("_", "$"):
+            return [f"{parts[0]}/{parts[1]}"]
+        return []
 
 
 def create_fhir_app(
@@ -145,6 +153,7 @@ async def _handle(request: web.Request) -> web.StreamResponse:
         return response
     except StoreError as error:
         status = error.status
+        targets = call.attempted
         return _error(error)
     except Exception:
         log.exception("FHIR request failed: %s %s", request.method, request.path)
@@ -158,7 +167,7 @@ async def _audit(
     store: FhirStore, grant: Grant, action: Action, targets: list[str], status: int, query: str
 ) -> None:
     try:
-        await store.create(audit_event(grant, action, targets, status, query))
+        await store.record_audit(audit_event(grant, action, targets, status, query))
     except Exception:
         log.exception("could not record an AuditEvent")
 
@@ -248,8 +257,7 @@ async def _dispatch(call: Call, settings: StoreSettings) -> Dispatched:
         if method == "DELETE":
             return await _conditional_delete(call, rtype)
     elif len(parts) == 2 and parts[1] == "_search" and method == "POST":
-        form = parse_qsl((await call.request.read()).decode(), keep_blank_values=True)
-        return await _search(call, rtype, list(call.request.query.items()) + form)
+        return await _search(call, rtype, list(call.request.query.items()) + await _form(call))
     elif len(parts) == 2 and parts[1] == "_history" and method == "GET":
         return await _history(call, rtype, None)
     elif len(parts) == 2 and parts[1] == "$lastn" and rtype == "Observation" and method == "GET":
@@ -257,7 +265,7 @@ async def _dispatch(call: Call, settings: StoreSettings) -> Dispatched:
     elif len(parts) == 2:
         if method == "GET":
             call.require(rtype, Action.READ)
-            stored = await call.store.read(rtype, parts[1], call.compartment)
+            stored = await call.store.read(rtype, parts[1], access=call.access)
             return (
                 _json(stored.content, 200, _resource_headers(stored, call.base)),
                 Action.READ,
@@ -275,7 +283,7 @@ async def _dispatch(call: Call, settings: StoreSettings) -> Dispatched:
             version = int(parts[3])
         except ValueError as error:
             raise invalid(f"version {parts[3]!r} is not a number") from error
-        stored = await call.store.vread(rtype, parts[1], version, call.compartment)
+        stored = await call.store.vread(rtype, parts[1], version, access=call.access)
         return (
             _json(stored.content, 200, _resource_headers(stored, call.base)),
             Action.READ,
@@ -284,9 +292,13 @@ async def _dispatch(call: Call, settings: StoreSettings) -> Dispatched:
     raise StoreError(405, f"{method} /{'/'.join(parts)} is not supported", "not-supported")
 
 
-def _check_compartment(call: Call, document: dict[str, Any]) -> None:
-    if call.compartment is not None and compartment_patient(document) != call.compartment:
-        raise StoreError(403, "a patient token may only write that patient's data", "forbidden")
+async def _form(call: Call) -> list[tuple[str, str]]:
+    """The parameters of a `_search` form body; a body that is not UTF-8 is a 400."""
+    try:
+        text = (await call.request.read()).decode()
+    except UnicodeDecodeError as error:
+        raise invalid(f"the form body is not UTF-8: {error.reason}") from error
+    return parse_qsl(text, keep_blank_values=True)
 
 
 async def _create(call: Call, rtype: str, settings: StoreSettings) -> Dispatched:
@@ -294,11 +306,10 @@ async def _create(call: Call, rtype: str, settings: StoreSettings) -> Dispatched
     document = validate_resource(await _body(call, settings), rtype)
     document = {k: v for k, v in document.items() if k != "id"}
     document["resourceType"] = rtype
-    _check_compartment(call, {**document, "id": "new"})
     condition = call.request.headers.get("If-None-Exist")
     if condition:
         call.require(rtype, Action.SEARCH)
-    result = await call.store.create(document, condition)
+    result = await call.store.create(document, condition, access=call.access)
     status = 201 if result.created else 200
     return _write_response(call, result.stored, status), Action.CREATE, [result.stored.reference]
 
@@ -308,15 +319,8 @@ async def _update(call: Call, rtype: str, rid: str, settings: StoreSettings) -> 
     document = validate_resource(await _body(call, settings), rtype)
     if document.get("id") != rid:
         raise invalid(f"the body's id {document.get('id')!r} does not match the URL id {rid!r}")
-    _check_compartment(call, document)
-    if call.compartment is not None:
-        try:
-            await call.store.read(rtype, rid, call.compartment)
-        except StoreError as error:
-            if error.status != 410:
-                raise StoreError(403, "not this patient's resource", "forbidden") from error
     if_match = parse_if_match(call.request.headers.get("If-Match"))
-    result = await call.store.update(rtype, rid, document, if_match)
+    result = await call.store.update(rtype, rid, document, if_match, access=call.access)
     status = 201 if result.created else 200
     return _write_response(call, result.stored, status), Action.UPDATE, [result.stored.reference]
 
@@ -324,27 +328,18 @@ async def _update(call: Call, rtype: str, rid: str, settings: StoreSettings) -> 
 async def _conditional_update(call: Call, rtype: str, settings: StoreSettings) -> Dispatched:
     call.require(rtype, Action.UPDATE)
     call.require(rtype, Action.SEARCH)
-    if call.compartment is not None:
-        raise StoreError(403, "patient tokens cannot update conditionally", "forbidden")
     query = call.request.query_string
     if not query:
         raise invalid("conditional update needs search criteria")
     document = validate_resource(await _body(call, settings), rtype)
-    result = await call.store.conditional_update(rtype, query, document)
+    result = await call.store.conditional_update(rtype, query, document, access=call.access)
     status = 201 if result.created else 200
     return _write_response(call, result.stored, status), Action.UPDATE, [result.stored.reference]
 
 
 async def _delete(call: Call, rtype: str, rid: str) -> Dispatched:
     call.require(rtype, Action.DELETE)
-    if call.compartment is not None:
-        try:
-            await call.store.read(rtype, rid, call.compartment)
-        except StoreError as error:
-            if error.status == 410:
-                return web.Response(status=204), Action.DELETE, []
-            raise
-    stored = await call.store.delete(rtype, rid)
+    stored = await call.store.delete(rtype, rid, access=call.access)
     headers = {"ETag": stored.etag} if stored is not None else None
     return web.Response(status=204, headers=headers), Action.DELETE, [f"{rtype}/{rid}"]
 
@@ -352,11 +347,9 @@ async def _delete(call: Call, rtype: str, rid: str) -> Dispatched:
 async def _conditional_delete(call: Call, rtype: str) -> Dispatched:
     call.require(rtype, Action.DELETE)
     call.require(rtype, Action.SEARCH)
-    if call.compartment is not None:
-        raise StoreError(403, "patient tokens cannot delete conditionally", "forbidden")
     if not call.request.query_string:
         raise invalid("conditional delete needs search criteria")
-    await call.store.conditional_delete(rtype, call.request.query_string)
+    await call.store.conditional_delete(rtype, call.request.query_string, access=call.access)
     return web.Response(status=204), Action.DELETE, []
 
 
@@ -380,7 +373,7 @@ async def _search(call: Call, rtype: str, params: list[tuple[str, str]]) -> Disp
     call.require(rtype, Action.SEARCH)
     lenient = call.prefer.get("handling") == "lenient"
     plan = build_plan(rtype, params, lenient)
-    result = await call.store.search(plan, call.compartment)
+    result = await call.store.search(plan, access=call.access)
     bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
     if result.total is not None:
         bundle["total"] = result.total
@@ -408,14 +401,13 @@ async def _lastn(call: Call) -> Dispatched:
     if not patient:
         raise invalid("$lastn needs patient")
     patient = patient if "/" in patient else f"Patient/{patient}"
-    if call.compartment is not None and patient != call.compartment:
+    if not call.access.sees_patient(patient):
         raise StoreError(403, "a patient token may only read that patient's data", "forbidden")
-    try:
-        max_per_code = int(query.get("max", "1"))
-    except ValueError as error:
-        raise invalid("max must be an integer") from error
+    max_per_code = bounded_int("max", query.get("max", "1"), 1, MAX_COUNT)
     codes = [c for value in query.getall("code", []) for c in value.split(",") if c]
-    found = await call.store.lastn(patient, codes, max_per_code, query.get("category"))
+    found = await call.store.lastn(
+        patient, codes, max_per_code, query.get("category"), access=call.access
+    )
     bundle = {
         "resourceType": "Bundle",
         "type": "searchset",
@@ -463,7 +455,7 @@ async def _history(call: Call, rtype: str | None, rid: str | None) -> Dispatched
     if sort not in ("_lastUpdated", "-_lastUpdated"):
         raise invalid("_history sorts only by _lastUpdated or -_lastUpdated")
     versions, more = await call.store.history(
-        rtype, rid, since, count, offset, sort == "_lastUpdated", call.compartment
+        rtype, rid, since, count, offset, sort == "_lastUpdated", access=call.access
     )
     path = "/".join(call.parts)
     params = list(query.items())

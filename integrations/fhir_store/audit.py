@@ -59,9 +59,12 @@ def audit_event(
 ) -> dict[str, Any]:
     """An AuditEvent (FHIR R4) recording one REST interaction by GRANT's client."""
     outcome = "0" if status < 400 else ("4" if status < 500 else "8")
-    entities: list[dict[str, Any]] = [{"what": {"reference": ref}} for ref in targets[:50]]
-    if grant.patient and grant.patient not in targets:
-        entities.append({"what": {"reference": grant.patient}})
+    # the caller's own patient first: it places the event in that patient's compartment
+    # (extract.compartment_patient), whatever other patient's resource was attempted
+    own = [grant.patient] if grant.patient else []
+    entities: list[dict[str, Any]] = [
+        {"what": {"reference": ref}} for ref in own + [t for t in targets[:50] if t not in own]
+    ]
     if query:
         entities.append({"description": "search query", "name": query[:1000]})
     return {

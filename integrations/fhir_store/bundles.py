@@ -12,17 +12,18 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from integrations.fhir_store.access import Access, access_for, authorize, check_writable
 from integrations.fhir_store.dates import format_instant
 from integrations.fhir_store.extract import rewrite_references
 from integrations.fhir_store.outcome import StoreError, invalid
 from integrations.fhir_store.params import STORED_TYPES
-from integrations.fhir_store.scopes import Action, Grant, require
+from integrations.fhir_store.scopes import Action, Grant
 from integrations.fhir_store.store import (
     FhirStore,
     NewResource,
     Stored,
+    Writer,
     WriteResult,
-    _Writer,
     new_id,
     prepare_create,
 )
@@ -48,10 +49,12 @@ class Entry:
     if_match: int | None
 
 
-def parse_if_match(value: str | None) -> int | None:
+def parse_if_match(value: object) -> int | None:
     """The version in an If-Match header (`W/"3"`), or None."""
-    if not value:
+    if value is None or value == "":
         return None
+    if not isinstance(value, str):
+        raise invalid(f"If-Match {value!r} is not a version ETag")
     text = value.strip().removeprefix("W/").strip('"')
     try:
         return int(text)
@@ -59,12 +62,21 @@ def parse_if_match(value: str | None) -> int | None:
         raise invalid(f"If-Match {value!r} is not a version ETag") from error
 
 
+def _text(value: object, where: str) -> str | None:
+    """VALUE when it is a string (None when absent); anything else is a 400."""
+    if value is None or isinstance(value, str):
+        return value
+    raise invalid(f"{where} must be a string, not {type(value).__name__}")
+
+
 def _parse_entry(index: int, raw: Any) -> Entry:
     if not isinstance(raw, dict) or not isinstance(raw.get("request"), dict):
         raise invalid(f"entry {index} has no request")
     request = raw["request"]
-    method = str(request.get("method", "")).upper()
-    url = str(request.get("url", ""))
+    method = (_text(request.get("method"), f"entry {index}: request.method") or "").upper()
+    url = _text(request.get("url"), f"entry {index}: request.url") or ""
+    full_url = _text(raw.get("fullUrl"), f"entry {index}: fullUrl")
+    if_none_exist = _text(request.get("ifNoneExist"), f"entry {index}: request.ifNoneExist")
     if method not in _ORDER or not url:
         raise invalid(f"entry {index}: method {method!r} or url {url!r} not supported")
     path, _, query = url.partition("?")
@@ -84,9 +96,9 @@ def _parse_entry(index: int, raw: Any) -> Entry:
         resource_type,
         resource_id,
         query,
-        raw.get("fullUrl"),
+        full_url,
         resource if isinstance(resource, dict) else None,
-        request.get("ifNoneExist"),
+        if_none_exist,
         parse_if_match(request.get("ifMatch")),
     )
 
@@ -137,16 +149,16 @@ def parse_bundle(bundle: Any) -> tuple[str, list[Entry]]:
 def authorizer(grant: Grant | None) -> Authorize:
     """What GRANT's client may do in a bundle (None: a store that requires no token)."""
 
-    def authorize(resource_type: str, action: Action) -> None:
+    def authorize_entry(resource_type: str, action: Action) -> None:
         if resource_type not in STORED_TYPES:
             raise StoreError(
                 404, f"resource type {resource_type} is not stored here", "not-supported"
             )
-        require(grant, resource_type, action)
+        authorize(grant, resource_type, action)
         if grant is not None and grant.patient is not None:
             raise StoreError(403, "patient tokens cannot post bundles", "forbidden")
 
-    return authorize
+    return authorize_entry
 
 
 async def answer_bundle(
@@ -155,18 +167,18 @@ async def answer_bundle(
     """The response Bundle to a transaction or batch DOCUMENT posted by GRANT's client,
     and the references of the resources it wrote."""
     kind, entries = parse_bundle(document)
-    authorize = authorizer(grant)
+    allowed, access = authorizer(grant), access_for(grant)
     if kind == "transaction":
-        responses = await run_transaction(store, entries, authorize, representation)
+        responses = await run_transaction(store, entries, allowed, representation, access=access)
     else:
-        responses = await run_batch(store, entries, authorize, representation)
+        responses = await run_batch(store, entries, allowed, representation, access=access)
     bundle = {"resourceType": "Bundle", "type": f"{kind}-response", "entry": responses}
     return bundle, [r["fullUrl"] for r in responses if "fullUrl" in r]
 
 
-def _check(entry: Entry, authorize: Authorize) -> None:
+def _check(entry: Entry, allowed: Authorize) -> None:
     """Raise the entry's refusal: authorization first, then its resource's validation."""
-    authorize(entry.resource_type, _action(entry))
+    allowed(entry.resource_type, _action(entry))
     if entry.resource is not None:
         validate_resource(entry.resource, entry.resource_type)
 
@@ -174,13 +186,18 @@ def _check(entry: Entry, authorize: Authorize) -> None:
 async def run_transaction(
     store: FhirStore,
     entries: list[Entry],
-    authorize: Authorize,
+    allowed: Authorize,
     representation: bool = False,
     also: Callable[[AsyncSession], Awaitable[None]] | None = None,
+    *,
+    access: Access,
 ) -> list[dict[str, Any]]:
-    """Apply ENTRIES atomically (and ALSO in the same database transaction); all or nothing."""
+    """Apply ENTRIES atomically (and ALSO in the same database transaction); all or nothing.
+    Conditions and reads see what ACCESS sees."""
     for entry in entries:
-        _check(entry, authorize)  # the first entry's refusal is the transaction's
+        _check(entry, allowed)  # the first entry's refusal is the transaction's
+        if entry.resource is not None:
+            check_writable(access, entry.resource)
     mapping: dict[str, str] = {}
     for entry in entries:
         if entry.full_url and entry.method == "POST" and not entry.if_none_exist:
@@ -199,7 +216,9 @@ async def run_transaction(
                     new, document = prepared[entry.index]
                     created[entry.index] = writer.add_created(new, document).stored
                     continue
-                responses[entry.index] = await _apply(store, writer, entry, mapping, representation)
+                responses[entry.index] = await _apply(
+                    store, writer, entry, mapping, representation, access
+                )
             except StoreError as error:
                 error.diagnostics = f"entry {entry.index}: {error.diagnostics}"
                 raise
@@ -210,7 +229,7 @@ async def run_transaction(
     await store.note_bulk_write(len(entries))
     for entry in ordered:
         if entry.method == "GET":
-            responses[entry.index] = await _get(store, entry)
+            responses[entry.index] = await _get(store, entry, access)
     return [responses[i] for i in range(len(entries))]
 
 
@@ -238,10 +257,11 @@ def _prepared(entry: Entry, mapping: dict[str, str]) -> tuple[NewResource, dict[
 
 async def _apply(
     store: FhirStore,
-    writer: _Writer,
+    writer: Writer,
     entry: Entry,
     mapping: dict[str, str],
     representation: bool,
+    access: Access,
 ) -> dict[str, Any]:
     resource = (
         rewrite_references(entry.resource, mapping)
@@ -250,33 +270,35 @@ async def _apply(
     )
     if entry.method == "DELETE":
         if entry.resource_id:
-            await store._delete(writer, entry.resource_type, entry.resource_id)
+            await writer.delete(entry.resource_type, entry.resource_id, access=access)
         elif entry.query:
-            await writer.flush()
-            for rid in await store._match(writer.session, entry.resource_type, entry.query, 2):
-                await store._delete(writer, entry.resource_type, rid)
+            await writer.conditional_delete(entry.resource_type, entry.query, access=access)
         return {"response": {"status": "204 No Content"}}
     if entry.method == "GET":
         return {}
     assert resource is not None
     if entry.method == "POST":
-        result = await store._create(writer, resource, entry.if_none_exist, entry.resource_id)
+        result = await writer.create(
+            resource, entry.if_none_exist, entry.resource_id, access=access
+        )
         if entry.full_url and entry.if_none_exist:
             mapping[entry.full_url] = result.stored.reference
     elif entry.resource_id:
-        result = await store._update(
-            writer, entry.resource_type, entry.resource_id, resource, entry.if_match
+        result = await writer.update(
+            entry.resource_type, entry.resource_id, resource, entry.if_match, access=access
         )
     else:
-        result = await store._conditional_update(writer, entry.resource_type, entry.query, resource)
+        result = await writer.conditional_update(
+            entry.resource_type, entry.query, resource, access=access
+        )
     return _response(result.stored, _status(result), representation)
 
 
-async def _get(store: FhirStore, entry: Entry) -> dict[str, Any]:
+async def _get(store: FhirStore, entry: Entry, access: Access) -> dict[str, Any]:
     try:
         if entry.resource_id is None:
             raise invalid("GET entries must read one resource")
-        stored = await store.read(entry.resource_type, entry.resource_id)
+        stored = await store.read(entry.resource_type, entry.resource_id, access=access)
         return _response(stored, "200 OK", True)
     except StoreError as error:
         return {"response": {"status": str(error.status), "outcome": error.outcome()}}
@@ -285,19 +307,21 @@ async def _get(store: FhirStore, entry: Entry) -> dict[str, Any]:
 async def run_batch(
     store: FhirStore,
     entries: list[Entry],
-    authorize: Authorize,
+    allowed: Authorize,
     representation: bool = False,
+    *,
+    access: Access,
 ) -> list[dict[str, Any]]:
     """Apply each entry on its own; a failing entry gets its OperationOutcome."""
     out: list[dict[str, Any]] = []
     for entry in entries:
         try:
-            _check(entry, authorize)
+            _check(entry, allowed)
             if entry.method == "GET":
-                out.append(await _get(store, entry))
+                out.append(await _get(store, entry, access))
                 continue
             async with store.writing() as writer:
-                response = await _apply(store, writer, entry, {}, representation)
+                response = await _apply(store, writer, entry, {}, representation, access)
             out.append(response)
         except StoreError as error:
             out.append({"response": {"status": str(error.status), "outcome": error.outcome()}})

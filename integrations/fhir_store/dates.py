@@ -52,20 +52,30 @@ def parse_range(text: str) -> tuple[datetime, datetime]:
     if parts["tz"] and parts["tz"] != "Z":
         sign = 1 if parts["tz"][0] == "+" else -1
         offset = timedelta(hours=int(parts["tz"][1:3]), minutes=int(parts["tz"][4:6]))
-        low = low - sign * offset
-    if parts["m"] is None:
-        high = low.replace(year=low.year + 1)
-    elif parts["d"] is None:
-        high = _add_months(low, 1)
-    elif parts["H"] is None:
-        high = low + timedelta(days=1)
-    elif parts["S"] is None:
-        high = low + timedelta(minutes=1)
-    elif parts["f"] is None:
-        high = low + timedelta(seconds=1)
-    else:
-        high = low + timedelta(microseconds=10 ** max(0, 6 - len(fraction)))
+        try:
+            low = low - sign * offset
+        except OverflowError as error:
+            raise DateFormatError(f"{text!r} is out of range in UTC") from error
+    try:
+        high = _end(low, parts, fraction)
+    except (OverflowError, ValueError):
+        high = datetime.max  # the range runs to the end of representable time
     return low, high
+
+
+def _end(low: datetime, parts: dict[str, str | None], fraction: str) -> datetime:
+    """The exclusive end of the range starting at LOW, at the value's precision."""
+    if parts["m"] is None:
+        return low.replace(year=low.year + 1)
+    if parts["d"] is None:
+        return _add_months(low, 1)
+    if parts["H"] is None:
+        return low + timedelta(days=1)
+    if parts["S"] is None:
+        return low + timedelta(minutes=1)
+    if parts["f"] is None:
+        return low + timedelta(seconds=1)
+    return low + timedelta(microseconds=10 ** max(0, 6 - len(fraction)))
 
 
 def format_instant(moment: datetime) -> str:

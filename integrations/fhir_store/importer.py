@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from integrations.fhir_store.access import EVERYTHING
 from integrations.fhir_store.bundles import Entry, parse_bundle, run_transaction
 from integrations.fhir_store.outcome import invalid
 from integrations.fhir_store.scopes import Action
@@ -132,7 +133,9 @@ class Importer:
     async def _load(self, raw_entries: list[dict[str, Any]], key: str, done: int) -> None:
         bundle = {"resourceType": "Bundle", "type": "transaction", "entry": raw_entries}
         _, entries = parse_bundle(bundle)
-        await run_transaction(self.store, entries, _allow, also=self._mark(key, done))
+        await run_transaction(
+            self.store, entries, _allow, also=self._mark(key, done), access=EVERYTHING
+        )
 
     async def import_file(self, path: Path) -> ImportReport:
         """Load one file (or finish loading it)."""

@@ -127,7 +127,8 @@ def _filter(resource_type: str, name: str, raw: str) -> Filter:
     return Filter(name, param.kind.value, dates=tuple(parse_date_value(v) for v in values))
 
 
-def _int(name: str, raw: str, low: int, high: int) -> int:
+def bounded_int(name: str, raw: str, low: int, high: int) -> int:
+    """RAW as an integer from LOW to HIGH; anything else is a 400."""
     try:
         value = int(raw)
     except ValueError as error:
@@ -171,9 +172,9 @@ def build_plan(
         base = name.split(":")[0]
         if base in RESULT_PARAMS:
             if base == "_count":
-                plan.count = _int(name, raw, 0, MAX_COUNT)
+                plan.count = bounded_int(name, raw, 0, MAX_COUNT)
             elif base == "_getpagesoffset":
-                plan.offset = _int(name, raw, 0, 10**9)
+                plan.offset = bounded_int(name, raw, 0, 10**9)
             elif base == "_sort":
                 plan.sort = _sort(resource_type, raw)
             elif base == "_include":

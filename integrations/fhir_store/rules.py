@@ -228,6 +228,20 @@ def _period_problem(item: dict[str, Any], where: str) -> str | None:
     return None
 
 
+# Only values of the first and last representable years can leave the range in UTC.
+_EDGE_YEAR = re.compile(r"^(0001|9999)-\d\d-\d\dT.*[+-]\d\d:\d\d$")
+
+
+def _edge_date_problem(value: str, where: str) -> str | None:
+    if not _EDGE_YEAR.match(value):
+        return None
+    try:
+        parse_range(value)
+    except DateFormatError:
+        return f"{where}: {value!r} is out of range once converted to UTC"
+    return None
+
+
 def rule_problems(
     resource: dict[str, Any], extension_hosts: tuple[str, ...] = DEFAULT_EXTENSION_HOSTS
 ) -> list[str]:
@@ -241,6 +255,8 @@ def rule_problems(
                 problems.extend(xhtml_problems(value))
             elif _HTML_IN_STRING.search(value):
                 problems.append(f"{where}: text looks like embedded HTML")
+            elif (problem := _edge_date_problem(value, where)) is not None:
+                problems.append(problem)
         elif isinstance(value, dict):
             problem = _period_problem(value, where)
             if problem:

@@ -28,7 +28,8 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class FhirClockRow(Base):
-    """The one row every writer locks: last change-feed sequence and last instant used."""
+    """A row writers lock: last sequence number and last instant used. Row 1 orders the
+    clinical writes (the change feed); row 2 the store's own AuditEvents (fhir_0007)."""
 
     __tablename__ = "fhir_clock"
 
@@ -68,6 +69,8 @@ class FhirVersionRow(Base):
     last_updated: Mapped[datetime] = mapped_column(DateTime)
     method: Mapped[str] = mapped_column(String(8))
     content: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the compartment this version lies in (a deletion: the one it left), fhir_0007
+    patient: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class FhirSearchRow(Base):

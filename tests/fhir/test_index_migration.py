@@ -15,6 +15,7 @@ from sqlalchemy import Connection, text
 
 import integrations.fhir_store.tables
 import integrations.persistence.tables
+from integrations.fhir_store.access import EVERYTHING
 from integrations.fhir_store.store import FhirStore
 from integrations.persistence.database import Base, create_engine, create_sessionmaker
 from integrations.persistence.migrate import alembic_config, migrate
@@ -113,7 +114,7 @@ async def test_an_index_of_the_first_shape_is_rebuilt(empty_url: str) -> None:
             text("SELECT DISTINCT patient, value FROM fhir_search WHERE param = 'subject'")
         )
         assert subjects.all() == [("Patient/a", None)]
-    (latest,) = await store.lastn("Patient/a")
+    (latest,) = await store.lastn("Patient/a", access=EVERYTHING)
     assert latest.resource_id == "o2"
     await engine.dispose()
 
@@ -132,5 +133,43 @@ async def test_an_index_of_the_first_shape_is_rebuilt(empty_url: str) -> None:
     await migrate(empty_url)
     engine = create_engine(empty_url)
     store = FhirStore(create_sessionmaker(engine))
-    assert [s.resource_id for s in await store.lastn("Patient/a")] == ["o2"]
+    assert [s.resource_id for s in await store.lastn("Patient/a", access=EVERYTHING)] == ["o2"]
+    await engine.dispose()
+
+
+async def test_versions_get_the_patient_they_named(empty_url: str) -> None:
+    # fhir_0007: a resource that moved from Patient/b to Patient/a keeps each version's own
+    engine = create_engine(empty_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(lambda c: command.upgrade(alembic_config(c), "fhir_0006"))
+        stamp = datetime(2024, 1, 1)
+        await connection.execute(
+            text("INSERT INTO fhir_resource VALUES ('Observation', 'o1', 3, :ts, :d, :p)"),
+            {"ts": stamp, "d": True, "p": "Patient/a"},
+        )
+        contents = [_observation("o1", "Patient/b", 60, "2024-03-01T08:00:00Z")]
+        contents.append(_observation("o1", "Patient/a", 60, "2024-03-01T08:00:00Z"))
+        for version, content in enumerate([*contents, None], start=1):
+            await connection.execute(
+                text(
+                    "INSERT INTO fhir_version (seq, res_type, res_id, version_id, last_updated,"
+                    " method, content) VALUES (:s, 'Observation', 'o1', :v, :ts, 'PUT', :c)"
+                ),
+                {
+                    "s": version,
+                    "v": version,
+                    "ts": stamp,
+                    "c": json.dumps(content) if content else None,
+                },
+            )
+    await engine.dispose()
+    await migrate(empty_url)
+    engine = create_engine(empty_url)
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT version_id, patient FROM fhir_version ORDER BY version_id")
+        )
+        assert rows.all() == [(1, "Patient/b"), (2, "Patient/a"), (3, "Patient/a")]
+        clocks = await connection.execute(text("SELECT id, seq FROM fhir_clock ORDER BY id"))
+        assert clocks.all() == [(1, 0), (2, 1 << 62)]
     await engine.dispose()

@@ -147,7 +147,8 @@ def test_search_builder_is_pure() -> None:
 
 
 def test_a_prepared_create_stores_the_same_text_as_dumping_it_whole() -> None:
-    from integrations.fhir_store.store import _dump, _Writer, prepare_create, with_meta
+    from integrations.fhir_store.records import dump_json, prepare_create, with_meta
+    from integrations.fhir_store.writer import Writer
 
     obs = {
         "resourceType": "Observation",
@@ -155,10 +156,10 @@ def test_a_prepared_create_stores_the_same_text_as_dumping_it_whole() -> None:
         "status": "final",
         "code": {"text": "pulse é"},
     }
-    writer = _Writer(None)  # type: ignore[arg-type]
+    writer = Writer(None)  # type: ignore[arg-type]
     result = writer.add_created(prepare_create(obs, "o-1"), obs)
     stored = result.stored
     whole = with_meta(obs, "o-1", 1, stored.last_updated)
     assert stored.content == whole
-    assert writer.versions[0]["content"] == _dump(whole)
+    assert writer.versions[0]["content"] == dump_json(whole)
     assert list(whole) == ["resourceType", "id", "status", "code", "meta"]

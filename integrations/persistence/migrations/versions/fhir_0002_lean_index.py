@@ -12,16 +12,14 @@ from datetime import datetime
 import sqlalchemy as sa
 from alembic import op
 
-from integrations.fhir_store.params import SEARCH_PARAMS
-from integrations.fhir_store.store import (
-    SEARCH_COLUMNS,
+from integrations.fhir_store.latest import (
     LatestKey,
-    SearchRow,
     keep_newest,
     latest_candidates,
     latest_rows,
-    search_rows,
 )
+from integrations.fhir_store.params import SEARCH_PARAMS
+from integrations.fhir_store.records import SEARCH_COLUMNS, SearchRow, search_rows
 
 revision = "fhir_0002"
 down_revision = "fhir_0001"
