@@ -6,11 +6,15 @@ import base64
 from datetime import UTC, datetime, timedelta
 
 from dialogs.base import Person
-from dialogs.red_flag_interrupt import RedFlagInterrupt
 from dialogs.triage import VitalKind, VitalReading
-from dialogs.triage_dialog import TriageDialog
-from dialogs.vitals_dialog import VitalsDialog, when_words
-from tests.triage.driver import Conversation, FakeBooking, FakeRecorder, FakeVitalsSource
+from dialogs.vitals_dialog import when_words
+from tests.triage.driver import (
+    Conversation,
+    FakeBooking,
+    FakeRecorder,
+    FakeVitalsSource,
+    service_conversation,
+)
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 ALICE = Person("a1", "Alice Martin", fhir_reference="Patient/1", language="en")
@@ -28,12 +32,10 @@ def _chat(
 ) -> tuple[Conversation, FakeVitalsSource]:
     recorder = recorder or FakeRecorder()
     source = FakeVitalsSource(readings)
-    dialogs = [
-        VitalsDialog(source, recorder, clock=lambda: NOW),
-        TriageDialog(source, recorder, clock=lambda: NOW),
-        FakeBooking(),
-    ]
-    return Conversation(person, dialogs, [RedFlagInterrupt()]), source
+    chat = service_conversation(
+        person, vitals=source, recorder=recorder, booking=FakeBooking(), now=NOW
+    )
+    return chat, source
 
 
 async def test_latest_readings_in_plain_words_with_a_chart_card() -> None:
