@@ -19,6 +19,9 @@ from dialogs.triage import VitalReading
 from dialogs.triage.advice import EmergencyNumbers
 from dialogs.triage.knowledge_base import load_knowledge
 
+ALICE = Person("a1", "Alice Martin", fhir_reference="Patient/1", language="en")
+CLAIRE = Person("c1", "Claire Dubois", fhir_reference="Patient/2", language="fr")
+
 
 class FakeVitalsSource:
     """Serves fixed readings, newest first, and remembers what was asked."""

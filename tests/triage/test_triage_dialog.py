@@ -11,6 +11,8 @@ from dialogs.triage import Level, VitalKind, VitalReading
 from dialogs.triage.advice import EmergencyNumbers
 from dialogs.triage_dialog import parse_answer
 from tests.triage.driver import (
+    ALICE,
+    CLAIRE,
     Conversation,
     FakeBooking,
     FakeRecorder,
@@ -19,8 +21,6 @@ from tests.triage.driver import (
 )
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
-ALICE = Person("a1", "Alice Martin", fhir_reference="Patient/1", language="en")
-CLAIRE = Person("c1", "Claire Dubois", fhir_reference="Patient/2", language="fr")
 
 
 def conversation(

@@ -9,6 +9,8 @@ from dialogs.base import Person
 from dialogs.triage import VitalKind, VitalReading
 from dialogs.vitals_dialog import when_words
 from tests.triage.driver import (
+    ALICE,
+    CLAIRE,
     Conversation,
     FakeBooking,
     FakeRecorder,
@@ -17,8 +19,6 @@ from tests.triage.driver import (
 )
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
-ALICE = Person("a1", "Alice Martin", fhir_reference="Patient/1", language="en")
-CLAIRE = Person("c1", "Claire Dubois", fhir_reference="Patient/2", language="fr")
 
 
 def _week(kind: VitalKind, value: float, device: str) -> list[VitalReading]:
