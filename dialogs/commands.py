@@ -76,8 +76,17 @@ _TRAILING = (
 )  # fmt: skip
 
 
+# A command or a capability's name, politely wrapped, is a few words; a longer message is a
+# story (and is not worth scanning: the engine reads it).
+MAX_WORDS = 12
+
+
 def _core(text: str) -> str:
+    if len(text) > MAX_WORDS * 24:
+        return ""
     words = normalise(text).split()
+    if len(words) > MAX_WORDS:
+        return ""
     whole = " ".join(words)
     if _is_phrase(whole):
         return whole
@@ -107,13 +116,12 @@ _ALL_PHRASES = frozenset().union(*COMMAND_PHRASES.values(), *_PHRASES.values())
 
 def command_in(text: str) -> Command | None:
     """The command the whole of TEXT is ("cancel please", "annuler"), or None."""
-    core = _core(text)
-    raw = normalise(text)
-    for command, phrases in COMMAND_PHRASES.items():
-        if core in phrases or raw in phrases:
-            return command
     if text.strip() == "?":
         return Command.HELP
+    core = _core(text)
+    for command, phrases in COMMAND_PHRASES.items():
+        if core in phrases:
+            return command
     return None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,8 @@ from dialogs.base import (
     Wait,
 )
 from dialogs.outcomes import Outcome
+
+_log = logging.getLogger(__name__)
 
 # A typical interview has about 8 questions; a runaway chain of child starts is a bug.
 MAX_STEPS_PER_TURN = 32
@@ -86,6 +89,10 @@ class DialogRunner:
         frames: list[dict[str, JSON]] = [
             f for f in stack if isinstance(f, dict) and isinstance(f.get("name"), str)
         ]
+        if any(str(f["name"]) not in self._dialogs for f in frames):
+            # A dialog this deployment no longer has: start afresh rather than fail each turn.
+            _log.warning("stored dialog stack names an unregistered dialog; starting over")
+            frames = []
         replies: list[Reply] = []
         assessments = TurnAssessments(self.engine, user_input.text, person.language)
         active = tuple(str(f["name"]) for f in frames)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from dialogs.base import Person
+from dialogs.commands import Command, capability_named, command_in
 from dialogs.triage import VitalKind, VitalReading
 from tests.triage.driver import (
     ALICE,
@@ -195,3 +196,12 @@ async def test_at_the_menu_cancel_offers_and_booking_is_explained() -> None:
     assert await conversation.send("cancel") == [OFFER_EN]
     assert (await conversation.send("book a visit"))[0].startswith("Booking a visit through me")
     assert conversation.stack == []
+
+
+def test_only_a_short_whole_message_is_a_command() -> None:
+    assert command_in("Cancel, please") is Command.CANCEL
+    assert command_in("je voudrais annuler s'il vous plaît") is Command.CANCEL
+    assert command_in("I can't stop coughing") is None
+    assert command_in("please " * 50_000 + "stop") is None
+    assert capability_named("could you show me my vitals please") == "vitals"
+    assert capability_named("my vitals were high this morning") is None

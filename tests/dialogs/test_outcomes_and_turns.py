@@ -133,3 +133,11 @@ async def test_a_consultation_hands_the_typed_outcome_to_booking() -> None:
     assert isinstance(handoff, TriageOutcome)
     assert handoff.level is Level.CONSULTATION
     assert handoff.window_hours == 24 * 14
+
+
+async def test_a_stored_stack_naming_a_dialog_no_longer_built_starts_afresh() -> None:
+    chat = service_conversation(ALICE, now=NOW)  # no booking dialog in this deployment
+    chat.stack = [{"name": "menu", "state": {}}, {"name": "booking", "state": {"slot": 3}}]
+    texts = await chat.send("hello")
+    assert texts[0] == "Hello Alice! I'm your care assistant."
+    assert chat.stack == []
