@@ -110,3 +110,20 @@ def test_when_words() -> None:
     assert when_words(NOW - timedelta(hours=1), NOW, "en") == "this morning at 09:00"
     assert when_words(NOW - timedelta(days=1), NOW, "fr") == "hier à 10:00"
     assert when_words(NOW - timedelta(days=3), NOW, "en") == "on Wed 18/11 at 10:00"
+
+
+async def test_a_consultation_reached_from_the_vitals_goes_on_to_booking() -> None:
+    booking = FakeBooking()
+    fast = VitalReading(VitalKind.HEART_RATE, 118, "Polar H10", NOW - timedelta(hours=1))
+    chat = service_conversation(ALICE, vitals=FakeVitalsSource([fast]), booking=booking, now=NOW)
+    await chat.send("my vitals")
+    assert chat.active == ["menu", "vitals"]
+    await chat.send("yes")
+    await chat.send("I feel a bit tired")
+    while chat.pending:
+        await chat.send("34" if chat.pending == "__age__" else "no")
+    assert chat.last[-1].text == "booking started"
+    (handoff,) = booking.started_with
+    assert handoff is not None and handoff.book
+    assert "Heart rate 118/min" in handoff.reasons[0]
+    assert chat.stack == []
