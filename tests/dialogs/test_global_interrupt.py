@@ -179,6 +179,11 @@ async def test_a_symptom_answer_is_never_taken_for_a_command() -> None:
     await in_triage(other)
     texts = await other.send("help, I have a sore throat")
     assert texts == ["How old is the person who is unwell?"]
+    claire = chat(CLAIRE)
+    await in_triage(claire, "vérifier des symptômes")
+    texts = await claire.send("Je tousse, j'arrête pas")
+    assert texts == ["Quel âge a la personne malade ?"]
+    assert claire.active == ["menu", "triage"]
 
 
 async def test_the_red_flag_wins_over_help_and_stop() -> None:
@@ -202,6 +207,9 @@ def test_only_a_short_whole_message_is_a_command() -> None:
     assert command_in("Cancel, please") is Command.CANCEL
     assert command_in("je voudrais annuler s'il vous plaît") is Command.CANCEL
     assert command_in("I can't stop coughing") is None
+    assert command_in("J'arrête pas de tousser") is None
+    assert command_in("non merci") is None
+    assert command_in("no, cancel") is Command.CANCEL
     assert command_in("please " * 50_000 + "stop") is None
     assert capability_named("could you show me my vitals please") == "vitals"
     assert capability_named("my vitals were high this morning") is None
