@@ -65,10 +65,6 @@ class DialogRunner:
         self._interrupts = tuple(interrupts)
         self.engine = engine
 
-    def has(self, name: str) -> bool:
-        """True when a dialog with the id NAME is registered."""
-        return name in self._dialogs
-
     def _dialog(self, name: str) -> Dialog[Any]:
         try:
             return self._dialogs[name]
