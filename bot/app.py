@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from datetime import tzinfo
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -28,19 +30,23 @@ from bot.security_headers import security_headers
 from bot.services import SERVICES, Services
 from bot.settings import Settings
 from bot.signing import Signer
-from dialogs.base import Dialog, Language
-from dialogs.language import LanguageDialog
-from dialogs.menu import MenuDialog
+from dialogs.assessment import TriageEngine
+from dialogs.base import Dialog, Interrupt
+from dialogs.evidence import TriageRecorder, VitalsSource
+from dialogs.global_interrupt import GlobalInterrupt
+from dialogs.language import LanguageDialog, LanguagePreferences
+from dialogs.menu import Capabilities, MenuDialog
+from dialogs.outcomes import TriageOutcome
 from dialogs.red_flag_interrupt import RedFlagInterrupt
 from dialogs.runner import DialogRunner
 from dialogs.texts import language_from_locale
-from dialogs.triage import assess
 from dialogs.triage.advice import EmergencyNumbers
+from dialogs.triage.knowledge_base import Knowledge, load_knowledge
 from dialogs.triage_dialog import TriageDialog
 from dialogs.vitals_dialog import VitalsDialog
 from integrations.accounts import AccountRepository
 from integrations.bot_storage import SqlStorage
-from integrations.fhir.access import FhirAccess, FhirService
+from integrations.fhir.access import FhirService
 from integrations.persistence.database import create_engine, create_sessionmaker
 from integrations.sign_in_throttle import SignInThrottle
 from integrations.web_session_store import WebSessionStore
@@ -76,11 +82,6 @@ def _tokens(settings: Settings, http: aiohttp.ClientSession) -> TokenProvider:
     )
 
 
-def mentions_symptom(text: str, language: Language) -> bool:
-    """True when the triage engine finds a symptom present in TEXT."""
-    return any(f.present for f in assess(text, language=language).findings)
-
-
 def emergency_numbers(settings: Settings) -> EmergencyNumbers:
     """The defaults, with the deployment's own numbers (which then say just the number)."""
     defaults = EmergencyNumbers()
@@ -90,19 +91,40 @@ def emergency_numbers(settings: Settings) -> EmergencyNumbers:
     )
 
 
-def build_runner(
-    accounts: AccountRepository, fhir: FhirAccess, zone: tzinfo, emergency: EmergencyNumbers
-) -> tuple[MenuDialog, DialogRunner]:
-    """The root menu and the runner holding every registered dialog and interrupt."""
-    vitals = PatientVitals(fhir)
-    recorder = PatientRecorder(fhir)
-    dialogs: list[Dialog] = [
-        LanguageDialog(accounts),
-        TriageDialog(vitals, recorder, emergency=emergency),
-        VitalsDialog(vitals, recorder, zone=zone),
+@dataclass(frozen=True)
+class DialogServices:
+    """What the dialogs are built from: the patient's data, the knowledge, the locale."""
+
+    vitals: VitalsSource
+    recorder: TriageRecorder
+    languages: LanguagePreferences
+    knowledge: Knowledge
+    emergency: EmergencyNumbers = field(default_factory=EmergencyNumbers)
+    zone: tzinfo = UTC
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    booking: Dialog[TriageOutcome | None] | None = None  # not built yet (a later issue)
+
+
+def build_runner(services: DialogServices) -> tuple[MenuDialog, DialogRunner]:
+    """The root menu and the runner holding every dialog and interrupt, wired once."""
+    clock, emergency = services.clock, services.emergency
+    triage = TriageDialog(services.vitals, services.recorder, emergency=emergency, clock=clock)
+    vitals = VitalsDialog(
+        services.vitals, triage, services.recorder, clock=clock, zone=services.zone
+    )
+    language = LanguageDialog(services.languages)
+    menu = MenuDialog(
+        Capabilities(triage=triage, vitals=vitals, booking=services.booking, language=language),
+        emergency,
+    )
+    dialogs: list[Dialog[Any]] = [triage, vitals, language]
+    if services.booking is not None:
+        dialogs.append(services.booking)
+    interrupts: list[Interrupt] = [
+        RedFlagInterrupt(emergency, services.recorder),
+        GlobalInterrupt(menu),
     ]
-    menu = MenuDialog([d.name for d in dialogs], emergency, mentions_symptom)
-    return menu, DialogRunner(menu, dialogs, [RedFlagInterrupt(emergency, recorder)])
+    return menu, DialogRunner(menu, dialogs, interrupts, engine=TriageEngine(services.knowledge))
 
 
 async def _services(
@@ -113,7 +135,14 @@ async def _services(
     accounts = AccountRepository(sessions)
     fhir = fhir_service.open()
     menu, runner = build_runner(
-        accounts, fhir, ZoneInfo(settings.timezone), emergency_numbers(settings)
+        DialogServices(
+            vitals=PatientVitals(fhir),
+            recorder=PatientRecorder(fhir),
+            languages=accounts,
+            knowledge=load_knowledge(),
+            emergency=emergency_numbers(settings),
+            zone=ZoneInfo(settings.timezone),
+        )
     )
     people = PersonResolver(
         accounts,

@@ -1,4 +1,8 @@
-"""The ActivityHandler: every turn goes through the dialog runner with persisted state."""
+"""The ActivityHandler: every turn goes through the dialog runner with persisted state.
+
+The conversation state is saved before any reply is sent: a reply never claims progress
+(an answer taken, a question moved on) that storage did not keep. A failed save fails the
+turn, and the patient gets the adapter's apology instead."""
 
 from __future__ import annotations
 
@@ -6,17 +10,25 @@ import copy
 import logging
 
 from botbuilder.core import ActivityHandler, ConversationState, TurnContext
-from botbuilder.schema import ChannelAccount
+from botbuilder.schema import Activity, ChannelAccount
 
 from bot.people import LOCAL_SERVICE_URL, PersonResolver
 from bot.rendering import to_activity
-from dialogs.base import JSON, DialogContext, UserInput
+from dialogs.base import JSON, UserInput
 from dialogs.menu import MenuDialog
 from dialogs.runner import DialogRunner
 
 log = logging.getLogger(__name__)
 
 STACK_PROPERTY = "dialog_stack"
+
+
+def activity_key(activity: Activity) -> str | None:
+    """An id for the inbound activity, stable when the channel retries its delivery."""
+    if not activity.id:
+        return None
+    conversation = activity.conversation.id if activity.conversation else ""
+    return f"{activity.channel_id or ''}/{conversation}/{activity.id}"
 
 
 class CarebotBot(ActivityHandler):  # type: ignore[misc]
@@ -37,21 +49,24 @@ class CarebotBot(ActivityHandler):  # type: ignore[misc]
         self._people = people
 
     async def on_turn(self, turn_context: TurnContext) -> None:
-        """Handle the turn, then persist conversation state."""
+        """Handle the turn, then persist whatever conversation state is still unsaved."""
         await super().on_turn(turn_context)
         await self._state.save_changes(turn_context)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
-        """Run the user's text or card submission through the dialogs."""
+        """Run the user's text or card submission through the dialogs; save, then reply."""
         activity = turn_context.activity
         person = await self._people.resolve(activity)
         value = activity.value if isinstance(activity.value, dict) else None
-        user_input = UserInput(text=(activity.text or "").strip(), value=value)
+        user_input = UserInput(
+            text=(activity.text or "").strip(), value=value, activity_id=activity_key(activity)
+        )
         stack: list[JSON] = await self._stack.get(turn_context, list) or []
         # The runner works on a copy, so "unchanged" below really means nothing changed.
         result = await self._runner.run_turn(person, user_input, copy.deepcopy(stack))
         if result.stack != stack:  # an unchanged stack costs no write
             await self._stack.set(turn_context, result.stack)
+            await self._state.save_changes(turn_context)
         locale = activity.locale or person.language
         if result.replies:
             await turn_context.send_activities([to_activity(r, locale) for r in result.replies])
@@ -66,7 +81,6 @@ class CarebotBot(ActivityHandler):  # type: ignore[misc]
         if not any(m.id != activity.recipient.id for m in members_added):
             return  # only the bot joined
         person = await self._people.resolve(activity)
-        ctx = DialogContext(person=person, input=UserInput(), state={})
-        self._menu.greet(ctx)
         locale = activity.locale or person.language
-        await turn_context.send_activities([to_activity(r, locale) for r in ctx.replies])
+        replies = self._menu.greeting(person)
+        await turn_context.send_activities([to_activity(r, locale) for r in replies])

@@ -3,18 +3,31 @@
 A dialog is a typed object with its services injected through `__init__`. The runner
 (`dialogs.runner.DialogRunner`) keeps a stack of active dialogs in conversation state; each
 turn it hands the active dialog a `DialogContext` holding the user's input, the person
-talking, the dialog's own JSON state and a list to put replies in. A dialog answers with
-a `Step`: wait for the next input, finish, or start a child dialog.
+talking, the dialog's own JSON state, the turn's shared triage assessments and a list to put
+replies in. A dialog answers with a `Step`: wait for the next input, finish with a typed
+outcome, or start a child dialog (passed as an object, with typed arguments).
+
+Only the stack crosses turns, as JSON: a frame names its dialog by the dialog's `name` (its
+id) and holds its state. Outcomes and arguments are typed values handed over within a turn;
+a dialog that keeps one across turns serialises it into its own state
+(`dialogs.outcomes.TriageOutcome.to_json`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeAlias, TypeVar
+
+if TYPE_CHECKING:
+    from dialogs.assessment import TurnAssessments
+    from dialogs.outcomes import Outcome
 
 JSON: TypeAlias = str | int | float | bool | list["JSON"] | dict[str, "JSON"] | None
 Language = Literal["en", "fr"]
+
+A = TypeVar("A")
+A_contra = TypeVar("A_contra", contravariant=True)
 
 
 @dataclass(frozen=True)
@@ -30,10 +43,14 @@ class Person:
 
 @dataclass(frozen=True)
 class UserInput:
-    """One user turn: typed text and/or the data of a submitted Adaptive Card."""
+    """One user turn: typed text and/or the data of a submitted Adaptive Card.
+
+    ACTIVITY_ID is the channel's id of the inbound activity: a retried delivery carries the
+    same id, so records keyed with it are written once."""
 
     text: str = ""
     value: Mapping[str, JSON] | None = None
+    activity_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +62,13 @@ class Reply:
     card: Mapping[str, JSON] | None = None
 
 
+@dataclass(frozen=True)
+class Opening:
+    """How a capability is started: the words that started it (empty from a button)."""
+
+    text: str = ""
+
+
 @dataclass
 class DialogContext:
     """What a dialog sees during one turn."""
@@ -52,7 +76,9 @@ class DialogContext:
     person: Person
     input: UserInput
     state: dict[str, JSON]
+    assessments: TurnAssessments
     replies: list[Reply] = field(default_factory=list)
+    active: tuple[str, ...] = ()  # ids of the dialogs on the stack at the start of the turn
 
     @property
     def language(self) -> Language:
@@ -75,28 +101,31 @@ class Wait:
 
 @dataclass(frozen=True)
 class Done:
-    """This dialog is finished; the result goes to the parent's `on_child_done`."""
+    """This dialog is finished; the outcome goes to the parent's `on_child_done`."""
 
-    result: Mapping[str, JSON] = field(default_factory=dict)
+    result: Outcome | None = None
 
 
 @dataclass(frozen=True)
-class StartChild:
-    """Push dialog NAME with ARGS on top of this one."""
+class StartChild(Generic[A]):
+    """Push DIALOG, started with ARGS, on top of this one."""
 
-    name: str
-    args: Mapping[str, JSON] = field(default_factory=dict)
-
-
-Step: TypeAlias = Wait | Done | StartChild
+    dialog: Dialog[A]
+    args: A
 
 
-class Dialog(Protocol):
-    """A conversation unit; state lives in `ctx.state`, never on the instance."""
+Step: TypeAlias = Wait | Done | StartChild[Any]
 
-    name: str
 
-    async def begin(self, ctx: DialogContext, args: Mapping[str, JSON]) -> Step:
+class Dialog(Protocol[A_contra]):
+    """A conversation unit started with arguments of type A; state lives in `ctx.state`."""
+
+    @property
+    def name(self) -> str:
+        """The dialog's id: unique in a runner, stored in the persisted stack."""
+        ...
+
+    async def begin(self, ctx: DialogContext, args: A_contra) -> Step:
         """Start: ask the first question or answer at once."""
         ...
 
@@ -104,15 +133,17 @@ class Dialog(Protocol):
         """Handle the user's next input while this dialog is on top."""
         ...
 
-    async def on_child_done(
-        self, ctx: DialogContext, child: str, result: Mapping[str, JSON]
-    ) -> Step:
-        """A child this dialog started has finished."""
+    async def on_child_done(self, ctx: DialogContext, child: str, result: Outcome | None) -> Step:
+        """A child this dialog started (id CHILD) has finished with RESULT."""
         ...
 
 
 class Interrupt(Protocol):
-    """Checked on every user turn before the active dialog (e.g. red-flag detection)."""
+    """Checked on every user turn before the active dialog (red flags, cancel, help).
+
+    The step it returns decides what happens to the stack: `Done` ends every dialog, `Wait`
+    keeps the stack as it was (the replies were all the turn needed), and `StartChild` starts
+    that dialog afresh on top of the root."""
 
     async def check(self, ctx: DialogContext) -> Step | None:
         """Return a step (after queuing replies) to take over, or None to let the turn pass."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from dialogs.base import Language
+from dialogs.base import DialogContext, Language
 from dialogs.triage.models import TriageResult, VitalReading
 
 
@@ -54,6 +54,13 @@ class TriageRecorder(Protocol):
     async def record_triage(self, record: TriageRecord) -> None:
         """Store the interview and the outcome (idempotent on `record.key`)."""
         ...
+
+
+def record_key(ctx: DialogContext, now: datetime, what: str) -> str:
+    """The idempotency key of a record started on this turn: the activity id when the channel
+    gave one (a retried delivery carries the same id), else the time."""
+    turn = ctx.input.activity_id or now.isoformat()
+    return f"{ctx.person.account_id}/{turn}/{what}"
 
 
 def latest_by_kind(readings: Sequence[VitalReading]) -> list[VitalReading]:

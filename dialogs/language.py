@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Protocol
 
-from dialogs.base import JSON, DialogContext, Done, Language, Step, Wait
+from dialogs.base import DialogContext, Done, Language, Opening, Step, Wait
+from dialogs.outcomes import LanguageChosen, Outcome
 from dialogs.texts import LANGUAGE_WORDS, SUPPORTED_LANGUAGES, message, normalise
 
 
@@ -37,7 +37,7 @@ class LanguageDialog:
     def __init__(self, preferences: LanguagePreferences) -> None:
         self._preferences = preferences
 
-    async def begin(self, ctx: DialogContext, args: Mapping[str, JSON]) -> Step:
+    async def begin(self, ctx: DialogContext, args: Opening) -> Step:
         """Ask which language."""
         ctx.say(message("language_ask", ctx.language), suggestions=("English", "Français"))
         return Wait()
@@ -50,10 +50,8 @@ class LanguageDialog:
             return Wait()
         await self._preferences.set_language(ctx.person.account_id, choice)
         ctx.say(message("language_set", choice))
-        return Done({"language": choice})
+        return Done(LanguageChosen(choice))
 
-    async def on_child_done(
-        self, ctx: DialogContext, child: str, result: Mapping[str, JSON]
-    ) -> Step:
+    async def on_child_done(self, ctx: DialogContext, child: str, result: Outcome | None) -> Step:
         """This dialog starts no children."""
         return Done()

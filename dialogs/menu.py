@@ -1,108 +1,157 @@
-"""The root dialog: greets, offers what the bot can do, answers help and unknown input."""
+"""The root dialog: greets, offers what the bot can do, answers help and unknown input, and
+hands a consultation outcome on to booking."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
-from dialogs.base import JSON, DialogContext, Done, Language, StartChild, Step
+from dialogs.assessment import mentions_symptom
+from dialogs.base import (
+    Dialog,
+    DialogContext,
+    Done,
+    Language,
+    Opening,
+    Person,
+    Reply,
+    StartChild,
+    Step,
+)
+from dialogs.commands import CAPABILITIES, Capability, Command, capability_named, command_in
+from dialogs.outcomes import Outcome, TriageOutcome, triage_outcome_of
 from dialogs.texts import CAPABILITY_LABELS, message, normalise
 from dialogs.triage.advice import EmergencyNumbers
 
 GREETING_WORDS = frozenset({"hello", "hi", "hey", "bonjour", "salut", "bonsoir", "coucou", "start"})
-HELP_WORDS = frozenset({"help", "aide", "menu", "options", "?", "aidez moi"})
 LANGUAGE_WORDS = frozenset({"language", "langue", "change language", "changer de langue"})
 
-SymptomDetector = Callable[[str, Language], bool]
-
-# Patient words for each capability, matched on normalised text.
-CAPABILITY_WORDS: dict[str, tuple[str, ...]] = {
+# Patient words for each capability, matched loosely on normalised text at the menu.
+CAPABILITY_WORDS: dict[Capability, tuple[str, ...]] = {
     "triage": ("check symptoms", "symptom", "i feel", "sick", "pain", "symptome", "malade", "mal "),
     "vitals": ("my vitals", "vitals", "readings", "mes constantes", "constantes", "mesures"),
     "booking": ("book", "appointment", "visit", "rendez vous", "rdv", "consultation"),
 }
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """The dialogs the menu offers; None where the capability is not built or not enabled."""
+
+    triage: Dialog[Opening] | None = None
+    vitals: Dialog[Opening] | None = None
+    booking: Dialog[TriageOutcome | None] | None = None
+    language: Dialog[Opening] | None = None
+
+    def offered(self) -> tuple[Capability, ...]:
+        """The capabilities that can be started, in the order the menu lists them."""
+        return tuple(c for c in CAPABILITIES if getattr(self, c) is not None)
+
+
 class MenuDialog:
-    """Root of every conversation: routes to the capabilities that are registered."""
+    """Root of every conversation: routes to the capabilities it was given."""
 
     name = "menu"
 
-    def __init__(
-        self,
-        capabilities: Sequence[str],
-        emergency: EmergencyNumbers,
-        mentions_symptom: SymptomDetector | None = None,
-    ) -> None:
-        self._capabilities = [c for c in CAPABILITY_LABELS if c in capabilities]
+    def __init__(self, capabilities: Capabilities, emergency: EmergencyNumbers) -> None:
+        self.capabilities = capabilities
         self._emergency = emergency
-        self._mentions_symptom = mentions_symptom
 
-    def _options(self, ctx: DialogContext) -> tuple[str, ...]:
-        return tuple(CAPABILITY_LABELS[c][ctx.language] for c in self._capabilities)
+    def _options(self, language: Language) -> tuple[str, ...]:
+        return tuple(CAPABILITY_LABELS[c][language] for c in self.capabilities.offered())
 
-    def _options_text(self, ctx: DialogContext) -> str:
-        options = self._options(ctx)
+    def _options_text(self, ctx: DialogContext | Person) -> str:
+        options = self._options(ctx.language)
         if len(options) <= 1:
             return "".join(options)
         return f"{', '.join(options[:-1])} {message('or', ctx.language)} {options[-1]}"
 
-    def greet(self, ctx: DialogContext) -> None:
-        """Greet the person by name and offer the capabilities."""
-        first_name = ctx.person.display_name.split(" ")[0] or ctx.person.display_name
-        ctx.say(message("greeting", ctx.language, name=first_name))
+    def greeting(self, person: Person) -> list[Reply]:
+        """Greet PERSON by name and offer the capabilities."""
+        first_name = person.display_name.split(" ")[0] or person.display_name
+        return [
+            Reply(message("greeting", person.language, name=first_name)),
+            Reply(
+                message("offer", person.language, options=self._options_text(person)),
+                suggestions=self._options(person.language),
+            ),
+        ]
+
+    def offer(self, ctx: DialogContext) -> None:
+        """Offer the capabilities."""
         ctx.say(
             message("offer", ctx.language, options=self._options_text(ctx)),
-            suggestions=self._options(ctx),
+            suggestions=self._options(ctx.language),
         )
 
-    async def begin(self, ctx: DialogContext, args: Mapping[str, JSON]) -> Step:
+    def help(self, ctx: DialogContext) -> None:
+        """Say what the bot can do and how to reach emergency services."""
+        ctx.say(
+            message(
+                "help",
+                ctx.language,
+                options=self._options_text(ctx),
+                emergency=self._emergency.label(ctx.language),
+            ),
+            suggestions=self._options(ctx.language),
+        )
+
+    def start(self, ctx: DialogContext, capability: Capability, text: str = "") -> Step:
+        """Start CAPABILITY, or say honestly that it is not available and offer the rest."""
+        caps = self.capabilities
+        if capability == "triage" and caps.triage is not None:
+            return StartChild(caps.triage, Opening(text))
+        if capability == "vitals" and caps.vitals is not None:
+            return StartChild(caps.vitals, Opening(text))
+        if capability == "booking" and caps.booking is not None:
+            return StartChild(caps.booking, None)
+        ctx.say(message(f"{capability}_unavailable", ctx.language))
+        self.offer(ctx)
+        return Done()
+
+    async def begin(self, ctx: DialogContext, args: Opening) -> Step:
         """Route the input to a capability, or answer greeting, help and unknown input."""
         text = normalise(ctx.input.text)
         padded = f" {text} "
         if not text and not ctx.input.value:
-            self.greet(ctx)
+            for reply in self.greeting(ctx.person):
+                ctx.send(reply)
             return Done()
-        for capability in self._capabilities:
+        for capability in self.capabilities.offered():
             labels = {normalise(label) for label in CAPABILITY_LABELS[capability].values()}
             if text in labels or any(w in padded for w in CAPABILITY_WORDS[capability]):
-                return StartChild(capability, {"text": ctx.input.text})
-        if text in LANGUAGE_WORDS:
-            return StartChild("language")
-        if (
-            "triage" in self._capabilities
-            and self._mentions_symptom is not None
-            and self._mentions_symptom(ctx.input.text, ctx.language)
-        ):
+                return self.start(ctx, capability, ctx.input.text)
+        if text in LANGUAGE_WORDS and self.capabilities.language is not None:
+            return StartChild(self.capabilities.language, Opening(ctx.input.text))
+        if self.capabilities.triage is not None and mentions_symptom(ctx.assessments.words()):
             # "a bit breathless since this morning": the story itself starts a triage.
-            return StartChild("triage", {"text": ctx.input.text})
+            return StartChild(self.capabilities.triage, Opening(ctx.input.text))
+        named = capability_named(ctx.input.text)
+        if named is not None:  # asked for by name, but not offered here
+            return self.start(ctx, named)
+        command = command_in(ctx.input.text)
         if text in GREETING_WORDS or text.split(" ")[0] in GREETING_WORDS:
-            self.greet(ctx)
-        elif text in HELP_WORDS:
-            ctx.say(
-                message(
-                    "help",
-                    ctx.language,
-                    options=self._options_text(ctx),
-                    emergency=self._emergency.label(ctx.language),
-                ),
-                suggestions=self._options(ctx),
-            )
+            for reply in self.greeting(ctx.person):
+                ctx.send(reply)
+        elif command in (Command.HELP, Command.MENU):
+            self.help(ctx)
+        elif command is Command.CANCEL:  # nothing is under way: say what can be done
+            self.offer(ctx)
         else:
             ctx.say(
                 message("unknown", ctx.language, options=self._options_text(ctx)),
-                suggestions=self._options(ctx),
+                suggestions=self._options(ctx.language),
             )
         return Done()
 
     async def resume(self, ctx: DialogContext) -> Step:
         """The menu never waits; a resumed menu starts over."""
-        return await self.begin(ctx, {})
+        return await self.begin(ctx, Opening(ctx.input.text))
 
-    async def on_child_done(
-        self, ctx: DialogContext, child: str, result: Mapping[str, JSON]
-    ) -> Step:
+    async def on_child_done(self, ctx: DialogContext, child: str, result: Outcome | None) -> Step:
         """A capability finished: hand a consultation outcome on to booking when it exists
         (from triage, or from a triage the vitals review led into)."""
-        if "booking" in self._capabilities and result.get("book"):
-            return StartChild("booking", result)
+        outcome = triage_outcome_of(result)
+        booking = self.capabilities.booking
+        if booking is not None and outcome is not None and outcome.book:
+            return StartChild(booking, outcome)
         return Done()

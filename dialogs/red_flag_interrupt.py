@@ -7,11 +7,11 @@ import logging
 from datetime import UTC, datetime
 
 from dialogs.base import DialogContext, Done, Reply, Step
-from dialogs.evidence import InterviewItem, TriageRecord, TriageRecorder
-from dialogs.triage import TriageResult, assess
+from dialogs.evidence import InterviewItem, TriageRecord, TriageRecorder, record_key
+from dialogs.outcomes import TriageOutcome
+from dialogs.triage import TriageResult
 from dialogs.triage.advice import EmergencyNumbers, advice_for
 from dialogs.triage_cards import outcome_card
-from dialogs.triage_dialog import outcome_result
 
 _log = logging.getLogger(__name__)
 _WHY = {"en": "Why:", "fr": "Pourquoi :"}
@@ -31,7 +31,7 @@ class RedFlagInterrupt:
         text = ctx.input.text.strip()
         if not text:
             return None
-        result = assess(text, language=ctx.language)
+        result = ctx.assessments.words()
         if not result.level.is_emergency or not result.red_flags:
             return None
         advice = advice_for(result.level, ctx.language, self._emergency)
@@ -46,27 +46,22 @@ class RedFlagInterrupt:
             )
         )
         patient = ctx.person.fhir_reference
-        now = datetime.now(UTC)
         if self._recorder is not None and patient:
-            await _record(self._recorder, patient, ctx, text, result, now)
-        done = outcome_result(result, self._emergency.number(ctx.language))
-        return Done({**done, "interrupted": True})
+            await _record(self._recorder, patient, ctx, text, result)
+        number = self._emergency.number(ctx.language)
+        return Done(TriageOutcome.of(result, number, interrupted=True))
 
 
 async def _record(
-    recorder: TriageRecorder,
-    patient: str,
-    ctx: DialogContext,
-    text: str,
-    result: TriageResult,
-    now: datetime,
+    recorder: TriageRecorder, patient: str, ctx: DialogContext, text: str, result: TriageResult
 ) -> None:
     """Store the red-flag outcome; a failed write is logged, the advice already given."""
     item = InterviewItem("complaint", "red flag", text)
+    now = datetime.now(UTC)
     try:
         await recorder.record_triage(
             TriageRecord(
-                key=f"{ctx.person.account_id}/{now.isoformat()}/red-flag",
+                key=record_key(ctx, now, "red-flag"),
                 patient=patient,
                 language=ctx.language,
                 items=(item,),

@@ -47,6 +47,26 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "fr": "Veuillez choisir anglais ou français.",
     },
     "or": {"en": "or", "fr": "ou"},
+    "cancelled": {
+        "en": "All right, I have stopped that.",
+        "fr": "Très bien, j'ai arrêté.",
+    },
+    "help_midway": {
+        "en": 'To go on, answer my last question. Say "cancel" to stop, or "menu" to start over.',
+        "fr": "Pour continuer, répondez à ma dernière question. Dites « annuler » pour arrêter, ou « menu » pour recommencer.",
+    },
+    "booking_unavailable": {
+        "en": "Booking a visit through me is coming, but it is not available yet. Please contact your clinic to book.",
+        "fr": "La prise de rendez-vous avec moi arrive bientôt, mais elle n'est pas encore disponible. Contactez votre cabinet pour prendre rendez-vous.",
+    },
+    "triage_unavailable": {
+        "en": "Checking symptoms is not available here.",
+        "fr": "La vérification des symptômes n'est pas disponible ici.",
+    },
+    "vitals_unavailable": {
+        "en": "Showing your device readings is not available here.",
+        "fr": "L'affichage des mesures de vos appareils n'est pas disponible ici.",
+    },
 }
 
 CAPABILITY_LABELS: dict[str, dict[Language, str]] = {

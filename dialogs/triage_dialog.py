@@ -2,8 +2,9 @@
 
 Services come through `__init__`: a `VitalsSource` for the patient's recent device vitals,
 a `TriageRecorder` for the QuestionnaireResponse and outcome, and the locale's emergency
-numbers. All state lives in `ctx.state` as JSON. A consultation outcome finishes with
-`Done({"level", "window_hours", "book": True, ...})` for the runner to route to booking.
+numbers; the engine and its knowledge come with the turn (`ctx.assessments`). All state
+lives in `ctx.state` as JSON. The dialog finishes with a `TriageOutcome`, which the menu hands
+to booking when it calls for a visit.
 """
 
 from __future__ import annotations
@@ -13,21 +14,20 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from dialogs.base import JSON, DialogContext, Done, Language, Reply, Step, Wait
-from dialogs.evidence import InterviewItem, TriageRecord, TriageRecorder, VitalsSource
-from dialogs.triage import (
-    Level,
-    Patient,
-    TriageResult,
-    VitalKind,
-    VitalReading,
-    assess,
-    mentions_symptom,
+from dialogs.assessment import mentions_symptom
+from dialogs.base import JSON, DialogContext, Done, Language, Opening, Reply, Step, Wait
+from dialogs.evidence import (
+    InterviewItem,
+    TriageRecord,
+    TriageRecorder,
+    VitalsSource,
+    record_key,
 )
+from dialogs.outcomes import Outcome, TriageOutcome
+from dialogs.triage import Patient, TriageResult, VitalKind, VitalReading
 from dialogs.triage.advice import EmergencyNumbers, advice_for
 from dialogs.triage.context_text import parse_age
 from dialogs.triage.interview import MAX_QUESTIONS, next_question
-from dialogs.triage.knowledge_base import load_knowledge
 from dialogs.triage.normalise import normalise
 from dialogs.triage_cards import ANSWER_LABELS, NO, UNSURE, YES, outcome_card, question_card
 
@@ -174,22 +174,38 @@ class TriageDialog:
 
     def _assess(self, ctx: DialogContext) -> TriageResult:
         age = ctx.state.get("age")
-        return assess(
+        return ctx.assessments.of(
             str(ctx.state.get("text", "")),
-            language=ctx.language,
             patient=Patient(age_years=float(age) if isinstance(age, int | float) else None),
             device_vitals=_readings_from_json(ctx.state.get("vitals")),
             answers=self._answers(ctx),
         )
 
+    @staticmethod
+    def _add_text(ctx: DialogContext, words: str) -> None:
+        """Add WORDS to the story, and remember which findings the story itself names."""
+        text = f"{ctx.state.get('text', '')}\n{words}".strip()
+        ctx.state["text"] = text
+        focus: list[JSON] = [*sorted(ctx.assessments.of(text).present_ids)]
+        ctx.state["focus"] = focus
+
+    @staticmethod
+    def _focus(ctx: DialogContext) -> list[str]:
+        raw = ctx.state.get("focus")
+        if isinstance(raw, list):
+            return [str(x) for x in raw]
+        return sorted(ctx.assessments.of(str(ctx.state.get("text", ""))).present_ids)
+
     # ---- dialog protocol ----
 
-    async def begin(self, ctx: DialogContext, args: Mapping[str, JSON]) -> Step:
+    async def begin(self, ctx: DialogContext, args: Opening) -> Step:
         """Load recent device vitals, then triage the opening words or ask for them."""
         ctx.state.update(
             {"text": "", "answers": {}, "asked": [], "items": [], "vitals": [], "pending": None}
         )
-        ctx.state["started"] = self._clock().isoformat()
+        now = self._clock()
+        ctx.state["started"] = now.isoformat()
+        ctx.state["record_key"] = record_key(ctx, now, "triage")
         patient = ctx.person.fhir_reference
         if self._vitals is not None and patient:
             try:
@@ -201,8 +217,8 @@ class TriageDialog:
                 # Triage goes on from the words alone; the patient is told so.
                 _log.exception("device vitals unavailable for triage")
                 ctx.say(_text("vitals_unavailable", ctx.language))
-        opening = str(args.get("text") or "")
-        if opening and mentions_symptom(opening, ctx.language):
+        opening = args.text.strip()
+        if opening and mentions_symptom(ctx.assessments.of(opening)):
             return await self._take_description(ctx, opening)
         vitals_result = self._assess(ctx)
         if vitals_result.level.is_emergency:
@@ -220,9 +236,7 @@ class TriageDialog:
             return await self._take_answer(ctx, pending)
         return await self._take_description(ctx, ctx.input.text)
 
-    async def on_child_done(
-        self, ctx: DialogContext, child: str, result: Mapping[str, JSON]
-    ) -> Step:
+    async def on_child_done(self, ctx: DialogContext, child: str, result: Outcome | None) -> Step:
         """Triage starts no children."""
         return Done(result)
 
@@ -235,9 +249,9 @@ class TriageDialog:
         return Wait()
 
     async def _take_description(self, ctx: DialogContext, words: str) -> Step:
-        if not mentions_symptom(words, ctx.language) and not ctx.state.get("described_once"):
+        if not mentions_symptom(ctx.assessments.of(words)) and not ctx.state.get("described_once"):
             return self._ask_description(ctx, again=True)
-        ctx.state["text"] = f"{ctx.state.get('text', '')}\n{words}".strip()
+        self._add_text(ctx, words)
         self._add_item(ctx, "complaint", _text("complaint", ctx.language), words, None)
         return await self._next(ctx)
 
@@ -258,18 +272,18 @@ class TriageDialog:
 
     async def _take_answer(self, ctx: DialogContext, pending: str) -> Step:
         answer, extra = parse_answer(ctx.input.text, ctx.input.value)
-        symptom = load_knowledge().symptoms[pending]
+        symptom = ctx.assessments.knowledge.symptoms[pending]
         question = symptom.ask[ctx.language] if symptom.ask else symptom.name[ctx.language]
         if answer is None:
-            extra_result = assess(extra)
-            if not extra_result.findings and not ctx.state.get("yes_no_reprompted"):
+            # The extra words are the whole message here: the turn's own assessment serves.
+            if not ctx.assessments.words().findings and not ctx.state.get("yes_no_reprompted"):
                 ctx.state["yes_no_reprompted"] = True
                 ctx.say(_text("yes_no_again", ctx.language))
                 return Wait()
             answer = UNSURE
         ctx.state["yes_no_reprompted"] = False
         if extra:
-            ctx.state["text"] = f"{ctx.state.get('text', '')}\n{extra}".strip()
+            self._add_text(ctx, extra)
         answers = self._answers(ctx)
         if answer in (YES, NO):
             answers[pending] = answer == YES
@@ -289,8 +303,7 @@ class TriageDialog:
             ctx.state["pending"] = AGE
             ctx.say(_text("age", ctx.language))
             return Wait()
-        focus = assess(str(ctx.state.get("text", ""))).present_ids
-        question = next_question(result, asked, focus=focus)
+        question = next_question(result, asked, ctx.assessments.knowledge, focus=self._focus(ctx))
         if question is None or question.symptom.ask is None:
             return await self._finish(ctx, result)
         ctx.state["asked"] = [*asked, question.symptom.id]
@@ -323,7 +336,7 @@ class TriageDialog:
         except Exception:
             # The advice has been given; a failed write is logged for the operators to replay.
             _log.exception("triage record not written")
-        return Done(outcome_result(result, self._emergency.number(language)))
+        return Done(TriageOutcome.of(result, self._emergency.number(language)))
 
     async def _record(self, ctx: DialogContext, result: TriageResult) -> None:
         patient = ctx.person.fhir_reference
@@ -333,10 +346,12 @@ class TriageDialog:
         interview = tuple(
             _item(i) for i in (items if isinstance(items, list) else []) if isinstance(i, dict)
         )
-        started = str(ctx.state.get("started", ""))
+        key = ctx.state.get("record_key")
+        if not isinstance(key, str):  # a triage begun before keys came from activities
+            key = f"{ctx.person.account_id}/{ctx.state.get('started', '')}"
         await self._recorder.record_triage(
             TriageRecord(
-                key=f"{ctx.person.account_id}/{started}",
+                key=key,
                 patient=patient,
                 language=ctx.language,
                 items=interview,
@@ -354,17 +369,3 @@ def _item(raw: Mapping[str, JSON]) -> InterviewItem:
         answer=str(raw.get("answer")),
         answer_yes=yes if isinstance(yes, bool) else None,
     )
-
-
-def outcome_result(result: TriageResult, emergency_number: str) -> dict[str, JSON]:
-    """The `Done` result of a triage: level, window, whether to book, reasons, red flags."""
-    level = result.level
-    return {
-        "level": level.value,
-        "window_hours": level.window_hours,
-        "book": level in (Level.CONSULTATION_24, Level.CONSULTATION),
-        "emergency_number": emergency_number if level.is_emergency else None,
-        "reasons": [r.text for r in result.reasons if r.level is level],
-        "red_flags": [r.rule for r in result.red_flags],
-        "findings": [f.id for f in result.findings if f.present],
-    }

@@ -5,13 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from dialogs.base import JSON, DialogContext, Done, Language, Reply, StartChild, Step, Wait
+from dialogs.base import (
+    Dialog,
+    DialogContext,
+    Done,
+    Language,
+    Opening,
+    Reply,
+    StartChild,
+    Step,
+    Wait,
+)
 from dialogs.evidence import TriageRecorder, VitalsSource, latest_by_kind
-from dialogs.triage import Level, VitalKind, VitalReading, assess
-from dialogs.triage.knowledge_base import load_knowledge
+from dialogs.outcomes import Outcome, VitalsOutcome, triage_outcome_of
+from dialogs.triage import Level, VitalKind, VitalReading
+from dialogs.triage.knowledge_base import Knowledge
 from dialogs.triage.vitals_judge import judge_vitals
 from dialogs.triage_cards import image_card
 from dialogs.triage_dialog import parse_answer
@@ -109,8 +120,10 @@ def _value(reading: VitalReading, diastolic: VitalReading | None, language: Lang
     return number + UNITS[reading.kind][language]
 
 
-def _status(readings: Sequence[VitalReading], language: Language) -> tuple[str, bool]:
-    judged = judge_vitals(readings, frozenset(), load_knowledge())
+def _status(
+    readings: Sequence[VitalReading], language: Language, knowledge: Knowledge
+) -> tuple[str, bool]:
+    judged = judge_vitals(readings, frozenset(), knowledge)
     hits = [j for j in judged if j.band.level is not None or j.band.id == "fever"]
     if not hits:
         return TEXTS["normal"][language], False
@@ -119,7 +132,11 @@ def _status(readings: Sequence[VitalReading], language: Language) -> tuple[str, 
 
 
 def describe_latest(
-    readings: Sequence[VitalReading], now: datetime, language: Language, zone: tzinfo
+    readings: Sequence[VitalReading],
+    now: datetime,
+    language: Language,
+    zone: tzinfo,
+    knowledge: Knowledge,
 ) -> list[str]:
     """One plain-word sentence per vital sign: value, when, device, normal or not."""
     latest = {r.kind: r for r in latest_by_kind(readings)}
@@ -130,7 +147,7 @@ def describe_latest(
             continue
         diastolic = latest.get(VitalKind.DIASTOLIC_BP) if kind is VitalKind.SYSTOLIC_BP else None
         judged = [reading, *([diastolic] if diastolic else [])]
-        status, _ = _status(judged, language)
+        status, _ = _status(judged, language, knowledge)
         moment = reading.time.astimezone(zone) if reading.time else None
         lines.append(
             TEXTS["reading"][language].format(
@@ -145,30 +162,32 @@ def describe_latest(
 
 
 class VitalsDialog:
-    """Shows the patient's device vitals; abnormal recent values lead into triage."""
+    """Shows the patient's device vitals; abnormal recent values lead into TRIAGE."""
 
     name = "vitals"
 
     def __init__(
         self,
         source: VitalsSource,
+        triage: Dialog[Opening],
         recorder: TriageRecorder | None = None,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         zone: tzinfo = UTC,
     ) -> None:
         self._source = source
+        self._triage = triage
         self._recorder = recorder
         self._clock = clock
         self._zone = zone
 
-    async def begin(self, ctx: DialogContext, args: Mapping[str, JSON]) -> Step:
+    async def begin(self, ctx: DialogContext, args: Opening) -> Step:
         """Read a week of readings, show them, and offer triage when they are abnormal."""
         language = ctx.language
         patient = ctx.person.fhir_reference
         if not patient:
             ctx.say(TEXTS["no_record"][language])
-            return Done()
+            return Done(VitalsOutcome(readings=0))
         now = self._clock()
         try:
             readings = list(
@@ -177,40 +196,51 @@ class VitalsDialog:
         except Exception:
             _log.exception("vitals unavailable")
             ctx.say(TEXTS["unavailable"][language])
-            return Done()
+            return Done(VitalsOutcome(readings=0))
         if not readings:
             ctx.say(TEXTS["none"][language])
-            return Done()
-        lines = describe_latest(readings, now, language, self._zone)
+            return Done(VitalsOutcome(readings=0))
+        knowledge = ctx.assessments.knowledge
+        lines = describe_latest(readings, now, language, self._zone, knowledge)
         png = await asyncio.to_thread(render_trend_png, readings, language)
         card = image_card(
             TEXTS["title"][language], png_data_uri(png), TEXTS["alt"][language], lines
         )
         ctx.send(Reply(text="\n".join(lines), card=card))
         recent = [r for r in readings if r.time is None or r.time >= now - RECENT]
-        level = assess("", device_vitals=latest_by_kind(recent)).level
+        ctx.state["readings"] = len(readings)
+        level = ctx.assessments.of("", device_vitals=latest_by_kind(recent)).level
         if level.is_emergency:
+            ctx.state["attention"] = True
             ctx.say(TEXTS["urgent"][language])
-            return StartChild("triage", {"text": ""})
+            return StartChild(self._triage, Opening())
         if level.rank > Level.SELF_CARE.rank and any(
-            j.band.level is not None for j in judge_vitals(recent, frozenset(), load_knowledge())
+            j.band.level is not None for j in judge_vitals(recent, frozenset(), knowledge)
         ):
+            ctx.state["attention"] = True
             ctx.state["pending"] = OFFER_TRIAGE
             labels = ("Yes", "No") if language == "en" else ("Oui", "Non")
             ctx.say(TEXTS["offer"][language], suggestions=labels)
             return Wait()
-        return Done()
+        return Done(self._outcome(ctx))
+
+    @staticmethod
+    def _outcome(ctx: DialogContext, result: Outcome | None = None) -> VitalsOutcome:
+        shown = ctx.state.get("readings")
+        return VitalsOutcome(
+            readings=shown if isinstance(shown, int) else 0,
+            attention=ctx.state.get("attention") is True,
+            triage=triage_outcome_of(result),
+        )
 
     async def resume(self, ctx: DialogContext) -> Step:
         """Yes to the triage offer starts triage; anything else ends here."""
         answer, _ = parse_answer(ctx.input.text, ctx.input.value)
         if ctx.state.get("pending") == OFFER_TRIAGE and answer == "yes":
-            return StartChild("triage", {"text": ""})
+            return StartChild(self._triage, Opening())
         ctx.say(TEXTS["ok"][ctx.language])
-        return Done()
+        return Done(self._outcome(ctx))
 
-    async def on_child_done(
-        self, ctx: DialogContext, child: str, result: Mapping[str, JSON]
-    ) -> Step:
+    async def on_child_done(self, ctx: DialogContext, child: str, result: Outcome | None) -> Step:
         """Pass triage's outcome up, so a consultation can go on to booking."""
-        return Done(result)
+        return Done(self._outcome(ctx, result))

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from dialogs.base import JSON, DialogContext, Done, Person, Step, UserInput, Wait
+from dialogs.assessment import TriageEngine
+from dialogs.base import JSON, DialogContext, Done, Opening, Person, Step, UserInput, Wait
 from dialogs.language import LanguageDialog, parse_language
-from dialogs.menu import MenuDialog
+from dialogs.menu import Capabilities, MenuDialog
+from dialogs.outcomes import Outcome, TriageOutcome
 from dialogs.runner import DialogRunner
+from dialogs.triage import Level
 from dialogs.triage.advice import EmergencyNumbers
+from dialogs.triage.knowledge_base import load_knowledge
+from tests.triage.driver import RememberedLanguages
 
 ALICE = Person(account_id="a1", display_name="Alice Martin", language="en")
-
-
-class RememberedLanguages:
-    """Records language choices like the account repository does."""
-
-    def __init__(self) -> None:
-        self.chosen: dict[str, str] = {}
-
-    async def set_language(self, account_id: str, language: str) -> None:
-        self.chosen[account_id] = language
 
 
 class EchoCapability:
@@ -28,23 +21,22 @@ class EchoCapability:
 
     name = "triage"
 
-    async def begin(self, ctx: DialogContext, args: Mapping[str, JSON]) -> Step:
-        ctx.say(f"started with {args.get('text')}")
+    async def begin(self, ctx: DialogContext, args: Opening) -> Step:
+        ctx.say(f"started with {args.text}")
         return Wait()
 
     async def resume(self, ctx: DialogContext) -> Step:
         ctx.say(f"got {ctx.input.text}")
-        return Done({"level": "self_care"})
+        return Done(TriageOutcome(Level.SELF_CARE))
 
-    async def on_child_done(
-        self, ctx: DialogContext, child: str, result: Mapping[str, JSON]
-    ) -> Step:
+    async def on_child_done(self, ctx: DialogContext, child: str, result: Outcome | None) -> Step:
         return Done()
 
 
 def runner(languages: RememberedLanguages) -> DialogRunner:
-    dialogs = [LanguageDialog(languages), EchoCapability()]
-    return DialogRunner(MenuDialog([d.name for d in dialogs], EmergencyNumbers()), dialogs)
+    language, echo = LanguageDialog(languages), EchoCapability()
+    menu = MenuDialog(Capabilities(triage=echo, language=language), EmergencyNumbers())
+    return DialogRunner(menu, [language, echo], engine=TriageEngine(load_knowledge()))
 
 
 async def turn(run: DialogRunner, stack: list[JSON], text: str) -> tuple[list[str], list[JSON]]:

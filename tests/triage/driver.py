@@ -1,24 +1,26 @@
-"""A tiny driver for scripted dialog tests: plays turns through the real runner, with
-the stack round-tripped through JSON each turn as the bot's storage does."""
+"""A tiny driver for scripted dialog tests: plays turns through the runner the service
+builds (`bot.app.build_runner`), with the stack round-tripped through JSON each turn as the
+bot's storage does."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
+from bot.app import DialogServices, build_runner
 from dialogs.base import JSON, Dialog, DialogContext, Done, Person, Reply, Step, UserInput, Wait
-from dialogs.evidence import TriageRecord
-from dialogs.menu import MenuDialog
-from dialogs.red_flag_interrupt import RedFlagInterrupt
+from dialogs.evidence import TriageRecord, TriageRecorder, VitalsSource
+from dialogs.outcomes import Outcome, TriageOutcome
 from dialogs.runner import DialogRunner
-from dialogs.triage import VitalReading, mentions_symptom
+from dialogs.triage import VitalReading
 from dialogs.triage.advice import EmergencyNumbers
+from dialogs.triage.knowledge_base import load_knowledge
 
-
-def _menu(names: list[str]) -> MenuDialog:
-    return MenuDialog(names, EmergencyNumbers(), mentions_symptom)
+ALICE = Person("a1", "Alice Martin", fhir_reference="Patient/1", language="en")
+CLAIRE = Person("c1", "Claire Dubois", fhir_reference="Patient/2", language="fr")
 
 
 class FakeVitalsSource:
@@ -36,13 +38,30 @@ class FakeVitalsSource:
 
 
 class FakeRecorder:
-    """Keeps records in a list."""
+    """Keeps records in memory; like the FHIR recorder, idempotent on the key."""
 
     def __init__(self) -> None:
-        self.records: list[TriageRecord] = []
+        self.by_key: dict[str, TriageRecord] = {}
+        self.attempts = 0
+
+    @property
+    def records(self) -> list[TriageRecord]:
+        """The records kept, first written first."""
+        return list(self.by_key.values())
 
     async def record_triage(self, record: TriageRecord) -> None:
-        self.records.append(record)
+        self.attempts += 1
+        self.by_key.setdefault(record.key, record)
+
+
+class RememberedLanguages:
+    """Records language choices like the account repository does."""
+
+    def __init__(self) -> None:
+        self.chosen: dict[str, str] = {}
+
+    async def set_language(self, account_id: str, language: str) -> None:
+        self.chosen[account_id] = language
 
 
 class FakeBooking:
@@ -51,19 +70,17 @@ class FakeBooking:
     name = "booking"
 
     def __init__(self) -> None:
-        self.started_with: list[dict[str, JSON]] = []
+        self.started_with: list[TriageOutcome | None] = []
 
-    async def begin(self, ctx: DialogContext, args: Mapping[str, JSON]) -> Step:
-        self.started_with.append(dict(args))
+    async def begin(self, ctx: DialogContext, args: TriageOutcome | None) -> Step:
+        self.started_with.append(args)
         ctx.say("booking started")
         return Done()
 
     async def resume(self, ctx: DialogContext) -> Step:
         return Wait()
 
-    async def on_child_done(
-        self, ctx: DialogContext, child: str, result: Mapping[str, JSON]
-    ) -> Step:
+    async def on_child_done(self, ctx: DialogContext, child: str, result: Outcome | None) -> Step:
         return Done()
 
 
@@ -72,25 +89,27 @@ class Conversation:
     """One conversation: send words or card data, read the bot's replies."""
 
     person: Person
-    dialogs: Sequence[Dialog]
-    interrupts: Sequence[RedFlagInterrupt] = ()
+    runner: DialogRunner
     stack: list[JSON] = field(default_factory=list)
     last: tuple[Reply, ...] = ()
 
-    @property
-    def runner(self) -> DialogRunner:
-        return DialogRunner(_menu([d.name for d in self.dialogs]), self.dialogs, self.interrupts)
-
-    async def send(self, text: str = "", value: Mapping[str, JSON] | None = None) -> list[str]:
+    async def send(
+        self,
+        text: str = "",
+        value: Mapping[str, JSON] | None = None,
+        *,
+        activity_id: str | None = None,
+    ) -> list[str]:
         """Play one turn; returns the reply texts."""
-        result = await self.runner.run_turn(self.person, UserInput(text, value), self.stack)
+        user_input = UserInput(text, value, activity_id=activity_id)
+        result = await self.runner.run_turn(self.person, user_input, self.stack)
         self.stack = json.loads(json.dumps(result.stack))  # persisted between turns
         self.last = result.replies
         return [r.text for r in result.replies]
 
     @property
     def active(self) -> list[str]:
-        """Names of the dialogs on the stack, bottom first."""
+        """Ids of the dialogs on the stack, bottom first."""
         return [str(f["name"]) for f in self.stack if isinstance(f, dict)]
 
     @property
@@ -103,3 +122,29 @@ class Conversation:
                     value = state.get("pending")
                     return value if isinstance(value, str) else None
         return None
+
+
+def service_conversation(
+    person: Person,
+    *,
+    vitals: VitalsSource | None = None,
+    recorder: TriageRecorder | None = None,
+    booking: Dialog[Any] | None = None,
+    emergency: EmergencyNumbers | None = None,
+    languages: RememberedLanguages | None = None,
+    now: datetime | None = None,
+) -> Conversation:
+    """A conversation with the dialogs wired as the service wires them, on fakes."""
+    clock_at = now or datetime.now(UTC)
+    _, runner = build_runner(
+        DialogServices(
+            vitals=vitals or FakeVitalsSource(),
+            recorder=recorder or FakeRecorder(),
+            languages=languages or RememberedLanguages(),
+            knowledge=load_knowledge(),
+            emergency=emergency or EmergencyNumbers(),
+            clock=lambda: clock_at,
+            booking=booking,
+        )
+    )
+    return Conversation(person, runner)

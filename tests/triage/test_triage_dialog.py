@@ -7,15 +7,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dialogs.base import Person
-from dialogs.red_flag_interrupt import RedFlagInterrupt
-from dialogs.triage import VitalKind, VitalReading
+from dialogs.triage import Level, VitalKind, VitalReading
 from dialogs.triage.advice import EmergencyNumbers
-from dialogs.triage_dialog import TriageDialog, parse_answer
-from tests.triage.driver import Conversation, FakeBooking, FakeRecorder, FakeVitalsSource
+from dialogs.triage_dialog import parse_answer
+from tests.triage.driver import (
+    ALICE,
+    CLAIRE,
+    Conversation,
+    FakeBooking,
+    FakeRecorder,
+    FakeVitalsSource,
+    service_conversation,
+)
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
-ALICE = Person("a1", "Alice Martin", fhir_reference="Patient/1", language="en")
-CLAIRE = Person("c1", "Claire Dubois", fhir_reference="Patient/2", language="fr")
 
 
 def conversation(
@@ -23,11 +28,15 @@ def conversation(
     readings: list[VitalReading] | None = None,
     recorder: FakeRecorder | None = None,
     booking: FakeBooking | None = None,
+    vitals: FakeVitalsSource | None = None,
 ) -> Conversation:
-    triage = TriageDialog(
-        FakeVitalsSource(readings or []), recorder or FakeRecorder(), clock=lambda: NOW
+    return service_conversation(
+        person,
+        vitals=vitals or FakeVitalsSource(readings or []),
+        recorder=recorder or FakeRecorder(),
+        booking=booking or FakeBooking(),
+        now=NOW,
     )
-    return Conversation(person, [triage, booking or FakeBooking()], [RedFlagInterrupt()])
 
 
 async def test_belly_pain_interview_ends_in_a_24_hour_visit_handed_to_booking() -> None:
@@ -57,9 +66,10 @@ async def test_belly_pain_interview_ends_in_a_24_hour_visit_handed_to_booking() 
     assert "Why: Belly pain" in outcome
     assert chat.last[1].text == "booking started"
     (handoff,) = booking.started_with
-    assert handoff["level"] == "consultation_24"
-    assert handoff["window_hours"] == 24
-    assert handoff["book"] is True
+    assert handoff is not None
+    assert handoff.level is Level.CONSULTATION_24
+    assert handoff.window_hours == 24
+    assert handoff.book is True
     assert chat.stack == []
     (record,) = recorder.records
     assert record.patient == "Patient/1"
@@ -127,8 +137,8 @@ async def test_french_emergency_number_and_configurable_numbers() -> None:
     chat = conversation(person=CLAIRE)
     texts = await chat.send("Je n'arrive pas à respirer")
     assert texts[0].startswith("Appelez le 15 (SAMU) ou le 112 maintenant.")
-    custom = RedFlagInterrupt(EmergencyNumbers(numbers={"en": "999"}, labels={"en": "999"}))
-    uk = Conversation(ALICE, [], [custom])
+    custom = EmergencyNumbers(numbers={"en": "999"}, labels={"en": "999"})
+    uk = service_conversation(ALICE, emergency=custom)
     texts = await uk.send("I can't breathe")
     assert texts[0].startswith("Call 999 now.")
 
@@ -137,8 +147,7 @@ async def test_device_vitals_escalate_a_mild_story_read_for_the_person() -> None
     recorder = FakeRecorder()
     reading = VitalReading(VitalKind.SPO2, 86, "Nonin 3230", NOW - timedelta(hours=1))
     source = FakeVitalsSource([reading])
-    triage = TriageDialog(source, recorder, clock=lambda: NOW)
-    chat = Conversation(ALICE, [triage, FakeBooking()], [RedFlagInterrupt()])
+    chat = conversation(recorder=recorder, vitals=source)
     texts = await chat.send("check symptoms")
     # SpO2 86% is an emergency on its own: the dialog says so before asking anything.
     assert texts[0].startswith("Call 911 now.")
@@ -183,7 +192,7 @@ class BrokenVitals:
 
 
 async def test_an_unreachable_store_does_not_stop_triage(caplog: pytest.LogCaptureFixture) -> None:
-    chat = Conversation(ALICE, [TriageDialog(BrokenVitals(), FakeRecorder(), clock=lambda: NOW)])
+    chat = service_conversation(ALICE, vitals=BrokenVitals(), now=NOW)
     texts = await chat.send("check symptoms")
     assert (
         texts[0] == "I can't read your device readings right now, so I'll go by what you tell me."

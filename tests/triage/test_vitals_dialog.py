@@ -6,15 +6,19 @@ import base64
 from datetime import UTC, datetime, timedelta
 
 from dialogs.base import Person
-from dialogs.red_flag_interrupt import RedFlagInterrupt
 from dialogs.triage import VitalKind, VitalReading
-from dialogs.triage_dialog import TriageDialog
-from dialogs.vitals_dialog import VitalsDialog, when_words
-from tests.triage.driver import Conversation, FakeBooking, FakeRecorder, FakeVitalsSource
+from dialogs.vitals_dialog import when_words
+from tests.triage.driver import (
+    ALICE,
+    CLAIRE,
+    Conversation,
+    FakeBooking,
+    FakeRecorder,
+    FakeVitalsSource,
+    service_conversation,
+)
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
-ALICE = Person("a1", "Alice Martin", fhir_reference="Patient/1", language="en")
-CLAIRE = Person("c1", "Claire Dubois", fhir_reference="Patient/2", language="fr")
 
 
 def _week(kind: VitalKind, value: float, device: str) -> list[VitalReading]:
@@ -28,12 +32,10 @@ def _chat(
 ) -> tuple[Conversation, FakeVitalsSource]:
     recorder = recorder or FakeRecorder()
     source = FakeVitalsSource(readings)
-    dialogs = [
-        VitalsDialog(source, recorder, clock=lambda: NOW),
-        TriageDialog(source, recorder, clock=lambda: NOW),
-        FakeBooking(),
-    ]
-    return Conversation(person, dialogs, [RedFlagInterrupt()]), source
+    chat = service_conversation(
+        person, vitals=source, recorder=recorder, booking=FakeBooking(), now=NOW
+    )
+    return chat, source
 
 
 async def test_latest_readings_in_plain_words_with_a_chart_card() -> None:
@@ -108,3 +110,20 @@ def test_when_words() -> None:
     assert when_words(NOW - timedelta(hours=1), NOW, "en") == "this morning at 09:00"
     assert when_words(NOW - timedelta(days=1), NOW, "fr") == "hier à 10:00"
     assert when_words(NOW - timedelta(days=3), NOW, "en") == "on Wed 18/11 at 10:00"
+
+
+async def test_a_consultation_reached_from_the_vitals_goes_on_to_booking() -> None:
+    booking = FakeBooking()
+    fast = VitalReading(VitalKind.HEART_RATE, 118, "Polar H10", NOW - timedelta(hours=1))
+    chat = service_conversation(ALICE, vitals=FakeVitalsSource([fast]), booking=booking, now=NOW)
+    await chat.send("my vitals")
+    assert chat.active == ["menu", "vitals"]
+    await chat.send("yes")
+    await chat.send("I feel a bit tired")
+    while chat.pending:
+        await chat.send("34" if chat.pending == "__age__" else "no")
+    assert chat.last[-1].text == "booking started"
+    (handoff,) = booking.started_with
+    assert handoff is not None and handoff.book
+    assert "Heart rate 118/min" in handoff.reasons[0]
+    assert chat.stack == []
