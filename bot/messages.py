@@ -15,6 +15,16 @@ from bot.channel_auth import ChannelAuthError
 from bot.http_json import BadRequestError, json_error, read_json_object
 from bot.service_url import ServiceUrlError, parse_service_url
 from bot.services import SERVICES
+from bot.settings import Settings
+
+
+def describe_endpoint(settings: Settings) -> str:
+    """How /api/messages is opened, for the start-up banner."""
+    if settings.microsoft_app_id:
+        return "open to Azure Bot Service (channel JWTs for the app id)"
+    if settings.emulator_mode:
+        return "emulator mode: loopback clients and serviceUrls only"
+    return "closed (set CAREBOT_MICROSOFT_APP_ID, or CAREBOT_EMULATOR_MODE=1 for the Emulator)"
 
 
 async def post_messages(request: web.Request) -> web.Response:
