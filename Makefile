@@ -24,6 +24,8 @@ $(MEDPLUM): tests/fhir/medplum/package.json tests/fhir/medplum/package-lock.json
 	cd tests/fhir/medplum && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# `make run` leaves /api/messages closed (no app id): the portal's Web Chat uses the local
+# Direct Line. For the Bot Framework Emulator: CAREBOT_EMULATOR_MODE=1 make run (loopback only).
 run: $(VENV)/.installed $(WEBCHAT)
 	$(CAREBOT) migrate
 	$(CAREBOT) demo

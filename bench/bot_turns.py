@@ -314,7 +314,11 @@ def baseline_spec(name: str) -> BotSpec:
 def carebot_spec(var_dir: Path, database_url: str = "") -> BotSpec:
     """carebot serve on a fresh CAREBOT_VAR_DIR (and its SQLite file), migrated first."""
     carebot = str(ROOT / ".venv" / "bin" / "carebot")
-    env = {"CAREBOT_VAR_DIR": str(var_dir), "CAREBOT_LOG_LEVEL": "WARNING"}
+    env = {
+        "CAREBOT_VAR_DIR": str(var_dir),
+        "CAREBOT_LOG_LEVEL": "WARNING",
+        "CAREBOT_EMULATOR_MODE": "1",  # /api/messages without an app id, loopback only
+    }
     if database_url:
         env["CAREBOT_DATABASE_URL"] = database_url
     return BotSpec(

@@ -11,12 +11,11 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
-from botbuilder.core import ConversationState, TurnContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import messages, portal, staff
-from bot.adapter import CarebotAdapter
-from bot.channel_auth import ChannelAuthenticator
+from bot.adapter import CarebotAdapter, ChannelConversationState
+from bot.channel_auth import ChannelAuthenticator, ChannelGate, ClosedChannel, EmulatorChannel
 from bot.connector import AnonymousTokens, ClientCredentialsTokens, ConnectorClient, TokenProvider
 from bot.csrf import csrf_protection
 from bot.directline import routes as directline_routes
@@ -30,6 +29,7 @@ from bot.security_headers import security_headers
 from bot.services import SERVICES, Services
 from bot.settings import Settings
 from bot.signing import Signer
+from bot.text_limit import TextLimit
 from dialogs.assessment import TriageEngine
 from dialogs.base import Dialog, Interrupt
 from dialogs.evidence import TriageRecorder, VitalsSource
@@ -57,18 +57,6 @@ log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
 
-async def _on_turn_error(context: TurnContext, error: Exception) -> None:
-    # Log the failure's type and where, never the message text (it may hold health data).
-    conversation = context.activity.conversation.id if context.activity.conversation else "?"
-    log.error(
-        "turn failed in conversation %s: %s", conversation, type(error).__name__, exc_info=error
-    )
-    try:
-        await context.send_activity("Sorry, something went wrong on my side. Please try again.")
-    except Exception as send_error:  # the channel itself may be what failed
-        log.warning("could not apologise: %s", type(send_error).__name__)
-
-
 def _tokens(settings: Settings, http: aiohttp.ClientSession) -> TokenProvider:
     if not settings.microsoft_app_id:
         return AnonymousTokens()
@@ -80,6 +68,18 @@ def _tokens(settings: Settings, http: aiohttp.ClientSession) -> TokenProvider:
         client_id=settings.microsoft_app_id,
         client_secret=settings.microsoft_app_password,
     )
+
+
+def channel_gate(settings: Settings, http: aiohttp.ClientSession) -> ChannelGate:
+    """Who may post to /api/messages: channel JWTs with an app id, else emulator or closed."""
+    if settings.microsoft_app_id:
+        return ChannelAuthenticator(
+            http,
+            settings.microsoft_app_id,
+            openid_url=settings.channel_openid_url,
+            service_origins=settings.channel_service_origins,
+        )
+    return EmulatorChannel() if settings.emulator_mode else ClosedChannel()
 
 
 def emergency_numbers(settings: Settings) -> EmergencyNumbers:
@@ -149,7 +149,9 @@ async def _services(
         language_from_locale(settings.default_language) or "en",
         trust_channel_identities=bool(settings.microsoft_app_id),
     )
-    bot = CarebotBot(ConversationState(SqlStorage(sessions)), runner, menu, people)
+    bot = CarebotBot(ChannelConversationState(SqlStorage(sessions)), runner, menu, people)
+    adapter = CarebotAdapter()
+    adapter.use(TextLimit(people, settings.max_chat_chars))
     app[SERVICES] = Services(
         settings=settings,
         engine=engine,
@@ -158,15 +160,9 @@ async def _services(
         fhir=fhir,
         accounts=accounts,
         signer=Signer(settings.resolved_secret_key()),
-        adapter=CarebotAdapter(_on_turn_error),
+        adapter=adapter,
         connector=ConnectorClient(http, _tokens(settings, http)),
-        channel_auth=(
-            ChannelAuthenticator(
-                http, settings.microsoft_app_id, openid_url=settings.channel_openid_url
-            )
-            if settings.microsoft_app_id
-            else None
-        ),
+        channel_auth=channel_gate(settings, http),
         bot=bot,
         directline=DirectLineStore(sessions),
         web_sessions=WebSessionStore(sessions),

@@ -11,11 +11,12 @@ import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import quote
 
 import aiohttp
 from botbuilder.schema import Activity, ResourceResponse
 from yarl import URL
+
+from bot.service_url import activities_url
 
 
 class ConnectorError(RuntimeError):
@@ -101,15 +102,6 @@ class ConnectorClient:
             headers["Authorization"] = f"Bearer {token}"
         return headers
 
-    @staticmethod
-    def _url(service_url: str, conversation_id: str, activity_id: str | None = None) -> URL:
-        # Ids hold ':', '@' and ';' (Teams threads): sent percent-encoded, as the channel expects.
-        url = f"{service_url.rstrip('/')}/v3/conversations/{quote(conversation_id, safe='')}"
-        url += "/activities"
-        if activity_id:
-            url += f"/{quote(activity_id, safe='')}"
-        return URL(url, encoded=True)
-
     async def _call(self, method: str, url: URL, body: object | None) -> dict[str, Any]:
         async with self._http.request(
             method, url, json=body, headers=await self._headers()
@@ -124,16 +116,16 @@ class ConnectorClient:
 
     async def send(self, activity: Activity) -> ResourceResponse:
         """Reply to `activity.reply_to_id` when set, else send to the conversation."""
-        url = self._url(activity.service_url, activity.conversation.id, activity.reply_to_id)
+        url = activities_url(activity.service_url, activity.conversation.id, activity.reply_to_id)
         body = await self._call("POST", url, activity.serialize())
         return ResourceResponse(id=body.get("id"))
 
     async def update(self, activity: Activity) -> ResourceResponse:
         """Replace a sent activity."""
-        url = self._url(activity.service_url, activity.conversation.id, activity.id)
+        url = activities_url(activity.service_url, activity.conversation.id, activity.id)
         body = await self._call("PUT", url, activity.serialize())
         return ResourceResponse(id=body.get("id"))
 
     async def delete(self, service_url: str, conversation_id: str, activity_id: str) -> None:
         """Delete a sent activity."""
-        await self._call("DELETE", self._url(service_url, conversation_id, activity_id), None)
+        await self._call("DELETE", activities_url(service_url, conversation_id, activity_id), None)

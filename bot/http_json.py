@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from aiohttp import web
 
 MAX_ACTIVITY_BYTES = 256 * 1024
+# Integers JavaScript clients (Web Chat) read exactly; longer digit strings are refused
+# before Python converts them (over 4,300 digits it raises, which was a 500).
+MAX_SAFE_INTEGER = 2**53
 
 
 class BadRequestError(Exception):
@@ -25,6 +29,28 @@ def json_error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
+class _NumberError(ValueError):
+    """A JSON number the service does not take."""
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > 17 or abs(value := int(text)) > MAX_SAFE_INTEGER:
+        raise _NumberError(f"integers must be within +/-{MAX_SAFE_INTEGER}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NumberError("numbers must be finite")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    # json accepts NaN and Infinity, which are not JSON: echoed back they break clients.
+    raise _NumberError(f"{text} is not a JSON number")
+
+
 async def read_json_object(request: web.Request, limit: int = MAX_ACTIVITY_BYTES) -> dict[str, Any]:
     """The request body as a JSON object; BadRequestError for anything else."""
     if request.content_type != "application/json":
@@ -35,9 +61,13 @@ async def read_json_object(request: web.Request, limit: int = MAX_ACTIVITY_BYTES
     if len(body) > limit:
         raise BadRequestError(413, "PayloadTooLarge", f"body over {limit} bytes")
     try:
-        parsed = json.loads(body)
+        parsed = json.loads(
+            body, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant
+        )
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise BadRequestError(400, "BadSyntax", f"malformed JSON: {error}") from None
+    except _NumberError as error:
+        raise BadRequestError(400, "BadArgument", str(error)) from None
     if not isinstance(parsed, dict):
         raise BadRequestError(400, "BadArgument", "the body must be a JSON object")
     return parsed

@@ -1,55 +1,52 @@
-"""`POST /api/messages`: activities from Azure Bot Service channels (Teams, Web Chat)."""
+"""`POST /api/messages`: activities from Azure Bot Service channels (Teams, Web Chat).
+
+Who may post and where replies may go is decided by the service's `ChannelGate` (closed,
+emulator mode or channel JWTs; see bot/channel_auth.py). The activity is checked in full
+and its serviceUrl must be a bare base URL before any turn runs.
+"""
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
 from aiohttp import web
-from botbuilder.schema import Activity
 
+from bot.activity_check import parse_activity
 from bot.adapter import ConnectorSink
 from bot.channel_auth import ChannelAuthError
 from bot.http_json import BadRequestError, json_error, read_json_object
+from bot.service_url import ServiceUrlError, parse_service_url
 from bot.services import SERVICES
+from bot.settings import Settings
 
-log = logging.getLogger(__name__)
 
-
-def parse_activity(body: dict[str, Any]) -> Activity:
-    """A botbuilder Activity from a JSON body; BadRequestError when required fields lack."""
-    if not isinstance(body.get("type"), str) or not body["type"]:
-        raise BadRequestError(400, "BadArgument", "activity.type is required")
-    conversation = body.get("conversation")
-    if not isinstance(conversation, dict) or not isinstance(conversation.get("id"), str):
-        raise BadRequestError(400, "BadArgument", "activity.conversation.id is required")
-    if not isinstance(body.get("serviceUrl"), str) or not body["serviceUrl"].startswith("http"):
-        raise BadRequestError(400, "BadArgument", "activity.serviceUrl must be an http(s) URL")
-    if not isinstance(body.get("from"), dict):
-        raise BadRequestError(400, "BadArgument", "activity.from is required")
-    try:
-        activity: Activity = Activity().deserialize(body)
-    except Exception as error:  # msrest raises its own DeserializationError family
-        raise BadRequestError(
-            400, "BadArgument", f"not an Activity: {type(error).__name__}"
-        ) from None
-    return activity
+def describe_endpoint(settings: Settings) -> str:
+    """How /api/messages is opened, for the start-up banner."""
+    if settings.microsoft_app_id:
+        return "open to Azure Bot Service (channel JWTs for the app id)"
+    if settings.emulator_mode:
+        return "emulator mode: loopback clients and serviceUrls only"
+    return "closed (set CAREBOT_MICROSOFT_APP_ID, or CAREBOT_EMULATOR_MODE=1 for the Emulator)"
 
 
 async def post_messages(request: web.Request) -> web.Response:
     """Run one turn for the posted activity; replies go to its serviceUrl."""
     services = request.app[SERVICES]
-    activity = parse_activity(await read_json_object(request))
-    if services.channel_auth is not None:
+    try:
+        services.channel_auth.admit_client(request.remote)
+        activity = parse_activity(await read_json_object(request))
         try:
-            await services.channel_auth.authenticate(
-                request.headers.get("Authorization"), activity.channel_id, activity.service_url
-            )
-        except ChannelAuthError as error:
-            return json_error(401, "Unauthorized", str(error))
-    invoke = await services.adapter.process(
+            service_url = parse_service_url(activity.service_url)
+        except ServiceUrlError as error:
+            raise BadRequestError(400, "BadArgument", f"activity.serviceUrl: {error}") from None
+        await services.channel_auth.admit(
+            request.headers.get("Authorization"), activity.channel_id or "", service_url
+        )
+    except ChannelAuthError as error:
+        code = "Unauthorized" if error.status == 401 else "Forbidden"
+        return json_error(error.status, code, str(error))
+    result = await services.adapter.process(
         activity, ConnectorSink(services.connector), services.bot.on_turn
     )
+    invoke = result.invoke_response
     if invoke is not None:
         return web.json_response(
             getattr(invoke, "body", None), status=getattr(invoke, "status", 200)

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from bot.app import create_app
 from bot.demo_clinical import DEMO_PATIENTS
+from bot.messages import describe_endpoint
 from bot.services import SERVICES, Services
 from bot.settings import Settings
 from bot.start_checks import check_before_start
@@ -55,6 +56,7 @@ async def serve(
     base = settings.base_url
     print(
         f"carebot is running\n  patient portal: {base}/portal\n  staff pages:    {base}/staff"
+        + f"\n  /api/messages:  {describe_endpoint(settings)}"
         + ("\n  simulated gateway: streaming the demo patients' devices" if gateway else ""),
         flush=True,
     )

@@ -9,7 +9,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.adapter import CarebotAdapter
-from bot.channel_auth import ChannelAuthenticator
+from bot.channel_auth import ChannelGate
 from bot.connector import ConnectorClient
 from bot.directline.store import DirectLineStore
 from bot.handler import CarebotBot
@@ -34,7 +34,7 @@ class Services:
     signer: Signer
     adapter: CarebotAdapter
     connector: ConnectorClient
-    channel_auth: ChannelAuthenticator | None
+    channel_auth: ChannelGate
     bot: CarebotBot
     directline: DirectLineStore
     web_sessions: WebSessionStore

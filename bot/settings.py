@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.service_url import BOT_FRAMEWORK_ORIGINS, valid_origin
 from integrations.persistence.database import is_sqlite
 from integrations.persistence.private_files import write_private_text
 
@@ -55,6 +56,23 @@ class Settings(BaseSettings):
         default="https://login.botframework.com/v1/.well-known/openidconfiguration",
         description="OpenID metadata of the tokens Azure Bot Service sends to /api/messages",
     )
+    # -- the bot's channels (/api/messages and the local Direct Line) --
+    emulator_mode: bool = Field(
+        default=False,
+        description="Open /api/messages without an app id, to loopback clients replying to "
+        "loopback serviceUrls only (the Bot Framework Emulator)",
+    )
+    channel_service_origins: list[str] = Field(
+        default_factory=lambda: list(BOT_FRAMEWORK_ORIGINS),
+        description="With an app id: where replies may go when the channel token names no "
+        "serviceUrl (JSON list of origins, `https://*.botframework.com` style)",
+    )
+    max_chat_chars: int = Field(
+        default=4000, ge=1, description="Longest chat message the bot reads; longer gets a reply"
+    )
+    directline_conversations_per_hour: int = Field(
+        default=10, ge=1, description="Direct Line conversations one account may open per hour"
+    )
     fhir_url: str = Field(
         default="", description="An outside FHIR R4 server; default the embedded store at /fhir"
     )
@@ -73,6 +91,14 @@ class Settings(BaseSettings):
                 "a space-separated CSP source list, e.g. 'self' https://teams.microsoft.com"
             )
         return value.strip()
+
+    @field_validator("channel_service_origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        wrong = [origin for origin in origins if not valid_origin(origin)]
+        if wrong:
+            raise ValueError(f"not an origin like https://host[:port]: {wrong}")
+        return origins
 
     @property
     def base_url(self) -> str:

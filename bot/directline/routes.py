@@ -7,12 +7,14 @@ account id in it, never the browser's `from.id`, says who is talking.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 from botbuilder.schema import Activity, ConversationReference, ResourceResponse
 
+from bot.activity_check import parse_activity
+from bot.adapter import TurnSource
 from bot.directline.store import DirectLineStore
 from bot.http_json import BadRequestError, json_error, read_json_object
 from bot.people import LOCAL_CHANNEL, LOCAL_SERVICE_URL
@@ -22,6 +24,8 @@ from bot.web_sessions import require_live_portal_session
 
 DIRECTLINE_AUDIENCE = "carebot-directline"
 TOKEN_TTL_SECONDS = 1800
+# Watermarks are activity numbers (a 32-bit column): anything longer is not one of ours.
+MAX_WATERMARK = 2**31 - 1
 BOT_ACCOUNT = {"id": "carebot", "name": "carebot", "role": "bot"}
 
 
@@ -30,11 +34,27 @@ def _now() -> str:
 
 
 class DirectLineSink:
-    """Stores the bot's replies in the conversation, where Web Chat polls them."""
+    """Stores the user's activity and the bot's replies in the conversation, where Web Chat
+    polls them (INBOUND: the user's checked activity document, None for a conversationUpdate
+    the server made up)."""
 
-    def __init__(self, store: DirectLineStore, conversation_id: str) -> None:
+    source = TurnSource.LOCAL_DIRECTLINE
+
+    def __init__(
+        self,
+        store: DirectLineStore,
+        conversation_id: str,
+        inbound: dict[str, Any] | None = None,
+    ) -> None:
         self._store = store
         self._conversation_id = conversation_id
+        self._inbound = inbound
+
+    async def record_inbound(self) -> str | None:
+        """Append the user's activity (under the conversation's turn lock, so in order)."""
+        if self._inbound is None:
+            return None
+        return await self._store.append(self._conversation_id, self._inbound)
 
     async def send(self, activity: Activity) -> ResourceResponse:
         """Append the bot's activity to the conversation."""
@@ -102,22 +122,37 @@ def _inbound(
     return document
 
 
-async def _run_turn(services: Services, document: dict[str, Any], conversation_id: str) -> None:
-    activity: Activity = Activity().deserialize(document)
-    await services.adapter.process(
-        activity, DirectLineSink(services.directline, conversation_id), services.bot.on_turn
-    )
+async def _run_turn(
+    services: Services, document: dict[str, Any], conversation_id: str, *, record: bool
+) -> str | None:
+    """Check DOCUMENT in full (a 400 before anything is stored), then run its turn."""
+    activity = parse_activity(document)
+    sink = DirectLineSink(services.directline, conversation_id, document if record else None)
+    result = await services.adapter.process(activity, sink, services.bot.on_turn)
+    return result.inbound_id
+
+
+async def _check_conversation_quota(services: Services, account_id: str) -> None:
+    limit = services.settings.directline_conversations_per_hour
+    since = datetime.now(UTC) - timedelta(hours=1)
+    if await services.directline.conversations_since(account_id, since) >= limit:
+        raise BadRequestError(
+            429,
+            "TooManyRequests",
+            f"at most {limit} conversations per hour: continue in an open one, or try again later",
+        )
 
 
 async def start_conversation(request: web.Request) -> web.Response:
     """POST /directline/conversations: open (or resume) the token's conversation."""
     services = request.app[SERVICES]
     claims = _claims(request)
-    await require_live_portal_session(request, claims)  # sec-web (M7): only while signed in
+    await require_live_portal_session(request, claims)  # only while the sign-in that granted it lives
     locale = claims.extra.get("locale")
     conversation_id = claims.extra.get("conv")
     status = 200
     if conversation_id is None or await services.directline.owner(conversation_id) is None:
+        await _check_conversation_quota(services, claims.subject)
         conversation_id = await services.directline.create_conversation(claims.subject, locale)
         status = 201
         update = {
@@ -125,7 +160,10 @@ async def start_conversation(request: web.Request) -> web.Response:
             "membersAdded": [{"id": claims.subject, "role": "user"}, BOT_ACCOUNT],
         }
         await _run_turn(
-            services, _inbound(update, conversation_id, claims, locale), conversation_id
+            services,
+            _inbound(update, conversation_id, claims, locale),
+            conversation_id,
+            record=False,
         )
     token = services.signer.issue(
         claims.subject,
@@ -142,10 +180,13 @@ async def start_conversation(request: web.Request) -> web.Response:
 
 
 async def refresh_token(request: web.Request) -> web.Response:
-    """POST /directline/tokens/refresh: the same grant, valid for another half hour."""
+    """POST /directline/tokens/refresh: the same grant, valid for another half hour.
+
+    The one place a grant is extended: a check that the portal session still lives goes
+    right after `_claims`."""
     services = request.app[SERVICES]
     claims = _claims(request)
-    await require_live_portal_session(request, claims)  # sec-web (M7): only while signed in
+    await require_live_portal_session(request, claims)  # only while the sign-in that granted it lives
     token = services.signer.issue(
         claims.subject, DIRECTLINE_AUDIENCE, TOKEN_TTL_SECONDS, **dict(claims.extra)
     )
@@ -168,8 +209,7 @@ async def post_activity(request: web.Request) -> web.Response:
     if body["type"] == "message" and not isinstance(body.get("text", ""), str):
         raise BadRequestError(400, "BadArgument", "activity.text must be a string")
     document = _inbound(body, conversation_id, claims, claims.extra.get("locale"))
-    activity_id = await services.directline.append(conversation_id, document)
-    await _run_turn(services, document, conversation_id)
+    activity_id = await _run_turn(services, document, conversation_id, record=True)
     return web.json_response({"id": activity_id})
 
 
@@ -177,8 +217,10 @@ async def get_activities(request: web.Request) -> web.Response:
     """GET .../activities?watermark=N: the activities after N."""
     _, conversation_id = await _owned_conversation(request)
     raw = request.query.get("watermark") or "0"
-    if not raw.isdigit():
-        return json_error(400, "BadArgument", "watermark must be a non-negative integer")
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) <= MAX_WATERMARK):
+        return json_error(
+            400, "BadArgument", f"watermark must be an integer from 0 to {MAX_WATERMARK}"
+        )
     activities, watermark = await request.app[SERVICES].directline.activities_after(
         conversation_id, int(raw)
     )

@@ -41,6 +41,19 @@ class DirectLineStore:
             )
         return conversation_id
 
+    async def conversations_since(self, account_id: str, since: datetime) -> int:
+        """How many conversations ACCOUNT_ID opened at or after SINCE."""
+        async with self._sessions() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(DirectLineConversationRow)
+                .where(
+                    DirectLineConversationRow.account_id == account_id,
+                    DirectLineConversationRow.created_at >= since,
+                )
+            )
+        return int(count or 0)
+
     async def owner(self, conversation_id: str) -> str | None:
         """The account id that owns the conversation, or None if there is none."""
         async with self._sessions() as session:
@@ -65,7 +78,10 @@ class DirectLineStore:
                         DirectLineActivityRow(
                             conversation_id=conversation_id,
                             seq=seq,
-                            document=json.dumps(activity, separators=(",", ":"), default=str),
+                            # allow_nan=False: what polling clients read back is always valid JSON.
+                            document=json.dumps(
+                                activity, separators=(",", ":"), default=str, allow_nan=False
+                            ),
                             created_at=datetime.now(UTC),
                         )
                     )

@@ -28,6 +28,11 @@ def service_settings(var_dir: Path, database_url: str, **extra: object) -> Setti
     )
 
 
+def emulator_settings(var_dir: Path, database_url: str, **extra: object) -> Settings:
+    """Settings with /api/messages open to loopback clients (CAREBOT_EMULATOR_MODE=1)."""
+    return service_settings(var_dir, database_url, emulator_mode=True, **extra)
+
+
 def free_port() -> int:
     """A loopback port nobody listens on right now."""
     with socket.socket() as probe:

@@ -15,7 +15,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from integrations.accounts import Role
-from tests.bot.service import running_app, service_settings
+from tests.bot.service import emulator_settings, running_app, service_settings
 from tests.fakes.bot_connector import FakeBotConnector, TeamsMessage
 
 APP_ID = "11111111-2222-3333-4444-555555555555"
@@ -128,7 +128,7 @@ async def test_without_an_app_id_teams_ids_are_not_trusted(
 ) -> None:
     async with (
         FakeBotConnector() as connector,
-        running_app(service_settings(tmp_path, sqlite_url), seed=False) as (base, services),
+        running_app(emulator_settings(tmp_path, sqlite_url), seed=False) as (base, services),
         aiohttp.ClientSession() as http,
     ):
         await services.accounts.create(

@@ -1,4 +1,5 @@
-"""`POST /api/messages`: recorded Teams traffic gets its reply at the serviceUrl; bad input 4xx."""
+"""`POST /api/messages` in emulator mode: recorded Teams traffic gets its reply at the (loopback)
+serviceUrl; bad input 4xx."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
-from tests.bot.service import running_service, service_settings
+from tests.bot.service import emulator_settings, running_service
 from tests.corpora import corpus
 from tests.fakes.bot_connector import FakeBotConnector
 
@@ -40,7 +41,7 @@ async def test_recorded_teams_message_gets_its_reply_at_the_service_url(
     message = recorded_requests("message")[0]
     async with (
         FakeBotConnector() as connector,
-        running_service(service_settings(tmp_path, sqlite_url), seed=False) as base,
+        running_service(emulator_settings(tmp_path, sqlite_url), seed=False) as base,
         aiohttp.ClientSession() as http,
     ):
         activity = pointed_at(message, connector)
@@ -66,7 +67,7 @@ async def test_every_recorded_message_kind_is_answered_without_error(
     body = bodies[index * (len(bodies) // 4)]
     async with (
         FakeBotConnector() as connector,
-        running_service(service_settings(tmp_path, sqlite_url), seed=False) as base,
+        running_service(emulator_settings(tmp_path, sqlite_url), seed=False) as base,
         aiohttp.ClientSession() as http,
     ):
         async with http.post(f"{base}/api/messages", json=pointed_at(body, connector)) as response:
@@ -76,7 +77,7 @@ async def test_every_recorded_message_kind_is_answered_without_error(
 async def test_help_lists_what_the_bot_can_do_in_teams(tmp_path: Path, sqlite_url: str) -> None:
     async with (
         FakeBotConnector() as connector,
-        running_service(service_settings(tmp_path, sqlite_url), seed=False) as base,
+        running_service(emulator_settings(tmp_path, sqlite_url), seed=False) as base,
         aiohttp.ClientSession() as http,
     ):
         activity = pointed_at(recorded_requests("message")[0], connector)
@@ -106,7 +107,7 @@ async def test_bad_requests_get_a_json_4xx_and_the_server_keeps_serving(
 ) -> None:
     async with (
         FakeBotConnector() as connector,
-        running_service(service_settings(tmp_path, sqlite_url), seed=False) as base,
+        running_service(emulator_settings(tmp_path, sqlite_url), seed=False) as base,
         aiohttp.ClientSession() as http,
     ):
         async with http.post(
@@ -129,7 +130,7 @@ async def test_reply_path_keeps_teams_ids_percent_encoded(tmp_path: Path, sqlite
     assert message["id"] == recorded["body"]["replyToId"]
     async with (
         FakeBotConnector() as connector,
-        running_service(service_settings(tmp_path, sqlite_url), seed=False) as base,
+        running_service(emulator_settings(tmp_path, sqlite_url), seed=False) as base,
         aiohttp.ClientSession() as http,
     ):
         async with http.post(f"{base}/api/messages", json=pointed_at(message, connector)) as r:
@@ -141,7 +142,7 @@ async def test_reply_path_keeps_teams_ids_percent_encoded(tmp_path: Path, sqlite
 async def test_red_flag_in_teams_gets_the_deployments_emergency_number(
     tmp_path: Path, sqlite_url: str
 ) -> None:
-    settings = service_settings(tmp_path, sqlite_url, emergency_numbers={"en": "999"})
+    settings = emulator_settings(tmp_path, sqlite_url, emergency_numbers={"en": "999"})
     async with (
         FakeBotConnector() as connector,
         running_service(settings, seed=False) as base,

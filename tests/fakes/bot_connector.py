@@ -1,7 +1,8 @@
 """A local Bot Connector that speaks the Bot Framework v3 REST protocol.
 
-The routes, statuses and bodies follow `protocol_swagger/ConnectorAPI.json` and what the
-real connector answered in `teams_recorded_integrationBot/` (both under
+What an Activity is comes from `bot/activity_check.py` (its table is checked against the
+swagger in test_bot_connector.py). The routes, statuses and bodies follow
+`protocol_swagger/ConnectorAPI.json` and what the real connector answered in `teams_recorded_integrationBot/` (both under
 `../shared/corpora/botframework/`): a reply or a send answers 201 with a `ResourceResponse`
 (`{"id": "1:..."}`), creating a conversation answers 201 with a
 `ConversationResourceResponse` (`{"id": ..., "activityId": ...}`), errors carry an
@@ -34,6 +35,8 @@ from urllib.parse import unquote
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from bot.activity_check import ActivityError, check_activity
+
 # The operationIds of ConnectorAPI.json, in snake case, that the fake answers.
 REPLY_TO_ACTIVITY: Final = "reply_to_activity"
 SEND_TO_CONVERSATION: Final = "send_to_conversation"
@@ -42,110 +45,6 @@ DELETE_ACTIVITY: Final = "delete_activity"
 CREATE_CONVERSATION: Final = "create_conversation"
 GET_CONVERSATION_MEMBERS: Final = "get_conversation_members"
 UNKNOWN: Final = "unknown"
-
-# JSON types of the Activity properties in ConnectorAPI.json (`definitions.Activity`);
-# tests/fakes/test_bot_connector.py checks this table against the swagger file.
-ACTIVITY_PROPERTY_TYPES: Final[Mapping[str, str]] = {
-    "action": "string",
-    "attachmentLayout": "string",
-    "attachments": "array",
-    "callerId": "string",
-    "channelData": "object",
-    "channelId": "string",
-    "code": "string",
-    "conversation": "object",
-    "deliveryMode": "string",
-    "entities": "array",
-    "expiration": "string",
-    "from": "object",
-    "historyDisclosed": "boolean",
-    "id": "string",
-    "importance": "string",
-    "inputHint": "string",
-    "label": "string",
-    "listenFor": "array",
-    "localTimestamp": "string",
-    "localTimezone": "string",
-    "locale": "string",
-    "membersAdded": "array",
-    "membersRemoved": "array",
-    "name": "string",
-    "reactionsAdded": "array",
-    "reactionsRemoved": "array",
-    "recipient": "object",
-    "relatesTo": "object",
-    "replyToId": "string",
-    "semanticAction": "object",
-    "serviceUrl": "string",
-    "speak": "string",
-    "suggestedActions": "object",
-    "summary": "string",
-    "text": "string",
-    "textFormat": "string",
-    "textHighlights": "array",
-    "timestamp": "string",
-    "topicName": "string",
-    "type": "string",
-    "value": "any",
-    "valueType": "string",
-}
-
-# `ActivityTypes` in ConnectorAPI.json.
-ACTIVITY_TYPES: Final[frozenset[str]] = frozenset(
-    {
-        "message",
-        "contactRelationUpdate",
-        "conversationUpdate",
-        "typing",
-        "endOfConversation",
-        "event",
-        "invoke",
-        "deleteUserData",
-        "messageUpdate",
-        "messageDelete",
-        "installationUpdate",
-        "messageReaction",
-        "suggestion",
-        "trace",
-        "handoff",
-    }
-)
-
-_JSON_TYPES: Final[Mapping[str, tuple[type, ...]]] = {
-    "string": (str,),
-    "array": (list,),
-    "object": (dict,),
-    "boolean": (bool,),
-}
-
-
-class ActivityError(ValueError):
-    """A request body that is not an Activity as ConnectorAPI.json defines it."""
-
-
-def check_activity(body: object) -> dict[str, Any]:
-    """Return `body` if it is an Activity object; raise `ActivityError` saying why not."""
-    if not isinstance(body, dict):
-        raise ActivityError("the body is not a JSON object")
-    kind = body.get("type")
-    if not isinstance(kind, str) or not kind:
-        raise ActivityError("'type' is required")
-    if kind not in ACTIVITY_TYPES:
-        raise ActivityError(f"unknown activity type {kind!r}")
-    for name, value in body.items():
-        expected = ACTIVITY_PROPERTY_TYPES.get(name)
-        if expected is None or expected == "any" or value is None:
-            continue
-        if not isinstance(value, _JSON_TYPES[expected]):
-            raise ActivityError(f"'{name}' must be a JSON {expected}")
-    for name in ("from", "recipient", "conversation"):
-        account = body.get(name)
-        if isinstance(account, dict) and not isinstance(account.get("id", ""), str):
-            raise ActivityError(f"'{name}.id' must be a string")
-    for attachment in body.get("attachments") or []:
-        if not isinstance(attachment, dict) or not isinstance(attachment.get("contentType"), str):
-            raise ActivityError("each attachment needs a 'contentType' string")
-    return body
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,9 @@ import aiohttp
 import pytest
 from yarl import URL
 
+from bot.activity_check import ACTIVITY_PROPERTY_TYPES, ACTIVITY_TYPES
 from tests.corpora import corpus
 from tests.fakes.bot_connector import (
-    ACTIVITY_PROPERTY_TYPES,
-    ACTIVITY_TYPES,
     CREATE_CONVERSATION,
     DELETE_ACTIVITY,
     GET_CONVERSATION_MEMBERS,
