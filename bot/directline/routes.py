@@ -147,7 +147,9 @@ async def start_conversation(request: web.Request) -> web.Response:
     """POST /directline/conversations: open (or resume) the token's conversation."""
     services = request.app[SERVICES]
     claims = _claims(request)
-    await require_live_portal_session(request, claims)  # only while the sign-in that granted it lives
+    await require_live_portal_session(
+        request, claims
+    )  # only while the sign-in that granted it lives
     locale = claims.extra.get("locale")
     conversation_id = claims.extra.get("conv")
     status = 200
@@ -170,7 +172,7 @@ async def start_conversation(request: web.Request) -> web.Response:
         DIRECTLINE_AUDIENCE,
         TOKEN_TTL_SECONDS,
         conv=conversation_id,
-        sid=claims.extra.get("sid", ""),  # sec-web (M7): the portal session that granted it
+        sid=claims.extra.get("sid", ""),  # the portal session that granted it
         **({"locale": locale} if locale else {}),
     )
     return web.json_response(
@@ -186,7 +188,9 @@ async def refresh_token(request: web.Request) -> web.Response:
     right after `_claims`."""
     services = request.app[SERVICES]
     claims = _claims(request)
-    await require_live_portal_session(request, claims)  # only while the sign-in that granted it lives
+    await require_live_portal_session(
+        request, claims
+    )  # only while the sign-in that granted it lives
     token = services.signer.issue(
         claims.subject, DIRECTLINE_AUDIENCE, TOKEN_TTL_SECONDS, **dict(claims.extra)
     )
