@@ -206,13 +206,16 @@ class Writer:
     async def one_match(self, resource_type: str, query: str, access: Access) -> list[str]:
         """The id of the one resource ACCESS sees matching QUERY (none or one); 412 if several.
 
-        Conditional creates, updates and deletes all ask this: what a caller cannot see,
-        it can neither match nor learn of from a 412.
+        Conditional creates, updates and deletes all ask this: what lies outside a caller's
+        compartment, it can neither match nor learn of from a 412. Within it, the right to
+        write the type is the scopes' to decide (as in `current_row`): a write-only token (a
+        gateway's) still matches its own earlier uploads, or every retry would duplicate them.
         """
         plan = build_plan(resource_type, parse_qsl(query, keep_blank_values=True))
         if not plan.filters:
             raise invalid(f"condition {query!r} has no search criteria")
-        stmt = select(R.res_id).where(*plan_conditions(plan, access)).limit(2)
+        in_compartment = Access(access.compartment)
+        stmt = select(R.res_id).where(*plan_conditions(plan, in_compartment)).limit(2)
         ids = list((await self.session.execute(stmt)).scalars())
         if len(ids) > 1:
             raise StoreError(

@@ -53,6 +53,28 @@ async def test_c1_bundle_entries_condition_within_the_compartment(world: World) 
     assert (await world.admin("GET", f"Observation?patient={world.bruno}"))["total"] == 2
 
 
+async def test_write_only_tokens_match_their_own_conditional_creates(world: World) -> None:
+    # a gateway (system/Observation.write, no read) resends a bundle: one resource stays
+    gateway = await world.store.token("gateway", "system/Observation.write")
+    body = {**_own_obs(world), "identifier": [{"system": IDS, "value": "retried-upload"}]}
+    entry = {
+        "resource": body,
+        "request": {
+            "method": "POST",
+            "url": "Observation",
+            "ifNoneExist": f"identifier={IDS}|retried-upload",
+        },
+    }
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}
+    first = await world.call("POST", "", gateway, bundle)
+    again = await world.call("POST", "", gateway, bundle)
+    assert (first.status_code, again.status_code) == (200, 200), again.text
+    statuses = [e["response"]["status"] for e in (first.json()["entry"] + again.json()["entry"])]
+    assert [s.split()[0] for s in statuses] == ["201", "200"], statuses
+    found = await world.admin("GET", f"Observation?identifier={IDS}|retried-upload")
+    assert found["total"] == 1
+
+
 def test_h2_a_person_without_a_patient_reads_no_audit_events() -> None:
     staff = Grant("c1", "staff", parse_scopes("user/*.*"))
     with pytest.raises(StoreError) as refused:
