@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from botbuilder.core import BotAdapter, ConversationState, TurnContext
+from botbuilder.core.conversation_reference_extension import get_continuation_activity
 from botbuilder.schema import (
     Activity,
     ActivityTypes,
@@ -149,6 +150,14 @@ class ConnectorSink:
         )
 
 
+class SinkChooser(Protocol):
+    """Picks the sink that reaches a stored conversation (no HTTP request to go by)."""
+
+    def for_reference(self, reference: ConversationReference) -> ActivitySink:
+        """The sink for REFERENCE's channel."""
+        ...
+
+
 class CarebotAdapter(BotAdapter):  # type: ignore[misc]
     """A BotAdapter whose outgoing path is fully async."""
 
@@ -156,9 +165,11 @@ class CarebotAdapter(BotAdapter):  # type: ignore[misc]
         self,
         on_error: Callable[[TurnContext, Exception], Awaitable[None]] = on_turn_error,
         locks: TurnLocks | None = None,
+        sinks: SinkChooser | None = None,
     ) -> None:
         super().__init__(on_error)
         self._locks = locks or TurnLocks()
+        self._sinks = sinks
 
     async def process(self, activity: Activity, sink: ActivitySink, logic: BotLogic) -> TurnResult:
         """Record ACTIVITY and run its turn, one at a time per conversation; replies go to SINK."""
@@ -195,3 +206,19 @@ class CarebotAdapter(BotAdapter):  # type: ignore[misc]
         """Delete an activity through the turn's sink."""
         sink: ActivitySink = context.turn_state[SINK_KEY]
         await sink.delete(reference)
+
+    async def continue_conversation(
+        self,
+        reference: ConversationReference,
+        callback: BotLogic,
+        bot_id: str | None = None,
+        claims_identity: object = None,
+        audience: str | None = None,
+    ) -> TurnResult:
+        """Run CALLBACK in a proactive turn of REFERENCE; sends go to the sink it names."""
+        if self._sinks is None:
+            raise RuntimeError("this adapter was built without a sink chooser")
+        activity = get_continuation_activity(reference)
+        # Nothing came in: without an id, sends go to the conversation, not as a reply.
+        activity.id = None
+        return await self.process(activity, self._sinks.for_reference(reference), callback)

@@ -17,6 +17,7 @@ from bot import messages, portal, staff
 from bot.adapter import CarebotAdapter, ChannelConversationState
 from bot.channel_auth import ChannelAuthenticator, ChannelGate, ClosedChannel, EmulatorChannel
 from bot.connector import AnonymousTokens, ClientCredentialsTokens, ConnectorClient, TokenProvider
+from bot.conversation_refs import ReferenceRecorder
 from bot.csrf import csrf_protection
 from bot.directline import routes as directline_routes
 from bot.directline.store import DirectLineStore
@@ -25,11 +26,20 @@ from bot.handler import CarebotBot
 from bot.http_json import json_errors
 from bot.patient_records import PatientRecorder, PatientVitals
 from bot.people import PersonResolver
+from bot.proactive import (
+    CHAT_MESSAGE,
+    OUTBOX,
+    PROACTIVE,
+    ChatMessageHandler,
+    ProactiveSender,
+    ReferenceSinks,
+)
 from bot.security_headers import security_headers
 from bot.services import SERVICES, Services
 from bot.settings import Settings
 from bot.signing import Signer
 from bot.text_limit import TextLimit
+from bot.workers import WORKERS, WorkerHost, workers_ctx
 from dialogs.assessment import TriageEngine
 from dialogs.base import Dialog, Interrupt
 from dialogs.evidence import TriageRecorder, VitalsSource
@@ -47,7 +57,9 @@ from dialogs.vitals_dialog import VitalsDialog
 from integrations.accounts import AccountRepository
 from integrations.bot_storage import SqlStorage
 from integrations.fhir.access import FhirService
+from integrations.persistence.conversation_refs import ConversationRefStore
 from integrations.persistence.database import create_engine, create_sessionmaker
+from integrations.persistence.outbox import Outbox, OutboxDispatcher
 from integrations.sign_in_throttle import SignInThrottle
 from integrations.web_session_store import WebSessionStore
 
@@ -150,8 +162,17 @@ async def _services(
         trust_channel_identities=bool(settings.microsoft_app_id),
     )
     bot = CarebotBot(ChannelConversationState(SqlStorage(sessions)), runner, menu, people)
-    adapter = CarebotAdapter()
+    connector = ConnectorClient(http, _tokens(settings, http))
+    directline = DirectLineStore(sessions)
+    # Proactive seam: every inbound turn stores its reference; sends pick their sink from it.
+    references = ConversationRefStore(sessions)
+    adapter = CarebotAdapter(sinks=ReferenceSinks(directline, connector))
+    adapter.use(ReferenceRecorder(references, people))
     adapter.use(TextLimit(people, settings.max_chat_chars))
+    app[PROACTIVE] = ProactiveSender(adapter, references, connector)
+    outbox = Outbox(sessions)
+    app[OUTBOX] = OutboxDispatcher(outbox, {CHAT_MESSAGE: ChatMessageHandler(app[PROACTIVE])})
+    app[WORKERS].register("outbox", app[OUTBOX].run)
     app[SERVICES] = Services(
         settings=settings,
         engine=engine,
@@ -161,10 +182,10 @@ async def _services(
         accounts=accounts,
         signer=Signer(settings.resolved_secret_key()),
         adapter=adapter,
-        connector=ConnectorClient(http, _tokens(settings, http)),
+        connector=connector,
         channel_auth=channel_gate(settings, http),
         bot=bot,
-        directline=DirectLineStore(sessions),
+        directline=directline,
         web_sessions=WebSessionStore(sessions),
         sign_in_throttle=SignInThrottle(sessions),
     )
@@ -197,7 +218,9 @@ def create_app(settings: Settings) -> web.Application:
         async for _ in _services(app, settings, engine, fhir):
             yield
 
+    app[WORKERS] = WorkerHost()
     app.cleanup_ctx.append(services_ctx)
+    app.cleanup_ctx.append(workers_ctx)  # started after the services, stopped before them
     app.router.add_get("/healthz", health)
     messages.add_routes(app)
     directline_routes.add_routes(app)

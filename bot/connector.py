@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
-from botbuilder.schema import Activity, ResourceResponse
+from botbuilder.schema import Activity, ConversationResourceResponse, ResourceResponse
 from yarl import URL
 
-from bot.service_url import activities_url
+from bot.service_url import activities_url, conversations_url
 
 
 class ConnectorError(RuntimeError):
@@ -88,6 +88,35 @@ class ClientCredentialsTokens:
             return self._cached.value
 
 
+@dataclass(frozen=True)
+class NewConversation:
+    """`ConversationParameters` of ConnectorAPI.json: who talks, in which tenant, what first."""
+
+    bot_id: str
+    member_id: str
+    bot_name: str | None = None
+    tenant_id: str | None = None
+    is_group: bool = False
+    activity: Activity | None = None
+
+    def to_body(self) -> dict[str, Any]:
+        """The JSON body; the tenant also in channelData, where Teams reads it."""
+        bot: dict[str, str] = {"id": self.bot_id}
+        if self.bot_name:
+            bot["name"] = self.bot_name
+        body: dict[str, Any] = {
+            "isGroup": self.is_group,
+            "bot": bot,
+            "members": [{"id": self.member_id}],
+        }
+        if self.tenant_id:
+            body["tenantId"] = self.tenant_id
+            body["channelData"] = {"tenant": {"id": self.tenant_id}}
+        if self.activity is not None:
+            body["activity"] = self.activity.serialize()
+        return body
+
+
 class ConnectorClient:
     """Sends, updates and deletes activities at a conversation's serviceUrl."""
 
@@ -129,3 +158,19 @@ class ConnectorClient:
     async def delete(self, service_url: str, conversation_id: str, activity_id: str) -> None:
         """Delete a sent activity."""
         await self._call("DELETE", activities_url(service_url, conversation_id, activity_id), None)
+
+    async def create_conversation(
+        self, service_url: str, parameters: NewConversation
+    ) -> ConversationResourceResponse:
+        """POST {serviceUrl}/v3/conversations: open a conversation (a 1:1 chat in Teams)."""
+        body = await self._call("POST", conversations_url(service_url), parameters.to_body())
+        conversation_id = body.get("id")
+        if not isinstance(conversation_id, str) or not conversation_id:
+            raise ConnectorError(502, "create conversation answered without an id")
+        activity_id = body.get("activityId")
+        answered_url = body.get("serviceUrl")
+        return ConversationResourceResponse(
+            id=conversation_id,
+            activity_id=activity_id if isinstance(activity_id, str) else None,
+            service_url=answered_url if isinstance(answered_url, str) else service_url,
+        )

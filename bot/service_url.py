@@ -114,3 +114,11 @@ def activities_url(service_url: str, conversation_id: str, activity_id: str | No
         path += "/" + _segment(activity_id, "activity id")
     host = f"[{base.host}]" if ":" in base.host else base.host
     return URL.build(scheme=base.scheme, host=host, port=base.port, path=path, encoded=True)
+
+
+def conversations_url(service_url: str) -> URL:
+    """`{serviceUrl}/v3/conversations` (create conversation), never off the base."""
+    base = parse_service_url(service_url)
+    path = base.path.rstrip("/") + "/v3/conversations"
+    host = f"[{base.host}]" if ":" in base.host else base.host
+    return URL.build(scheme=base.scheme, host=host, port=base.port, path=path, encoded=True)

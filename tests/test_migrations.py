@@ -15,3 +15,4 @@ async def test_migrate_twice_creates_core_tables(database_url: str) -> None:
         names = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
     await engine.dispose()
     assert {"bot_state", "account", "directline_conversation", "directline_activity"} <= names
+    assert {"conversation_ref", "outbox"} <= names

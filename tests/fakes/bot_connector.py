@@ -47,6 +47,42 @@ GET_CONVERSATION_MEMBERS: Final = "get_conversation_members"
 UNKNOWN: Final = "unknown"
 
 
+# JSON types of `definitions.ConversationParameters` in ConnectorAPI.json.
+CONVERSATION_PARAMETER_TYPES: Final[Mapping[str, str]] = {
+    "isGroup": "boolean",
+    "bot": "object",
+    "members": "array",
+    "topicName": "string",
+    "tenantId": "string",
+    "activity": "object",
+    "channelData": "object",
+}
+
+
+def check_conversation_parameters(body: object) -> dict[str, Any]:
+    """Return `body` if it is ConversationParameters someone can be reached with."""
+    if not isinstance(body, dict):
+        raise ActivityError("the body is not ConversationParameters")
+    for name, expected in CONVERSATION_PARAMETER_TYPES.items():
+        value = body.get(name)
+        if value is not None and not isinstance(value, _JSON_TYPES[expected]):
+            raise ActivityError(f"'{name}' must be a JSON {expected}")
+    members = body.get("members") or []
+    for member in members:
+        if not isinstance(member, dict) or not isinstance(member.get("id"), str):
+            raise ActivityError("each member needs an 'id' string")
+    bot = body.get("bot")
+    if bot is not None and not isinstance(bot.get("id"), str):
+        raise ActivityError("'bot.id' must be a string")
+    channel = (body.get("channelData") or {}).get("channel")
+    # Teams answers 400 when it cannot tell whom to talk to: members (a chat) or a channel.
+    if not members and not (isinstance(channel, dict) and isinstance(channel.get("id"), str)):
+        raise ActivityError("a conversation needs members or channelData.channel.id")
+    if not body.get("isGroup") and len(members) > 1:
+        raise ActivityError("a conversation that is not a group has one member")
+    return body
+
+
 @dataclass(frozen=True)
 class RecordedRequest:
     """One request the fake received, and what it answered."""
@@ -284,8 +320,10 @@ class FakeBotConnector:
         if operation == GET_CONVERSATION_MEMBERS:
             return 200, self.members
         if operation == CREATE_CONVERSATION:
-            if not isinstance(body, dict):
-                return _error(400, "BadArgument", "the body is not ConversationParameters")
+            try:
+                check_conversation_parameters(body)
+            except ActivityError as error:
+                return _error(400, "BadArgument", str(error))
             answer: dict[str, Any] = {"id": f"a:fakeconversation{next(self._ids):08d}"}
             if body.get("activity") is not None:
                 try:

@@ -14,6 +14,7 @@ from yarl import URL
 from bot.activity_check import ACTIVITY_PROPERTY_TYPES, ACTIVITY_TYPES
 from tests.corpora import corpus
 from tests.fakes.bot_connector import (
+    CONVERSATION_PARAMETER_TYPES,
     CREATE_CONVERSATION,
     DELETE_ACTIVITY,
     GET_CONVERSATION_MEMBERS,
@@ -287,6 +288,51 @@ def test_activity_table_matches_the_swagger() -> None:
     assert expected.pop("value") == "object"
     assert {**expected, "value": "any"} == ACTIVITY_PROPERTY_TYPES
     assert frozenset(definitions["ActivityTypes"]["enum"]) == ACTIVITY_TYPES
+
+
+def test_conversation_parameters_table_matches_the_swagger() -> None:
+    definitions = json.loads(SWAGGER.read_text())["definitions"]
+    properties = definitions["ConversationParameters"]["properties"]
+    expected = {
+        name: "object" if "$ref" in schema else schema["type"]
+        for name, schema in properties.items()
+    }
+    assert expected == CONVERSATION_PARAMETER_TYPES
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        # A 1:1 chat as the Bot Framework docs create it for a proactive message.
+        (
+            {
+                "isGroup": False,
+                "bot": {"id": "28:fakebot", "name": "carebot"},
+                "members": [{"id": "29:1fakeuser"}],
+                "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                "channelData": {"tenant": {"id": "72f988bf-86f1-41af-91ab-2d7cd011db47"}},
+            },
+            201,
+        ),
+        ({"isGroup": False, "bot": {"id": "28:fakebot"}}, 400),  # nobody to talk to
+        ({"members": [{"id": "29:a"}, {"id": "29:b"}]}, 400),  # two people, not a group
+        ({"members": [{"name": "no id"}]}, 400),
+        ({"members": {"id": "29:a"}}, 400),
+        ({"members": [{"id": "29:a"}], "tenantId": 7}, 400),
+        ([{"id": "29:a"}], 400),
+    ],
+)
+async def test_create_conversation_checks_the_parameters(
+    connector: FakeBotConnector, http: aiohttp.ClientSession, body: object, status: int
+) -> None:
+    async with http.post(f"{connector.service_url}v3/conversations", json=body) as response:
+        answer = await response.json()
+    assert response.status == status
+    if status == 201:
+        assert set(answer) == {"id"}
+    else:
+        assert answer["error"]["code"] == "BadArgument"
+    assert [r.operation for r in connector.requests] == [CREATE_CONVERSATION]
 
 
 def test_teams_message_looks_like_a_recorded_one() -> None:
