@@ -52,7 +52,16 @@ async def running_service(settings: Settings, *, seed: bool = True) -> AsyncIter
 async def running_app(
     settings: Settings, *, seed: bool = True
 ) -> AsyncIterator[tuple[str, Services]]:
-    """Start the whole app on 127.0.0.1:<free port>; yield its base URL and its services.
+    """Start the whole app on 127.0.0.1:<free port>; yield its base URL and its services."""
+    async with running_application(settings, seed=seed) as (base, app):
+        yield base, app[SERVICES]
+
+
+@asynccontextmanager
+async def running_application(
+    settings: Settings, *, seed: bool = True
+) -> AsyncIterator[tuple[str, web.Application]]:
+    """Start the whole app on 127.0.0.1:<free port>; yield its base URL and the app.
 
     The port is chosen first so the service knows its own URL (it calls its embedded FHIR
     store over loopback, as in production)."""
@@ -65,6 +74,6 @@ async def running_app(
     if seed:
         await seed_accounts(app[SERVICES].accounts, DEMO_PASSWORD)
     try:
-        yield settings.base_url, app[SERVICES]
+        yield settings.base_url, app
     finally:
         await runner.cleanup()

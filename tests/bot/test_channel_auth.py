@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from bot.settings import Settings
 from integrations.accounts import Role
 from tests.bot.service import emulator_settings, running_app, service_settings
 from tests.fakes.bot_connector import FakeBotConnector, TeamsMessage
@@ -76,17 +77,24 @@ async def test_channel_tokens_are_checked_and_only_then_teams_ids_are_trusted(
         await _check_channel_tokens(tmp_path, sqlite_url, issuer, openid_url)
 
 
-async def _check_channel_tokens(
-    tmp_path: Path, sqlite_url: str, issuer: LocalIssuer, openid_url: str
-) -> None:
-    settings = service_settings(
+def channel_settings(
+    tmp_path: Path, database_url: str, issuer: LocalIssuer, openid_url: str
+) -> Settings:
+    """Settings of a service with an app id whose channel tokens ISSUER signs."""
+    return service_settings(
         tmp_path,
-        sqlite_url,
+        database_url,
         microsoft_app_id=APP_ID,
         microsoft_app_password="s3cret",
         microsoft_token_url=f"{issuer.url}/token",
         channel_openid_url=openid_url,
     )
+
+
+async def _check_channel_tokens(
+    tmp_path: Path, sqlite_url: str, issuer: LocalIssuer, openid_url: str
+) -> None:
+    settings = channel_settings(tmp_path, sqlite_url, issuer, openid_url)
     async with (
         FakeBotConnector(token=OUTGOING_TOKEN) as connector,
         running_app(settings, seed=False) as (base, services),
