@@ -21,7 +21,11 @@ from botbuilder.schema import (
 )
 
 from bot.people import LOCAL_SERVICE_URL, PersonResolver
-from integrations.persistence.conversation_refs import ConversationRefStore, StoredReference
+from integrations.persistence.conversation_refs import (
+    ConversationRefStore,
+    StoredReference,
+    fitted,
+)
 
 LOCAL_DIRECTLINE: Final = "local-directline"
 """The source of the portal's conversations: this service's own Direct Line."""
@@ -50,23 +54,26 @@ def _tenant(activity: Activity) -> str | None:
 
 
 def stored_reference(activity: Activity, account_id: str) -> StoredReference | None:
-    """Where ACTIVITY came from, for ACCOUNT_ID; None if it lacks what a send needs."""
+    """Where ACTIVITY came from, for ACCOUNT_ID; None if it lacks what a send needs (or an
+    address is longer than any channel's)."""
     conversation, sender, bot = activity.conversation, activity.from_property, activity.recipient
     if not (activity.service_url and activity.channel_id and conversation and conversation.id):
         return None
     if sender is None or not sender.id or bot is None or not bot.id:
         return None
-    return StoredReference(
-        account_id=account_id,
-        channel_id=activity.channel_id,
-        source=source_of(activity.service_url),
-        service_url=activity.service_url,
-        conversation_id=conversation.id,
-        bot_id=bot.id,
-        bot_name=bot.name,
-        user_id=sender.id,
-        tenant_id=_tenant(activity),
-        locale=activity.locale,
+    return fitted(
+        StoredReference(
+            account_id=account_id,
+            channel_id=activity.channel_id,
+            source=source_of(activity.service_url),
+            service_url=activity.service_url,
+            conversation_id=conversation.id,
+            bot_id=bot.id,
+            bot_name=bot.name,
+            user_id=sender.id,
+            tenant_id=_tenant(activity),
+            locale=activity.locale,
+        )
     )
 
 

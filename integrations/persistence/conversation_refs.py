@@ -6,7 +6,7 @@ values (and back); nothing here knows botbuilder.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, String, select
@@ -49,6 +49,40 @@ class StoredReference:
     bot_name: str | None = None
     tenant_id: str | None = None
     locale: str | None = None
+
+
+# Column sizes; a reference with a longer required field is not stored (it could not be
+# reached with anyway), a longer optional one is stored without it.
+MAX_LENGTHS: dict[str, int] = {
+    "account_id": 192,
+    "channel_id": 64,
+    "source": 32,
+    "service_url": 512,
+    "conversation_id": 512,
+    "bot_id": 192,
+    "bot_name": 256,
+    "user_id": 192,
+    "tenant_id": 64,
+    "locale": 16,
+}
+_OPTIONAL = frozenset({"bot_name", "tenant_id", "locale"})
+
+
+def fitted(reference: StoredReference) -> StoredReference | None:
+    """REFERENCE as the table can hold it, or None when a required field is too long."""
+
+    def fits(name: str) -> bool:
+        value = getattr(reference, name)
+        return value is None or len(value) <= MAX_LENGTHS[name]
+
+    if not all(fits(name) for name in MAX_LENGTHS if name not in _OPTIONAL):
+        return None
+    return replace(
+        reference,
+        bot_name=reference.bot_name if fits("bot_name") else None,
+        tenant_id=reference.tenant_id if fits("tenant_id") else None,
+        locale=reference.locale if fits("locale") else None,
+    )
 
 
 _FIELDS = (

@@ -6,6 +6,7 @@ conversations get the message appended where Web Chat polls it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -212,6 +213,14 @@ def test_an_activity_without_its_addresses_stores_no_reference() -> None:
     for field in ("serviceUrl", "conversation", "from", "recipient"):
         partial = Activity().deserialize({k: v for k, v in teams.items() if k != field})
         assert stored_reference(partial, "acct") is None, field
+    # Longer than any channel's: not stored (a required address) or left out (an optional one).
+    huge = Activity().deserialize({**teams, "conversation": {"id": "c" * 100_000}})
+    assert stored_reference(huge, "acct") is None
+    odd = Activity().deserialize({**teams, "locale": "x" * 5000})
+    assert stored_reference(odd, "acct") == replace(
+        stored_reference(full, "acct"),  # type: ignore[arg-type]
+        locale=None,
+    )
 
 
 async def test_references_are_kept_per_account_channel_and_source(database_url: str) -> None:
