@@ -20,6 +20,7 @@ from botbuilder.schema import (
     ConversationReference,
 )
 
+from bot.adapter import SINK_KEY, ActivitySink, TurnSource
 from bot.people import LOCAL_SERVICE_URL, PersonResolver
 from integrations.persistence.conversation_refs import (
     ConversationRefStore,
@@ -27,9 +28,9 @@ from integrations.persistence.conversation_refs import (
     fitted,
 )
 
-LOCAL_DIRECTLINE: Final = "local-directline"
+LOCAL_DIRECTLINE: Final = TurnSource.LOCAL_DIRECTLINE.value
 """The source of the portal's conversations: this service's own Direct Line."""
-BOT_CONNECTOR: Final = "bot-connector"
+BOT_CONNECTOR: Final = TurnSource.BOT_CONNECTOR.value
 """The source of Azure Bot Service channels (Teams, Web Chat) reached at a serviceUrl."""
 
 # The name botbuilder gives the event activity that starts a proactive turn.
@@ -53,7 +54,9 @@ def _tenant(activity: Activity) -> str | None:
     return None
 
 
-def stored_reference(activity: Activity, account_id: str) -> StoredReference | None:
+def stored_reference(
+    activity: Activity, account_id: str, source: str | None = None
+) -> StoredReference | None:
     """Where ACTIVITY came from, for ACCOUNT_ID; None if it lacks what a send needs (or an
     address is longer than any channel's)."""
     conversation, sender, bot = activity.conversation, activity.from_property, activity.recipient
@@ -65,7 +68,7 @@ def stored_reference(activity: Activity, account_id: str) -> StoredReference | N
         StoredReference(
             account_id=account_id,
             channel_id=activity.channel_id,
-            source=source_of(activity.service_url),
+            source=source or source_of(activity.service_url),
             service_url=activity.service_url,
             conversation_id=conversation.id,
             bot_id=bot.id,
@@ -110,7 +113,9 @@ class ReferenceRecorder(Middleware):  # type: ignore[misc]
         activity = context.activity
         if not is_continuation(activity):
             person = await self._people.resolve(activity)
-            reference = stored_reference(activity, person.account_id)
+            # The door the activity came in by (its sink), not what its serviceUrl claims.
+            sink: ActivitySink = context.turn_state[SINK_KEY]
+            reference = stored_reference(activity, person.account_id, sink.source.value)
             if reference is not None:
                 await self._store.save(reference)
         await logic()

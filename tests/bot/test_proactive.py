@@ -22,7 +22,12 @@ from integrations.persistence.conversation_refs import ConversationRefStore, Sto
 from integrations.persistence.database import create_engine, create_sessionmaker
 from integrations.persistence.outbox import Outbox, OutboxItem, OutboxStatus
 from tests.bot.directline_client import DirectLineTestClient, browser_session
-from tests.bot.service import DEMO_PASSWORD, running_application, service_settings
+from tests.bot.service import (
+    DEMO_PASSWORD,
+    emulator_settings,
+    running_application,
+    service_settings,
+)
 from tests.bot.test_channel_auth import AAD_ID, OUTGOING_TOKEN, LocalIssuer, channel_settings
 from tests.bot.test_messages import recorded_requests
 from tests.bot.test_outbox import wait_for_status
@@ -111,7 +116,7 @@ async def test_a_proactive_message_reaches_a_portal_conversation_and_only_that(
     tmp_path: Path, sqlite_url: str
 ) -> None:
     async with (
-        running_application(service_settings(tmp_path, sqlite_url)) as (base, app),
+        running_application(emulator_settings(tmp_path, sqlite_url)) as (base, app),
         browser_session() as http,
         FakeBotConnector() as connector,
     ):
@@ -156,7 +161,7 @@ async def test_a_recorded_conversation_update_stores_a_reference_and_a_chat_can_
     update = next(b for b in recorded_requests("conversationUpdate") if b.get("membersAdded"))
     async with (
         FakeBotConnector() as connector,
-        running_application(service_settings(tmp_path, sqlite_url), seed=False) as (base, app),
+        running_application(emulator_settings(tmp_path, sqlite_url), seed=False) as (base, app),
         aiohttp.ClientSession() as http,
     ):
         activity = {**update, "serviceUrl": connector.service_url}

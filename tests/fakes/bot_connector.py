@@ -59,13 +59,21 @@ CONVERSATION_PARAMETER_TYPES: Final[Mapping[str, str]] = {
 }
 
 
+_PYTHON_TYPES: Final[Mapping[str, type]] = {
+    "boolean": bool,
+    "object": dict,
+    "array": list,
+    "string": str,
+}
+
+
 def check_conversation_parameters(body: object) -> dict[str, Any]:
     """Return `body` if it is ConversationParameters someone can be reached with."""
     if not isinstance(body, dict):
         raise ActivityError("the body is not ConversationParameters")
     for name, expected in CONVERSATION_PARAMETER_TYPES.items():
         value = body.get(name)
-        if value is not None and not isinstance(value, _JSON_TYPES[expected]):
+        if value is not None and not isinstance(value, _PYTHON_TYPES[expected]):
             raise ActivityError(f"'{name}' must be a JSON {expected}")
     members = body.get("members") or []
     for member in members:

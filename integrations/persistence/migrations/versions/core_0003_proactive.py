@@ -3,8 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision = "core_0002"
-down_revision = "core_0001"
+revision = "core_0003"
+down_revision = "core_0002"
 branch_labels = None
 depends_on = None
 
