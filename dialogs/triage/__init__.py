@@ -6,7 +6,7 @@ record's age/sex/pregnancy, recent device vitals and follow-up answers) and retu
 red flags and the findings with SNOMED CT codes. Knowledge lives under `knowledge/`.
 """
 
-from dialogs.triage.engine import assess, mentions_symptom
+from dialogs.triage.engine import assess
 from dialogs.triage.levels import Level
 from dialogs.triage.models import (
     Context,
@@ -30,5 +30,4 @@ __all__ = [
     "VitalKind",
     "VitalReading",
     "assess",
-    "mentions_symptom",
 ]

@@ -259,15 +259,3 @@ def _findings(
             )
         )
     return tuple(out)
-
-
-def mentions_symptom(
-    text: str, language: Language = "en", knowledge: Knowledge | None = None
-) -> bool:
-    """True when TEXT names a complaint (not just "mild" or "since Monday") or a bad vital."""
-    kb = knowledge or load_knowledge()
-    result = assess(text, language=language, knowledge=kb)
-    return any(
-        f.present and (f.id.startswith("vital.") or not kb.symptoms[f.id].modifier)
-        for f in result.findings
-    )
