@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from bot.settings import Settings
+from integrations.command_exit import run_command
 
 if TYPE_CHECKING:
     from gateway.settings import GatewaySettings
@@ -27,7 +28,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from bot.serve import serve
+    from bot.serve import serve_until_signalled
 
     overrides: dict[str, object] = {}
     if args.host:
@@ -35,7 +36,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if args.port:
         overrides["port"] = args.port
     settings = Settings(**overrides)  # type: ignore[arg-type]
-    asyncio.run(serve(settings, simulate_gateway=args.simulate_gateway))
+    asyncio.run(serve_until_signalled(settings, simulate_gateway=args.simulate_gateway))
     return 0
 
 
@@ -49,8 +50,10 @@ def _register_core(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.set_defaults(func=_cmd_migrate)
     serve = sub.add_parser("serve", help="run the whole service on one port")
-    serve.add_argument("--host", default="")
-    serve.add_argument("--port", type=int, default=0)
+    serve.add_argument("--host", default="", help="address to listen on (default CAREBOT_HOST)")
+    serve.add_argument(
+        "--port", type=int, default=0, help="port to listen on (default CAREBOT_PORT)"
+    )
     serve.add_argument(
         "--simulate-gateway",
         action="store_true",
@@ -90,7 +93,7 @@ def _register_gateway(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     from gateway.cli import configure
 
     gateway = sub.add_parser("gateway", help="Bluetooth LE gateway (also `carebot-gateway`)")
-    configure(gateway, service_fhir_for_gateway)
+    configure(gateway, service_fhir_for_gateway, lambda: Settings().var_dir / "gateway.db")
 
 
 def _registrations() -> list[Register]:
@@ -112,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `carebot` console script."""
     args = build_parser().parse_args(argv)
+    return run_command("carebot", lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=Settings().log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -130,15 +130,23 @@ def _import(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `carebot fhir` and its subcommands."""
-    fhir = sub.add_parser("fhir", help="the embedded FHIR R4 store: serve, clients, import")
-    fhir.add_argument("--host", default="")
-    fhir.add_argument("--port", type=int, default=None)
+    fhir = sub.add_parser(
+        "fhir",
+        help="the embedded FHIR R4 store: run it alone (no subcommand), clients, import",
+        description="Without a subcommand, run the embedded FHIR R4 store alone.",
+    )
+    fhir.add_argument(
+        "--host", default="", help="address the store listens on (default CAREBOT_HOST)"
+    )
+    fhir.add_argument(
+        "--port", type=int, default=None, help="port the store listens on (default CAREBOT_PORT)"
+    )
     fhir.set_defaults(func=_serve)
     commands = fhir.add_subparsers(dest="fhir_command")
     clients = commands.add_parser("clients", help="API clients and their bearer tokens")
     client_commands = clients.add_subparsers(dest="clients_command", required=True)
     add = client_commands.add_parser("add", help="register a client; prints its token")
-    add.add_argument("name")
+    add.add_argument("name", help="the client's name, unique")
     add.add_argument("--scopes", required=True, help="SMART scopes, e.g. 'system/*.read'")
     add.add_argument("--patient", default=None, help="bind patient/ scopes to this Patient id")
     add.add_argument(
@@ -149,8 +157,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     client_commands.add_parser("list", help="list clients")
     revoke = client_commands.add_parser("revoke", help="revoke a client and all its tokens")
-    revoke.add_argument("name")
+    revoke.add_argument("name", help="the client's name")
     clients.set_defaults(func=_clients)
     load = commands.add_parser("import", help="load FHIR bundles (.json) or NDJSON (.ndjson)")
-    load.add_argument("files", nargs="+")
+    load.add_argument("files", nargs="+", help="files to load, in order; done ones are skipped")
     load.set_defaults(func=_import)

@@ -19,11 +19,10 @@ from datetime import UTC, datetime, timedelta
 
 from bot.settings import Settings
 from dialogs.base import Language
-from dialogs.triage import TriageResult, VitalReading, assess
+from dialogs.triage import TriageResult, VitalKind, VitalReading, assess
 from dialogs.triage.to_json import result_to_json
 
 EXIT_BAD_INPUT = 2
-EXIT_FHIR_ERROR = 3
 RECENT = timedelta(hours=24)
 
 
@@ -31,6 +30,8 @@ CLI_CLIENT = "carebot-triage-cli"
 
 
 async def _device_vitals(patient: str, settings: Settings) -> Sequence[VitalReading]:
+    from fhir.resources.R4B.patient import Patient
+
     from bot.fhir_access import cli_fhir_access
     from dialogs.fhir_evidence import FhirVitalsSource
 
@@ -38,6 +39,7 @@ async def _device_vitals(patient: str, settings: Settings) -> Sequence[VitalRead
     async with cli_fhir_access(settings) as access:
         # An operator's command: no person's account to name, the client says which tool.
         client = access.for_patient(reference, person=None, client=CLI_CLIENT)
+        await client.read(Patient, reference.rpartition("/")[2])  # ResourceNotFound if unknown
         since = datetime.now(UTC) - RECENT
         return await FhirVitalsSource(client).readings(reference, since)
 
@@ -57,8 +59,25 @@ def _print_text(result: TriageResult) -> None:
         mark = "+" if finding.present else "-"
         code = f" SNOMED {finding.snomed}" if finding.snomed else ""
         print(f"  {mark} {finding.name}{code}")
-    for vital in result.vitals:
-        print(f"  vital {vital.kind.value} = {vital.value:g} {vital.kind.unit} ({vital.source})")
+    for line in vital_lines(result.vitals):
+        print(f"  {line}")
+
+
+def vital_lines(vitals: Sequence[VitalReading]) -> list[str]:
+    """One line a vital sign: the newest reading (the text's, else the device's newest),
+    and over a device's many readings how many there were and their range."""
+    by_kind: dict[VitalKind, list[VitalReading]] = {}
+    for vital in vitals:
+        by_kind.setdefault(vital.kind, []).append(vital)
+    lines = []
+    for kind, readings in by_kind.items():
+        newest = readings[0]
+        line = f"vital {kind.value} = {newest.value:g} {kind.unit} ({newest.source})"
+        if len(readings) > 1:
+            values = [r.value for r in readings]
+            line += f"; {len(readings)} readings, {min(values):g} to {max(values):g}"
+        lines.append(line)
+    return lines
 
 
 def _cmd_triage(args: argparse.Namespace) -> int:
@@ -77,9 +96,9 @@ def _cmd_triage(args: argparse.Namespace) -> int:
         try:
             device = asyncio.run(_device_vitals(args.patient, Settings()))
             vitals_source = "fhir"
-        except ResourceNotFound as error:
-            print(f"error: FHIR store: {error}", file=sys.stderr)
-            return EXIT_FHIR_ERROR
+        except ResourceNotFound:
+            print(f"error: no patient {args.patient!r} in the FHIR store", file=sys.stderr)
+            return EXIT_BAD_INPUT
         except (FhirError, OSError) as error:
             print(f"warning: device vitals not read ({error}); text only", file=sys.stderr)
             vitals_source = "unavailable"

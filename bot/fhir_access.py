@@ -7,7 +7,9 @@ from contextlib import asynccontextmanager
 
 from bot.settings import Settings
 from integrations.fhir.access import FhirAccess, FhirConfig, standalone_access
+from integrations.fhir.backend import FhirBackend, get_default_backend
 from integrations.persistence.database import create_engine, create_sessionmaker
+from integrations.persistence.migrate import migrate
 
 
 def fhir_config(settings: Settings) -> FhirConfig:
@@ -24,7 +26,10 @@ def fhir_config(settings: Settings) -> FhirConfig:
 @asynccontextmanager
 async def cli_fhir_access(settings: Settings) -> AsyncIterator[FhirAccess]:
     """FHIR access for a command-line process: the embedded store on the service's
-    (migrated) database, in this process; or the outside server."""
+    database (migrated first, as every command that opens it does), in this process; or
+    the outside server."""
+    if get_default_backend(settings.fhir_url) is FhirBackend.EMBEDDED:
+        await migrate(settings.resolved_database_url)
     engine = create_engine(settings.resolved_database_url)
     try:
         async with standalone_access(fhir_config(settings), create_sessionmaker(engine)) as access:

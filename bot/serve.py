@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 
 from aiohttp import web
 
 from bot.app import create_app
 from bot.demo_clinical import DEMO_PATIENTS
 from bot.messages import describe_endpoint
+from bot.request_log import REQUEST_LOG, RequestLogger
 from bot.services import SERVICES, Services
 from bot.settings import Settings
 from bot.start_checks import check_before_start
@@ -20,6 +22,9 @@ from integrations.persistence.migrate import migrate
 from integrations.persistence.private_files import create_private_file
 
 log = logging.getLogger(__name__)
+
+# How long requests still running at a stop may take: a Ctrl-C should not wait a minute.
+SHUTDOWN_TIMEOUT_S = 5.0
 
 
 async def simulated_gateway(services: Services, stop: asyncio.Event) -> None:
@@ -45,7 +50,12 @@ async def serve(
     check_before_start(settings)
     await migrate(settings.resolved_database_url)
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(
+        app,
+        access_log=logging.getLogger(REQUEST_LOG),
+        access_log_class=RequestLogger,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+    )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
@@ -70,3 +80,18 @@ async def serve(
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(gateway, timeout=10)
         await runner.cleanup()
+
+
+async def serve_until_signalled(settings: Settings, *, simulate_gateway: bool = False) -> None:
+    """`serve` until SIGINT or SIGTERM, then stop it cleanly (the app's cleanup runs)."""
+    task = asyncio.create_task(serve(settings, simulate_gateway=simulate_gateway))
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, task.cancel)
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    log.info("carebot stopped")

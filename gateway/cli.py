@@ -31,6 +31,7 @@ from gateway.codes import ServiceUuid, parse_characteristic_uuid
 from gateway.decoders import DecodeError, decode
 from gateway.settings import GatewaySettings
 from gateway.to_json import to_json_text
+from integrations.command_exit import run_command
 
 EXIT_INVALID_FRAME = 2
 EXIT_USAGE = 2
@@ -38,6 +39,7 @@ DEFAULT_SIM_PATIENT = "demo-patient"
 
 FhirTarget = tuple[str, str]  # FHIR base URL (no trailing slash), bearer token
 FhirResolver = Callable[[GatewaySettings], Awaitable[FhirTarget]]
+BufferDefault = Callable[[], Path]  # called only when a command runs
 
 
 class MissingFhirTarget(Exception):
@@ -88,7 +90,12 @@ def _settings(args: argparse.Namespace) -> GatewaySettings:
         overrides["fhir_url"] = args.fhir_url
     if getattr(args, "token", None):
         overrides["fhir_token"] = args.token
-    return GatewaySettings(**overrides)
+    settings = GatewaySettings(**overrides)
+    default_buffer: BufferDefault | None = args.default_buffer
+    if default_buffer is not None and "buffer_path" not in settings.model_fields_set:
+        # neither --buffer nor CAREBOT_GATEWAY_BUFFER_PATH: the caller's default place
+        settings = settings.model_copy(update={"buffer_path": default_buffer()})
+    return settings
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
@@ -217,6 +224,13 @@ def _print_status(status: dict[str, Any]) -> None:
 
 def _cmd_status(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    if not settings.buffer_path.exists():  # a look creates nothing
+        print(
+            f"error: no gateway buffer at {settings.buffer_path} (nothing paired or run yet;"
+            " --buffer or CAREBOT_GATEWAY_BUFFER_PATH name another)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     if args.watch:
         try:
             while True:
@@ -318,14 +332,29 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token", help="bearer token (default CAREBOT_GATEWAY_FHIR_TOKEN)")
     parser.add_argument("--address", action="append", help="device address (repeatable)")
     parser.add_argument("--patient", action="append", help="simulated patient id (repeatable)")
-    parser.add_argument("--schedule", choices=["demo", "fast", "realistic"], default="demo")
+    parser.add_argument(
+        "--schedule",
+        choices=["demo", "fast", "realistic"],
+        default="demo",
+        help="how often the simulated devices measure (default demo)",
+    )
     parser.add_argument("--speed", type=float, default=0.0, help="simulated clock speed-up")
     parser.add_argument("--sim-start", help="simulated time at --wall-origin (ISO 8601)")
     parser.add_argument("--wall-origin", type=float, default=None, help="epoch of --sim-start")
     parser.add_argument("--session-end", help="simulated devices stop at this time (ISO 8601)")
     parser.add_argument("--device-log", help="virtual devices' record of frames sent and acked")
-    parser.add_argument("--upload-backoff-max", type=float, default=30.0)
-    parser.add_argument("--pump-interval", type=float, default=0.5)
+    parser.add_argument(
+        "--upload-backoff-max",
+        type=float,
+        default=30.0,
+        help="longest wait in seconds between failed uploads (default 30)",
+    )
+    parser.add_argument(
+        "--pump-interval",
+        type=float,
+        default=0.5,
+        help="seconds between passes that map buffered frames and upload them (default 0.5)",
+    )
 
 
 def _cmd_gateway(args: argparse.Namespace) -> int:
@@ -339,12 +368,20 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
     return EXIT_USAGE
 
 
-def configure(gateway: argparse.ArgumentParser, resolve_fhir: FhirResolver = given_fhir) -> None:
+def configure(
+    gateway: argparse.ArgumentParser,
+    resolve_fhir: FhirResolver = given_fhir,
+    default_buffer: BufferDefault | None = None,
+) -> None:
     """Add the gateway's options and subcommands to its own parser or to `carebot gateway`.
 
-    `resolve_fhir` turns the settings into the FHIR base URL and token `run` uploads to.
+    `resolve_fhir` turns the settings into the FHIR base URL and token `run` uploads to;
+    `default_buffer`, when given, is where the buffer is unless --buffer or
+    CAREBOT_GATEWAY_BUFFER_PATH says otherwise.
     """
-    gateway.set_defaults(gateway_prog=gateway.prog, resolve_fhir=resolve_fhir)
+    gateway.set_defaults(
+        gateway_prog=gateway.prog, resolve_fhir=resolve_fhir, default_buffer=default_buffer
+    )
     gateway.add_argument("--simulate", action="store_true", help="run simulated devices alone")
     _add_common(gateway)
     _add_run_options(gateway)
@@ -357,28 +394,28 @@ def configure(gateway: argparse.ArgumentParser, resolve_fhir: FhirResolver = giv
     decode_cmd.set_defaults(func=_cmd_decode)
 
     scan = commands.add_parser("scan", help="list devices advertising health services")
-    scan.add_argument("--timeout", type=float, default=10.0)
-    scan.add_argument("--simulate", action="store_true")
-    scan.add_argument("--patient", action="append")
+    scan.add_argument("--timeout", type=float, default=10.0, help="seconds to scan (default 10)")
+    scan.add_argument("--simulate", action="store_true", help="list simulated devices instead")
+    scan.add_argument("--patient", action="append", help="simulated patient id (repeatable)")
     _add_common(scan)
     scan.set_defaults(func=_cmd_scan)
 
     pair = commands.add_parser("pair", help="bind a device to a FHIR Patient")
-    pair.add_argument("address")
-    pair.add_argument("patient_id", nargs="?")
-    pair.add_argument("--name", default="")
+    pair.add_argument("address", help="the device's Bluetooth address, e.g. C0:FF:EE:00:00:01")
+    pair.add_argument("patient_id", nargs="?", help="FHIR Patient id (not needed with --unpair)")
+    pair.add_argument("--name", default="", help="the patient's own label for the device")
     pair.add_argument("--unpair", action="store_true", help="unbind instead")
     _add_common(pair)
     pair.set_defaults(func=_cmd_pair)
 
     run = commands.add_parser("run", help="run the gateway (bleak, or --simulate)")
-    run.add_argument("--simulate", action="store_true")
+    run.add_argument("--simulate", action="store_true", help="run simulated devices instead")
     _add_common(run)
     _add_run_options(run)
     run.set_defaults(func=_cmd_run)
 
     status = commands.add_parser("status", help="devices, last reading, buffer depth, upload lag")
-    status.add_argument("--json", action="store_true")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
     status.add_argument("--watch", type=float, default=0.0, help="refresh every N seconds")
     _add_common(status)
     status.set_defaults(func=_cmd_status)
@@ -398,6 +435,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `carebot-gateway` console script."""
     args = build_parser().parse_args(argv)
+    return run_command("carebot-gateway", lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=GatewaySettings().log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -24,6 +24,7 @@ import multiprocessing
 import multiprocessing.connection
 import multiprocessing.util
 import os
+import signal
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -88,6 +89,8 @@ _worker: _Worker | None = None
 def _start_worker(database_url: str, write_gate: AbstractContextManager[Any]) -> None:
     # the pool's initializer: one event loop, engine and store per worker, for its lifetime
     global _worker
+    # a Ctrl-C reaches the whole process group: the server stops its workers itself
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
     engine = create_engine(database_url)
     store = FhirStore(create_sessionmaker(engine), write_gate)
