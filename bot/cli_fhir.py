@@ -94,7 +94,7 @@ def _clients(args: argparse.Namespace) -> int:
             else:
                 if not await revoke_client(sessionmaker, args.name):
                     print(f"error: no active client named {args.name!r}", file=sys.stderr)
-                    return 1
+                    return 2
                 print(f"revoked {args.name}", file=sys.stderr)
             return 0
         finally:
@@ -115,8 +115,9 @@ def _import(args: argparse.Namespace) -> int:
                 try:
                     report = await importer.import_file(Path(name))
                 except StoreError as error:
-                    print(f"\n{name}: {error.status} {error.diagnostics}", file=sys.stderr)
-                    return 1
+                    # the newline ends the progress bar's line
+                    print(f"\nerror: {name}: {error.status} {error.diagnostics}", file=sys.stderr)
+                    return 2
                 print(
                     f"{report.path}: loaded {report.loaded}, already done {report.skipped}",
                     file=sys.stderr,

@@ -168,6 +168,7 @@ def test_patient_vitals_summarised_and_an_unknown_patient_named(tmp_path: Path) 
             "carebot: error: invalid Settings: port: Input should be a valid integer",
         ),
         ({}, ["fhir", "import", "missing.ndjson"], "carebot: error: [Errno 2] No such file"),
+        ({}, ["fhir", "clients", "revoke", "nobody"], "error: no active client named 'nobody'"),
     ],
 )
 def test_a_failure_is_one_line_and_exit_2(
