@@ -12,7 +12,6 @@ from aiohttp import web
 from bot.app import create_app
 from bot.demo_clinical import DEMO_PATIENTS
 from bot.messages import describe_endpoint
-from bot.request_log import REQUEST_LOG, RequestLogger
 from bot.services import SERVICES, Services
 from bot.settings import Settings
 from bot.start_checks import check_before_start
@@ -20,6 +19,7 @@ from gateway.settings import GATEWAY_SCOPES
 from gateway.simulated_gateway import run_simulated_gateway
 from integrations.persistence.migrate import migrate
 from integrations.persistence.private_files import create_private_file
+from integrations.request_log import REQUEST_LOG, RequestLogger
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from aiohttp import web
 from integrations.fhir_store.app import create_fhir_app
 from integrations.persistence.database import create_engine, create_sessionmaker
 from integrations.persistence.migrate import migrate
+from integrations.request_log import REQUEST_LOG, RequestLogger
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,9 @@ async def run_fhir_server(database_url: str, host: str, port: int) -> None:
     engine = create_engine(database_url)
     root = web.Application()
     root.add_subapp("/fhir", create_fhir_app(create_sessionmaker(engine)))
-    runner = web.AppRunner(root)
+    runner = web.AppRunner(
+        root, access_log=logging.getLogger(REQUEST_LOG), access_log_class=RequestLogger
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -332,3 +332,28 @@ def test_serve_logs_requests_without_ids_and_stops_cleanly(
     assert [_alive(pid) for pid in workers if _alive(pid)] == []
     assert all(line.endswith(" ms") for line in logged)
     assert "carebot stopped" in err
+
+
+def test_the_fhir_store_alone_logs_route_templates_only(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [*CAREBOT, "fhir", "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(tmp_path),
+        cwd=REPO,
+    )
+    try:
+        base = _wait_for_line(process, "FHIR store at", timeout=120)[-1].split(" at ")[1].strip()
+        with httpx.Client(timeout=30) as http:
+            assert http.get(f"{base}/Patient/alice-4711?name=Alice").status_code == 401
+        process.terminate()
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert "alice-4711" not in err and "Alice" not in err
+    logged = [line.split(": ", 1)[1] for line in err.splitlines() if "carebot.requests" in line]
+    assert [line.rsplit(" ", 2)[0] for line in logged] == ["GET /fhir/{tail} 401"]

@@ -1,4 +1,5 @@
-"""The server's request log: method, route template, status and duration of each request.
+"""The servers' request log (`carebot serve`, `carebot fhir`): method, route template,
+status and duration of each request.
 
 The route's template (`/fhir/{type}/{id}`), never the raw path or its query string: paths
 and queries carry patient ids and search terms, which stay out of logs.
