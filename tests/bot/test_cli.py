@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -274,6 +275,33 @@ def _alive(pid: int) -> str:
         return ""
 
 
+@contextmanager
+def _server(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """A server process, killed at the end if the test did not stop it."""
+    process = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def _requests_logged(err: str) -> list[str]:
+    """The request log's lines without their durations (each checked to have one)."""
+    logged = [line.split(": ", 1)[1] for line in err.splitlines() if "carebot.requests" in line]
+    assert all(line.endswith(" ms") for line in logged), logged
+    return [line.rsplit(" ", 2)[0] for line in logged]
+
+
+def _wait(condition: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_serve_logs_requests_without_ids_and_stops_cleanly(
     tmp_path: Path, signum: signal.Signals
@@ -284,19 +312,11 @@ def test_serve_logs_requests_without_ids_and_stops_cleanly(
     added = _carebot(tmp_path, "fhir", "clients", "add", "loader", "--scopes", "system/*.*")
     assert added.returncode == 0, added.stderr
     token = added.stdout.strip()
-    process = subprocess.Popen(
-        # ResourceWarnings are silent by default: here every one is printed
-        [sys.executable, "-W", "always::ResourceWarning", "-m", "bot.cli", "serve"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(tmp_path, CAREBOT_PORT=str(port)),
-        cwd=REPO,
-    )
-    try:
+    # ResourceWarnings are silent by default: here every one is printed
+    serve = [sys.executable, "-W", "always::ResourceWarning", "-m", "bot.cli", "serve"]
+    with _server(serve, _env(tmp_path, CAREBOT_PORT=str(port))) as process:
         _wait_for_line(process, "carebot is running", timeout=120)
-        base = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base, timeout=30) as http:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             assert http.get("/healthz").status_code == 200
             assert http.get("/fhir/Patient/alice-4711?name=Alice").status_code == 401
             assert http.get("/no/such/page").status_code == 404
@@ -305,55 +325,34 @@ def test_serve_logs_requests_without_ids_and_stops_cleanly(
                 "/fhir", json=bundle, headers={"Authorization": f"Bearer {token}"}, timeout=120
             )
             assert posted.status_code == 200, posted.text
-        deadline = time.monotonic() + 60
-        while len(_children(process.pid)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        _wait(lambda: len(_children(process.pid)) >= 2, 60)
         workers = _children(process.pid)
         assert len(workers) >= 2  # the spawn resource tracker and at least one worker
         process.send_signal(signum)
         _, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 0, err
     for bad in ("Traceback", "ResourceWarning", "leaked", "alice-4711", "Alice"):
         assert bad not in err, err
-    logged = [line.split(": ", 1)[1] for line in err.splitlines() if "carebot.requests" in line]
-    assert [line.rsplit(" ", 2)[0] for line in logged] == [
+    assert _requests_logged(err) == [
         "GET /healthz 200",
         "GET /fhir/{tail} 401",
         "GET (no route) 404",
         "POST /fhir 200",
     ]
-    deadline = time.monotonic() + 10  # the resource tracker exits when its pipe closes
-    while [pid for pid in workers if _alive(pid)] and time.monotonic() < deadline:
-        time.sleep(0.2)
+    _wait(lambda: not any(map(_alive, workers)), 10)  # the tracker exits once its pipe closes
     assert [_alive(pid) for pid in workers if _alive(pid)] == []
-    assert all(line.endswith(" ms") for line in logged)
     assert "carebot stopped" in err
 
 
 def test_the_fhir_store_alone_logs_route_templates_only(tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        [*CAREBOT, "fhir", "--host", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(tmp_path),
-        cwd=REPO,
-    )
-    try:
+    with _server(
+        [*CAREBOT, "fhir", "--host", "127.0.0.1", "--port", "0"], _env(tmp_path)
+    ) as process:
         base = _wait_for_line(process, "FHIR store at", timeout=120)[-1].split(" at ")[1].strip()
         with httpx.Client(timeout=30) as http:
             assert http.get(f"{base}/Patient/alice-4711?name=Alice").status_code == 401
         process.terminate()
         _, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 0, err
     assert "alice-4711" not in err and "Alice" not in err
-    logged = [line.split(": ", 1)[1] for line in err.splitlines() if "carebot.requests" in line]
-    assert [line.rsplit(" ", 2)[0] for line in logged] == ["GET /fhir/{tail} 401"]
+    assert _requests_logged(err) == ["GET /fhir/{tail} 401"]
