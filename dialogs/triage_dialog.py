@@ -183,18 +183,23 @@ class TriageDialog:
 
     @staticmethod
     def _add_text(ctx: DialogContext, words: str) -> None:
-        """Add WORDS to the story, and remember which findings the story itself names."""
-        text = f"{ctx.state.get('text', '')}\n{words}".strip()
-        ctx.state["text"] = text
-        focus: list[JSON] = [*sorted(ctx.assessments.of(text).present_ids)]
-        ctx.state["focus"] = focus
+        """Add WORDS to the story; its findings are taken from the turn's one assessment."""
+        ctx.state["text"] = f"{ctx.state.get('text', '')}\n{words}".strip()
+        ctx.state["focus"] = None
 
-    @staticmethod
-    def _focus(ctx: DialogContext) -> list[str]:
+    def _focus(self, ctx: DialogContext, result: TriageResult) -> list[str]:
+        """The findings the story names: RESULT's present ones that are not answers.
+
+        Taken from the interview's assessment rather than from a second run of the engine
+        on the story alone, so each turn assesses the story once. A question is asked only
+        about a finding not yet known, so no answer is about a finding the story named."""
         raw = ctx.state.get("focus")
         if isinstance(raw, list):
             return [str(x) for x in raw]
-        return sorted(ctx.assessments.of(str(ctx.state.get("text", ""))).present_ids)
+        answered = self._answers(ctx)
+        focus = sorted(result.present_ids - answered.keys())
+        ctx.state["focus"] = [*focus]
+        return focus
 
     # ---- dialog protocol ----
 
@@ -303,7 +308,8 @@ class TriageDialog:
             ctx.state["pending"] = AGE
             ctx.say(_text("age", ctx.language))
             return Wait()
-        question = next_question(result, asked, ctx.assessments.knowledge, focus=self._focus(ctx))
+        focus = self._focus(ctx, result)
+        question = next_question(result, asked, ctx.assessments.knowledge, focus=focus)
         if question is None or question.symptom.ask is None:
             return await self._finish(ctx, result)
         ctx.state["asked"] = [*asked, question.symptom.id]
