@@ -12,6 +12,7 @@ batch bundles at the base; `Observation/$lastn?patient=&code=&max=`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import format_datetime
@@ -61,6 +62,7 @@ class Call:
 
     request: web.Request
     store: FhirStore
+    settings: StoreSettings
     base: str
     parts: list[str]
     grant: Grant | None
@@ -100,8 +102,8 @@ def create_fhir_app(
     shared = shared_database_url(engine) if isinstance(engine, AsyncEngine) else None
     app[WORKERS_KEY] = BundleWorkers(shared)  # its workers start with the first big bundle
     app.on_cleanup.append(_close_workers)
-    app.router.add_route("*", "/{tail:.*}", _handle)
-    app.router.add_route("*", "", _handle)  # the base URL itself, without a trailing slash
+    for method, path, handler in _ROUTES:
+        app.router.add_route(method, path, _serving(handler, path))
     return app
 
 
@@ -127,40 +129,57 @@ def _prefer(header: str) -> dict[str, str]:
     return out
 
 
-async def _handle(request: web.Request) -> web.StreamResponse:
-    tail = request.match_info.get("tail", "")
-    path = request.path
-    base_path = path[: len(path) - len(tail)].rstrip("/") if tail else path.rstrip("/")
-    base = f"{request.scheme}://{request.host}{base_path}"
-    store = request.app[STORE_KEY]
-    settings = request.app[SETTINGS_KEY]
-    call = Call(
-        request,
-        store,
-        base,
-        [p for p in tail.split("/") if p],
-        None,
-        _prefer(request.headers.get("Prefer", "")),
-    )
-    action = Action.READ
-    targets: list[str] = []
-    status = 500
-    try:
-        if call.parts != ["metadata"] and settings.require_auth:
-            call.grant = await _authenticate(request, store, settings.access_key)
-        response, action, targets = await _dispatch(call, settings)
-        status = response.status
-        return response
-    except StoreError as error:
-        status = error.status
-        targets = call.attempted
-        return _error(error)
-    except Exception:
-        log.exception("FHIR request failed: %s %s", request.method, request.path)
-        return _json(operation_outcome("fatal", "exception", "internal error"), 500)
-    finally:
-        if call.grant is not None and call.grant.person_bound:
-            await _audit(store, call.grant, action, targets, status, request.query_string)
+Dispatched = tuple[web.StreamResponse, Action, list[str]]
+Handler = Callable[[Call], Awaitable[Dispatched]]
+
+
+def _base_path(request: web.Request, path: str) -> str:
+    """The path the store is mounted at: the request's path less the route's own PATH."""
+    if path.startswith("/{tail"):
+        tail = request.match_info["tail"]
+        return request.path[: len(request.path) - len(tail)].rstrip("/")
+    segments = path.count("/") if path.strip("/") else 0
+    base = request.path.rstrip("/")
+    return base.rsplit("/", segments)[0] if segments else base
+
+
+def _serving(handler: Handler, path: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """HANDLER behind the store's authentication, error answers and audit."""
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        base_path = _base_path(request, path)
+        store = request.app[STORE_KEY]
+        settings = request.app[SETTINGS_KEY]
+        call = Call(
+            request,
+            store,
+            settings,
+            f"{request.scheme}://{request.host}{base_path}",
+            [p for p in request.path[len(base_path) :].split("/") if p],
+            None,
+            _prefer(request.headers.get("Prefer", "")),
+        )
+        action = Action.READ
+        targets: list[str] = []
+        status = 500
+        try:
+            if call.parts != ["metadata"] and settings.require_auth:
+                call.grant = await _authenticate(request, store, settings.access_key)
+            response, action, targets = await handler(call)
+            status = response.status
+            return response
+        except StoreError as error:
+            status = error.status
+            targets = call.attempted
+            return _error(error)
+        except Exception:
+            log.exception("FHIR request failed: %s %s", request.method, request.path)
+            return _json(operation_outcome("fatal", "exception", "internal error"), 500)
+        finally:
+            if call.grant is not None and call.grant.person_bound:
+                await _audit(store, call.grant, action, targets, status, request.query_string)
+
+    return serve
 
 
 async def _audit(
@@ -189,11 +208,12 @@ async def _authenticate(
     return grant
 
 
-async def _body(call: Call, settings: StoreSettings) -> Any:
-    return parse_json(await _body_bytes(call, settings))
+async def _body(call: Call) -> Any:
+    return parse_json(await _body_bytes(call))
 
 
-async def _body_bytes(call: Call, settings: StoreSettings) -> bytes:
+async def _body_bytes(call: Call) -> bytes:
+    settings = call.settings
     content_type = call.request.content_type
     if content_type not in ("application/fhir+json", "application/json"):
         raise StoreError(415, f"unsupported content type {content_type!r}", "not-supported")
@@ -227,68 +247,80 @@ def _write_response(call: Call, stored: Stored, status: int) -> web.Response:
     return _json(stored.content, status, headers)
 
 
-Dispatched = tuple[web.StreamResponse, Action, list[str]]
-
-
-async def _dispatch(call: Call, settings: StoreSettings) -> Dispatched:
-    method = call.request.method
-    parts = call.parts
-    if not parts:
-        if method != "POST":
-            raise StoreError(
-                405, "the base URL takes POST of a transaction or batch", "not-supported"
-            )
-        return await _bundle(call, settings)
-    if parts == ["metadata"] and method == "GET":
-        cap = capability_statement(call.base, format_instant(utcnow()))
-        return _json(cap), Action.READ, []
-    if parts == ["_history"] and method == "GET":
-        return await _history(call, None, None)
-    rtype = parts[0]
+def _stored_type(call: Call) -> str:
+    """The path's resource type; 404 when the store keeps no such type."""
+    rtype = call.request.match_info["type"]
     if rtype not in STORED_TYPES:
         raise StoreError(404, f"resource type {rtype} is not stored here", "not-supported")
-    if len(parts) == 1:
-        if method == "GET":
-            return await _search(call, rtype, list(call.request.query.items()))
-        if method == "POST":
-            return await _create(call, rtype, settings)
-        if method == "PUT":
-            return await _conditional_update(call, rtype, settings)
-        if method == "DELETE":
-            return await _conditional_delete(call, rtype)
-    elif len(parts) == 2 and parts[1] == "_search" and method == "POST":
-        return await _search(call, rtype, list(call.request.query.items()) + await _form(call))
-    elif len(parts) == 2 and parts[1] == "_history" and method == "GET":
-        return await _history(call, rtype, None)
-    elif len(parts) == 2 and parts[1] == "$lastn" and rtype == "Observation" and method == "GET":
-        return await _lastn(call)
-    elif len(parts) == 2:
-        if method == "GET":
-            call.require(rtype, Action.READ)
-            stored = await call.store.read(rtype, parts[1], access=call.access)
-            return (
-                _json(stored.content, 200, _resource_headers(stored, call.base)),
-                Action.READ,
-                [stored.reference],
-            )
-        if method == "PUT":
-            return await _update(call, rtype, parts[1], settings)
-        if method == "DELETE":
-            return await _delete(call, rtype, parts[1])
-    elif len(parts) == 3 and parts[2] == "_history" and method == "GET":
-        return await _history(call, rtype, parts[1])
-    elif len(parts) == 4 and parts[2] == "_history" and method == "GET":
-        call.require(rtype, Action.READ)
-        try:
-            version = int(parts[3])
-        except ValueError as error:
-            raise invalid(f"version {parts[3]!r} is not a number") from error
-        stored = await call.store.vread(rtype, parts[1], version, access=call.access)
-        return (
-            _json(stored.content, 200, _resource_headers(stored, call.base)),
-            Action.READ,
-            [stored.reference],
-        )
+    return rtype
+
+
+async def _base(call: Call) -> Dispatched:
+    if call.request.method != "POST":
+        raise StoreError(405, "the base URL takes POST of a transaction or batch", "not-supported")
+    return await _bundle(call)
+
+
+async def _metadata(call: Call) -> Dispatched:
+    cap = capability_statement(call.base, format_instant(utcnow()))
+    return _json(cap), Action.READ, []
+
+
+async def _system_history(call: Call) -> Dispatched:
+    return await _history(call, None, None)
+
+
+async def _type_history(call: Call) -> Dispatched:
+    return await _history(call, _stored_type(call), None)
+
+
+async def _instance_history(call: Call) -> Dispatched:
+    rtype = _stored_type(call)
+    return await _history(call, rtype, call.request.match_info["id"])
+
+
+async def _search_get(call: Call) -> Dispatched:
+    return await _search(call, _stored_type(call), list(call.request.query.items()))
+
+
+async def _search_post(call: Call) -> Dispatched:
+    rtype = _stored_type(call)
+    return await _search(call, rtype, list(call.request.query.items()) + await _form(call))
+
+
+async def _read(call: Call) -> Dispatched:
+    rtype = _stored_type(call)
+    call.require(rtype, Action.READ)
+    stored = await call.store.read(rtype, call.request.match_info["id"], access=call.access)
+    return (
+        _json(stored.content, 200, _resource_headers(stored, call.base)),
+        Action.READ,
+        [stored.reference],
+    )
+
+
+async def _vread(call: Call) -> Dispatched:
+    rtype = _stored_type(call)
+    call.require(rtype, Action.READ)
+    match = call.request.match_info
+    try:
+        version = int(match["version"])
+    except ValueError as error:
+        raise invalid(f"version {match['version']!r} is not a number") from error
+    stored = await call.store.vread(rtype, match["id"], version, access=call.access)
+    return (
+        _json(stored.content, 200, _resource_headers(stored, call.base)),
+        Action.READ,
+        [stored.reference],
+    )
+
+
+async def _unrouted(call: Call) -> Dispatched:
+    """What no route takes: an unknown type is a 404, anything else a 405."""
+    parts = call.parts
+    if parts and parts[0] not in STORED_TYPES:
+        raise StoreError(404, f"resource type {parts[0]} is not stored here", "not-supported")
+    method = call.request.method
     raise StoreError(405, f"{method} /{'/'.join(parts)} is not supported", "not-supported")
 
 
@@ -301,9 +333,10 @@ async def _form(call: Call) -> list[tuple[str, str]]:
     return parse_qsl(text, keep_blank_values=True)
 
 
-async def _create(call: Call, rtype: str, settings: StoreSettings) -> Dispatched:
+async def _create(call: Call) -> Dispatched:
+    rtype = _stored_type(call)
     call.require(rtype, Action.CREATE)
-    document = validate_resource(await _body(call, settings), rtype)
+    document = validate_resource(await _body(call), rtype)
     document = {k: v for k, v in document.items() if k != "id"}
     document["resourceType"] = rtype
     condition = call.request.headers.get("If-None-Exist")
@@ -314,9 +347,11 @@ async def _create(call: Call, rtype: str, settings: StoreSettings) -> Dispatched
     return _write_response(call, result.stored, status), Action.CREATE, [result.stored.reference]
 
 
-async def _update(call: Call, rtype: str, rid: str, settings: StoreSettings) -> Dispatched:
+async def _update(call: Call) -> Dispatched:
+    rtype = _stored_type(call)
+    rid = call.request.match_info["id"]
     call.require(rtype, Action.UPDATE)
-    document = validate_resource(await _body(call, settings), rtype)
+    document = validate_resource(await _body(call), rtype)
     if document.get("id") != rid:
         raise invalid(f"the body's id {document.get('id')!r} does not match the URL id {rid!r}")
     if_match = parse_if_match(call.request.headers.get("If-Match"))
@@ -325,26 +360,30 @@ async def _update(call: Call, rtype: str, rid: str, settings: StoreSettings) -> 
     return _write_response(call, result.stored, status), Action.UPDATE, [result.stored.reference]
 
 
-async def _conditional_update(call: Call, rtype: str, settings: StoreSettings) -> Dispatched:
+async def _conditional_update(call: Call) -> Dispatched:
+    rtype = _stored_type(call)
     call.require(rtype, Action.UPDATE)
     call.require(rtype, Action.SEARCH)
     query = call.request.query_string
     if not query:
         raise invalid("conditional update needs search criteria")
-    document = validate_resource(await _body(call, settings), rtype)
+    document = validate_resource(await _body(call), rtype)
     result = await call.store.conditional_update(rtype, query, document, access=call.access)
     status = 201 if result.created else 200
     return _write_response(call, result.stored, status), Action.UPDATE, [result.stored.reference]
 
 
-async def _delete(call: Call, rtype: str, rid: str) -> Dispatched:
+async def _delete(call: Call) -> Dispatched:
+    rtype = _stored_type(call)
+    rid = call.request.match_info["id"]
     call.require(rtype, Action.DELETE)
     stored = await call.store.delete(rtype, rid, access=call.access)
     headers = {"ETag": stored.etag} if stored is not None else None
     return web.Response(status=204, headers=headers), Action.DELETE, [f"{rtype}/{rid}"]
 
 
-async def _conditional_delete(call: Call, rtype: str) -> Dispatched:
+async def _conditional_delete(call: Call) -> Dispatched:
+    rtype = _stored_type(call)
     call.require(rtype, Action.DELETE)
     call.require(rtype, Action.SEARCH)
     if not call.request.query_string:
@@ -472,8 +511,8 @@ async def _history(call: Call, rtype: str | None, rid: str | None) -> Dispatched
     return _json(bundle), Action.READ, [v.reference for v in versions]
 
 
-async def _bundle(call: Call, settings: StoreSettings) -> Dispatched:
-    body = await _body_bytes(call, settings)
+async def _bundle(call: Call) -> Dispatched:
+    body = await _body_bytes(call)
     representation = call.prefer.get("return") == "representation"
     answer = await call.request.app[WORKERS_KEY].answer(body, call.grant, representation)
     if answer is None:
@@ -484,3 +523,26 @@ async def _bundle(call: Call, settings: StoreSettings) -> Dispatched:
     answer.raise_refusal()
     response = web.Response(body=answer.body, content_type=FHIR_JSON, charset="utf-8")
     return response, Action.CREATE, list(answer.targets)
+
+
+# Plain paths before the patterns that would also match them; a path that matches a route
+# but not its method goes on to the next route, and what none takes reaches `_unrouted`.
+_ROUTES: tuple[tuple[str, str, Handler], ...] = (
+    ("*", "", _base),  # the base URL itself, without a trailing slash
+    ("*", "/", _base),
+    ("GET", "/metadata", _metadata),
+    ("GET", "/_history", _system_history),
+    ("GET", "/Observation/$lastn", _lastn),
+    ("GET", "/{type}", _search_get),
+    ("POST", "/{type}", _create),
+    ("PUT", "/{type}", _conditional_update),
+    ("DELETE", "/{type}", _conditional_delete),
+    ("POST", "/{type}/_search", _search_post),
+    ("GET", "/{type}/_history", _type_history),
+    ("GET", "/{type}/{id}", _read),
+    ("PUT", "/{type}/{id}", _update),
+    ("DELETE", "/{type}/{id}", _delete),
+    ("GET", "/{type}/{id}/_history", _instance_history),
+    ("GET", "/{type}/{id}/_history/{version}", _vread),
+    ("*", "/{tail:.*}", _unrouted),
+)
