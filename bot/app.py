@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import messages, portal, staff
 from bot.adapter import CarebotAdapter, ChannelConversationState
+from bot.bot_storage import SqlStorage
 from bot.channel_auth import ChannelAuthenticator, ChannelGate, ClosedChannel, EmulatorChannel
 from bot.connector import AnonymousTokens, ClientCredentialsTokens, ConnectorClient, TokenProvider
 from bot.conversation_refs import ReferenceRecorder
@@ -55,7 +56,6 @@ from dialogs.triage.knowledge_base import Knowledge, load_knowledge
 from dialogs.triage_dialog import TriageDialog
 from dialogs.vitals_dialog import VitalsDialog
 from integrations.accounts import AccountRepository
-from integrations.bot_storage import SqlStorage
 from integrations.fhir.access import FhirService
 from integrations.persistence.conversation_refs import ConversationRefStore
 from integrations.persistence.database import create_engine, create_sessionmaker
