@@ -31,9 +31,9 @@ from bot.proactive import (
     CHAT_MESSAGE,
     OUTBOX,
     PROACTIVE,
+    ChannelSinks,
     ChatMessageHandler,
     ProactiveSender,
-    ReferenceSinks,
 )
 from bot.security_headers import security_headers
 from bot.services import SERVICES, Services
@@ -166,7 +166,7 @@ async def _services(
     directline = DirectLineStore(sessions)
     # Proactive seam: every inbound turn stores its reference; sends pick their sink from it.
     references = ConversationRefStore(sessions)
-    adapter = CarebotAdapter(sinks=ReferenceSinks(directline, connector))
+    adapter = CarebotAdapter(sinks=ChannelSinks(directline, connector))
     adapter.use(ReferenceRecorder(references, people))
     adapter.use(TextLimit(people, settings.max_chat_chars))
     app[PROACTIVE] = ProactiveSender(adapter, references, connector)
