@@ -40,6 +40,7 @@ from bot.services import SERVICES, Services
 from bot.settings import Settings
 from bot.signing import Signer
 from bot.text_limit import TextLimit
+from bot.turn_locks import TurnLocks
 from bot.workers import WORKERS, WorkerHost, workers_ctx
 from dialogs.assessment import TriageEngine
 from dialogs.base import Dialog, Interrupt
@@ -166,7 +167,9 @@ async def _services(
     directline = DirectLineStore(sessions)
     # Proactive seam: every inbound turn stores its reference; sends pick their sink from it.
     references = ConversationRefStore(sessions)
-    adapter = CarebotAdapter(sinks=ChannelSinks(directline, connector))
+    # Several processes share a PostgreSQL database: turns of a conversation wait across them.
+    locks = TurnLocks(engine if engine.dialect.name == "postgresql" else None)
+    adapter = CarebotAdapter(locks=locks, sinks=ChannelSinks(directline, connector))
     adapter.use(ReferenceRecorder(references, people))
     adapter.use(TextLimit(people, settings.max_chat_chars))
     app[PROACTIVE] = ProactiveSender(adapter, references, connector)
