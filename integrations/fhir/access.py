@@ -35,6 +35,7 @@ STORE_PATH = "/fhir"
 SERVICE_CLIENT = "carebot-service"
 SYSTEM_SCOPES = "system/*.*"
 PATIENT_SCOPES = "patient/*.*"
+STAFF_SCOPES = "user/*.rs"
 _TIMEOUT = httpx.Timeout(30.0)
 
 
@@ -54,7 +55,14 @@ class FhirConfig:
 
 
 class _Tokens(Protocol):
-    def token(self, client: str, scopes: str, patient: str | None, person: str | None) -> str:
+    def token(
+        self,
+        client: str,
+        scopes: str,
+        patient: str | None,
+        person: str | None,
+        practitioner: str | None = None,
+    ) -> str:
         """A bearer token for these claims."""
         ...
 
@@ -66,9 +74,23 @@ class _SignedTokens:
         self._key = key
         self._ttl_s = ttl_s
 
-    def token(self, client: str, scopes: str, patient: str | None, person: str | None) -> str:
+    def token(
+        self,
+        client: str,
+        scopes: str,
+        patient: str | None,
+        person: str | None,
+        practitioner: str | None = None,
+    ) -> str:
         """A fresh signed token."""
-        return self._key.issue(client, scopes, patient=patient, person=person, ttl_s=self._ttl_s)
+        return self._key.issue(
+            client,
+            scopes,
+            patient=patient,
+            person=person,
+            practitioner=practitioner,
+            ttl_s=self._ttl_s,
+        )
 
 
 class _ConfiguredToken:
@@ -77,7 +99,14 @@ class _ConfiguredToken:
     def __init__(self, token: str) -> None:
         self._token = token
 
-    def token(self, client: str, scopes: str, patient: str | None, person: str | None) -> str:
+    def token(
+        self,
+        client: str,
+        scopes: str,
+        patient: str | None,
+        person: str | None,
+        practitioner: str | None = None,
+    ) -> str:
         """The configured token (the outside server decides what it reaches)."""
         return self._token
 
@@ -86,10 +115,16 @@ class RenewingAuth(httpx.Auth):
     """Bearer auth that takes a fresh token for each request (signed tokens are short lived)."""
 
     def __init__(
-        self, tokens: _Tokens, client: str, scopes: str, patient: str | None, person: str | None
+        self,
+        tokens: _Tokens,
+        client: str,
+        scopes: str,
+        patient: str | None,
+        person: str | None,
+        practitioner: str | None = None,
     ) -> None:
         self._tokens = tokens
-        self._claims = (client, scopes, patient, person)
+        self._claims = (client, scopes, patient, person, practitioner)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Add the Authorization header."""
@@ -132,6 +167,20 @@ class FhirAccess:
         named in the store's AuditEvents; None when no person asks, e.g. an operator's CLI)."""
         reference = patient if patient.startswith("Patient/") else f"Patient/{patient}"
         return self._client(RenewingAuth(self._tokens, client, PATIENT_SCOPES, reference, person))
+
+    def for_staff(
+        self, practitioner: str, *, person: str, client: str = SERVICE_CLIENT
+    ) -> FhirClient:
+        """A read-only client for a staff member (PERSON, their account id, named in the
+        store's AuditEvents with PRACTITIONER) that sees only their patients: those whose
+        `generalPractitioner` is PRACTITIONER (`Practitioner/id` or the id)."""
+        reference = (
+            practitioner
+            if practitioner.startswith("Practitioner/")
+            else f"Practitioner/{practitioner}"
+        )
+        auth = RenewingAuth(self._tokens, client, STAFF_SCOPES, None, person, reference)
+        return self._client(auth)
 
     async def aclose(self) -> None:
         """Close the shared httpx client."""
