@@ -9,6 +9,7 @@ to booking when it calls for a visit.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -225,7 +226,7 @@ class TriageDialog:
         opening = args.text.strip()
         if opening and mentions_symptom(ctx.assessments.of(opening)):
             return await self._take_description(ctx, opening)
-        vitals_result = self._assess(ctx)
+        vitals_result = await asyncio.to_thread(self._assess, ctx)
         if vitals_result.level.is_emergency:
             return await self._finish(ctx, vitals_result)
         return self._ask_description(ctx, again=False)
@@ -298,7 +299,7 @@ class TriageDialog:
         return await self._next(ctx)
 
     async def _next(self, ctx: DialogContext) -> Step:
-        result = self._assess(ctx)
+        result = await asyncio.to_thread(self._assess, ctx)  # off the event loop
         if result.level.is_emergency:
             return await self._finish(ctx, result)
         asked = self._asked(ctx)
