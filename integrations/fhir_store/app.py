@@ -13,77 +13,51 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from integrations.fhir_store.access import Access, access_for, authorize
+from integrations.fhir_store import searches
 from integrations.fhir_store.access_tokens import AccessTokenKey, looks_signed
 from integrations.fhir_store.audit import audit_event
 from integrations.fhir_store.bundle_workers import BundleWorkers, shared_database_url
 from integrations.fhir_store.bundles import answer_bundle, parse_if_match
+from integrations.fhir_store.call import (
+    FHIR_JSON,
+    MAX_BODY,
+    SETTINGS_KEY,
+    STORE_KEY,
+    WORKERS_KEY,
+    Call,
+    Dispatched,
+    Handler,
+    StoreSettings,
+    fhir_json,
+    stored_type,
+)
 from integrations.fhir_store.capability import capability_statement
 from integrations.fhir_store.clients import authenticate
-from integrations.fhir_store.dates import DateFormatError, format_instant, parse_instant
+from integrations.fhir_store.dates import format_instant
 from integrations.fhir_store.outcome import StoreError, invalid, operation_outcome
 from integrations.fhir_store.params import STORED_TYPES
-from integrations.fhir_store.query import MAX_COUNT, bounded_int, build_plan
 from integrations.fhir_store.scopes import Action, Grant
 from integrations.fhir_store.store import FhirStore, Stored, utcnow
 from integrations.fhir_store.validate import parse_json, validate_resource
 
+__all__ = [
+    "FHIR_JSON",
+    "MAX_BODY",
+    "SETTINGS_KEY",
+    "STORE_KEY",
+    "WORKERS_KEY",
+    "StoreSettings",
+    "create_fhir_app",
+]
+
 log = logging.getLogger(__name__)
-FHIR_JSON = "application/fhir+json"
-MAX_BODY = 8 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class StoreSettings:
-    """Options of one mounted store."""
-
-    require_auth: bool = True
-    max_body: int = MAX_BODY
-    access_key: AccessTokenKey | None = None
-
-
-STORE_KEY = web.AppKey("fhir_store", FhirStore)
-SETTINGS_KEY = web.AppKey("fhir_settings", StoreSettings)
-WORKERS_KEY = web.AppKey("fhir_bundle_workers", BundleWorkers)
-
-
-@dataclass
-class Call:
-    """One request being served: its parsed path, base URL, caller and preferences."""
-
-    request: web.Request
-    store: FhirStore
-    settings: StoreSettings
-    base: str
-    parts: list[str]
-    grant: Grant | None
-    prefer: dict[str, str]
-
-    def require(self, resource_type: str, action: Action) -> None:
-        """403 unless the caller may do ACTION on RESOURCE_TYPE (access.authorize)."""
-        authorize(self.grant, resource_type, action)
-
-    @property
-    def access(self) -> Access:
-        """What the caller may see (access.access_for)."""
-        return access_for(self.grant)
-
-    @property
-    def attempted(self) -> list[str]:
-        """The resource the request names (`Type/id`), for the audit of a refusal."""
-        parts = self.parts
-        if len(parts) >= 2 and parts[0] in STORED_TYPES and parts[1][:1] not in ("_", "$"):
-            return [f"{parts[0]}/{parts[1]}"]
-        return []
 
 
 def create_fhir_app(
@@ -111,13 +85,9 @@ async def _close_workers(app: web.Application) -> None:
     await app[WORKERS_KEY].close()
 
 
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response(body, status=status, headers=headers, content_type=FHIR_JSON)
-
-
 def _error(error: StoreError) -> web.Response:
     headers = {"WWW-Authenticate": 'Bearer realm="fhir"'} if error.status == 401 else None
-    return _json(error.outcome(), error.status, headers)
+    return fhir_json(error.outcome(), error.status, headers)
 
 
 def _prefer(header: str) -> dict[str, str]:
@@ -127,10 +97,6 @@ def _prefer(header: str) -> dict[str, str]:
         if key:
             out[key.strip().lower()] = value.strip().strip('"')
     return out
-
-
-Dispatched = tuple[web.StreamResponse, Action, list[str]]
-Handler = Callable[[Call], Awaitable[Dispatched]]
 
 
 def _base_path(request: web.Request, path: str) -> str:
@@ -174,7 +140,7 @@ def _serving(handler: Handler, path: str) -> Callable[[web.Request], Awaitable[w
             return _error(error)
         except Exception:
             log.exception("FHIR request failed: %s %s", request.method, request.path)
-            return _json(operation_outcome("fatal", "exception", "internal error"), 500)
+            return fhir_json(operation_outcome("fatal", "exception", "internal error"), 500)
         finally:
             if call.grant is not None and call.grant.person_bound:
                 await _audit(store, call.grant, action, targets, status, request.query_string)
@@ -243,16 +209,8 @@ def _write_response(call: Call, stored: Stored, status: int) -> web.Response:
     if mode == "minimal":
         return web.Response(status=status, headers=headers)
     if mode == "operationoutcome":
-        return _json(operation_outcome("information", "informational", "ok"), status, headers)
-    return _json(stored.content, status, headers)
-
-
-def _stored_type(call: Call) -> str:
-    """The path's resource type; 404 when the store keeps no such type."""
-    rtype = call.request.match_info["type"]
-    if rtype not in STORED_TYPES:
-        raise StoreError(404, f"resource type {rtype} is not stored here", "not-supported")
-    return rtype
+        return fhir_json(operation_outcome("information", "informational", "ok"), status, headers)
+    return fhir_json(stored.content, status, headers)
 
 
 async def _base(call: Call) -> Dispatched:
@@ -263,44 +221,22 @@ async def _base(call: Call) -> Dispatched:
 
 async def _metadata(call: Call) -> Dispatched:
     cap = capability_statement(call.base, format_instant(utcnow()))
-    return _json(cap), Action.READ, []
-
-
-async def _system_history(call: Call) -> Dispatched:
-    return await _history(call, None, None)
-
-
-async def _type_history(call: Call) -> Dispatched:
-    return await _history(call, _stored_type(call), None)
-
-
-async def _instance_history(call: Call) -> Dispatched:
-    rtype = _stored_type(call)
-    return await _history(call, rtype, call.request.match_info["id"])
-
-
-async def _search_get(call: Call) -> Dispatched:
-    return await _search(call, _stored_type(call), list(call.request.query.items()))
-
-
-async def _search_post(call: Call) -> Dispatched:
-    rtype = _stored_type(call)
-    return await _search(call, rtype, list(call.request.query.items()) + await _form(call))
+    return fhir_json(cap), Action.READ, []
 
 
 async def _read(call: Call) -> Dispatched:
-    rtype = _stored_type(call)
+    rtype = stored_type(call)
     call.require(rtype, Action.READ)
     stored = await call.store.read(rtype, call.request.match_info["id"], access=call.access)
     return (
-        _json(stored.content, 200, _resource_headers(stored, call.base)),
+        fhir_json(stored.content, 200, _resource_headers(stored, call.base)),
         Action.READ,
         [stored.reference],
     )
 
 
 async def _vread(call: Call) -> Dispatched:
-    rtype = _stored_type(call)
+    rtype = stored_type(call)
     call.require(rtype, Action.READ)
     match = call.request.match_info
     try:
@@ -309,7 +245,7 @@ async def _vread(call: Call) -> Dispatched:
         raise invalid(f"version {match['version']!r} is not a number") from error
     stored = await call.store.vread(rtype, match["id"], version, access=call.access)
     return (
-        _json(stored.content, 200, _resource_headers(stored, call.base)),
+        fhir_json(stored.content, 200, _resource_headers(stored, call.base)),
         Action.READ,
         [stored.reference],
     )
@@ -324,17 +260,8 @@ async def _unrouted(call: Call) -> Dispatched:
     raise StoreError(405, f"{method} /{'/'.join(parts)} is not supported", "not-supported")
 
 
-async def _form(call: Call) -> list[tuple[str, str]]:
-    """The parameters of a `_search` form body; a body that is not UTF-8 is a 400."""
-    try:
-        text = (await call.request.read()).decode()
-    except UnicodeDecodeError as error:
-        raise invalid(f"the form body is not UTF-8: {error.reason}") from error
-    return parse_qsl(text, keep_blank_values=True)
-
-
 async def _create(call: Call) -> Dispatched:
-    rtype = _stored_type(call)
+    rtype = stored_type(call)
     call.require(rtype, Action.CREATE)
     document = validate_resource(await _body(call), rtype)
     document = {k: v for k, v in document.items() if k != "id"}
@@ -348,7 +275,7 @@ async def _create(call: Call) -> Dispatched:
 
 
 async def _update(call: Call) -> Dispatched:
-    rtype = _stored_type(call)
+    rtype = stored_type(call)
     rid = call.request.match_info["id"]
     call.require(rtype, Action.UPDATE)
     document = validate_resource(await _body(call), rtype)
@@ -361,7 +288,7 @@ async def _update(call: Call) -> Dispatched:
 
 
 async def _conditional_update(call: Call) -> Dispatched:
-    rtype = _stored_type(call)
+    rtype = stored_type(call)
     call.require(rtype, Action.UPDATE)
     call.require(rtype, Action.SEARCH)
     query = call.request.query_string
@@ -374,7 +301,7 @@ async def _conditional_update(call: Call) -> Dispatched:
 
 
 async def _delete(call: Call) -> Dispatched:
-    rtype = _stored_type(call)
+    rtype = stored_type(call)
     rid = call.request.match_info["id"]
     call.require(rtype, Action.DELETE)
     stored = await call.store.delete(rtype, rid, access=call.access)
@@ -383,132 +310,13 @@ async def _delete(call: Call) -> Dispatched:
 
 
 async def _conditional_delete(call: Call) -> Dispatched:
-    rtype = _stored_type(call)
+    rtype = stored_type(call)
     call.require(rtype, Action.DELETE)
     call.require(rtype, Action.SEARCH)
     if not call.request.query_string:
         raise invalid("conditional delete needs search criteria")
     await call.store.conditional_delete(rtype, call.request.query_string, access=call.access)
     return web.Response(status=204), Action.DELETE, []
-
-
-def _entry(call: Call, stored: Stored, mode: str | None = None) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "fullUrl": f"{call.base}/{stored.reference}",
-        "resource": stored.content,
-    }
-    if mode:
-        entry["search"] = {"mode": mode}
-    return entry
-
-
-def _page_link(call: Call, path: str, params: list[tuple[str, str]], offset: int) -> str:
-    kept = [(k, v) for k, v in params if k != "_getpagesoffset"]
-    kept.append(("_getpagesoffset", str(offset)))
-    return f"{call.base}/{path}?{urlencode(kept)}"
-
-
-async def _search(call: Call, rtype: str, params: list[tuple[str, str]]) -> Dispatched:
-    call.require(rtype, Action.SEARCH)
-    lenient = call.prefer.get("handling") == "lenient"
-    plan = build_plan(rtype, params, lenient)
-    result = await call.store.search(plan, access=call.access)
-    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
-    if result.total is not None:
-        bundle["total"] = result.total
-    links = [{"relation": "self", "url": f"{call.base}/{rtype}?{urlencode(params)}"}]
-    if result.has_more:
-        links.append(
-            {"relation": "next", "url": _page_link(call, rtype, params, plan.offset + plan.count)}
-        )
-    bundle["link"] = links
-    if not plan.summary_count:
-        bundle["entry"] = [_entry(call, s, "match") for s in result.matches] + [
-            _entry(call, s, "include") for s in result.included
-        ]
-    targets = [s.reference for s in result.matches]
-    return _json(bundle), Action.SEARCH, targets
-
-
-async def _lastn(call: Call) -> Dispatched:
-    call.require("Observation", Action.SEARCH)
-    query = call.request.query
-    unknown = set(query) - {"patient", "subject", "code", "category", "max", "_count"}
-    if unknown and call.prefer.get("handling") != "lenient":
-        raise invalid(f"$lastn does not take {sorted(unknown)}")
-    patient = query.get("patient") or query.get("subject")
-    if not patient:
-        raise invalid("$lastn needs patient")
-    patient = patient if "/" in patient else f"Patient/{patient}"
-    if not call.access.sees_patient(patient):
-        raise StoreError(403, "a patient token may only read that patient's data", "forbidden")
-    max_per_code = bounded_int("max", query.get("max", "1"), 1, MAX_COUNT)
-    codes = [c for value in query.getall("code", []) for c in value.split(",") if c]
-    found = await call.store.lastn(
-        patient, codes, max_per_code, query.get("category"), access=call.access
-    )
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": len(found),
-        "entry": [_entry(call, s, "match") for s in found],
-    }
-    return _json(bundle), Action.SEARCH, [s.reference for s in found]
-
-
-def _history_entry(call: Call, stored: Stored) -> dict[str, Any]:
-    status = {"POST": "201 Created", "PUT": "200 OK", "DELETE": "204 No Content"}[stored.method]
-    url = stored.resource_type if stored.method == "POST" else stored.reference
-    entry: dict[str, Any] = {
-        "fullUrl": f"{call.base}/{stored.reference}",
-        "request": {"method": stored.method, "url": url},
-        "response": {
-            "status": status,
-            "etag": stored.etag,
-            "lastModified": format_instant(stored.last_updated),
-        },
-    }
-    if stored.content is not None:
-        entry["resource"] = stored.content
-    return entry
-
-
-async def _history(call: Call, rtype: str | None, rid: str | None) -> Dispatched:
-    if rtype is None:
-        if call.grant is not None and not call.grant.allows_all_types(Action.SEARCH):
-            raise StoreError(403, "system history needs a */read scope", "forbidden")
-    else:
-        call.require(rtype, Action.READ if rid else Action.SEARCH)
-    query = call.request.query
-    allowed = {"_since", "_count", "_getpagesoffset", "_sort", "_format"}
-    unknown = set(query) - allowed
-    if unknown and call.prefer.get("handling") != "lenient":
-        raise invalid(f"_history does not take {sorted(unknown)}")
-    try:
-        since = parse_instant(query["_since"]) if "_since" in query else None
-        count = min(int(query.get("_count", "100")), 1000)
-        offset = int(query.get("_getpagesoffset", "0"))
-    except (DateFormatError, ValueError) as error:
-        raise invalid(f"bad _history parameter: {error}") from error
-    sort = query.get("_sort", "-_lastUpdated")
-    if sort not in ("_lastUpdated", "-_lastUpdated"):
-        raise invalid("_history sorts only by _lastUpdated or -_lastUpdated")
-    versions, more = await call.store.history(
-        rtype, rid, since, count, offset, sort == "_lastUpdated", access=call.access
-    )
-    path = "/".join(call.parts)
-    params = list(query.items())
-    bundle: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "history",
-        "link": [{"relation": "self", "url": f"{call.base}/{path}"}],
-    }
-    if more:
-        bundle["link"].append(
-            {"relation": "next", "url": _page_link(call, path, params, offset + count)}
-        )
-    bundle["entry"] = [_history_entry(call, v) for v in versions]
-    return _json(bundle), Action.READ, [v.reference for v in versions]
 
 
 async def _bundle(call: Call) -> Dispatched:
@@ -519,7 +327,7 @@ async def _bundle(call: Call) -> Dispatched:
         bundle, targets = await answer_bundle(
             call.store, parse_json(body), call.grant, representation
         )
-        return _json(bundle), Action.CREATE, targets
+        return fhir_json(bundle), Action.CREATE, targets
     answer.raise_refusal()
     response = web.Response(body=answer.body, content_type=FHIR_JSON, charset="utf-8")
     return response, Action.CREATE, list(answer.targets)
@@ -531,18 +339,18 @@ _ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("*", "", _base),  # the base URL itself, without a trailing slash
     ("*", "/", _base),
     ("GET", "/metadata", _metadata),
-    ("GET", "/_history", _system_history),
-    ("GET", "/Observation/$lastn", _lastn),
-    ("GET", "/{type}", _search_get),
+    ("GET", "/_history", searches.system_history),
+    ("GET", "/Observation/$lastn", searches.lastn),
+    ("GET", "/{type}", searches.search_get),
     ("POST", "/{type}", _create),
     ("PUT", "/{type}", _conditional_update),
     ("DELETE", "/{type}", _conditional_delete),
-    ("POST", "/{type}/_search", _search_post),
-    ("GET", "/{type}/_history", _type_history),
+    ("POST", "/{type}/_search", searches.search_post),
+    ("GET", "/{type}/_history", searches.type_history),
     ("GET", "/{type}/{id}", _read),
     ("PUT", "/{type}/{id}", _update),
     ("DELETE", "/{type}/{id}", _delete),
-    ("GET", "/{type}/{id}/_history", _instance_history),
+    ("GET", "/{type}/{id}/_history", searches.instance_history),
     ("GET", "/{type}/{id}/_history/{version}", _vread),
     ("*", "/{tail:.*}", _unrouted),
 )
