@@ -2,7 +2,9 @@
 
 A turn from Azure Bot Service (`/api/messages`) replies through `ConnectorSink` (async
 Bot Connector REST); a turn from the local Direct Line channel replies through that
-channel's own store. The bot logic is the same for both.
+channel's own store. The bot logic is the same for both. Which sink a turn gets is decided
+in one place, the `SinkChooser` the app gives the adapter: routes say only which door an
+activity came in by, proactive turns bring their stored reference.
 
 The sink also says which door the activity came in by (`TurnSource`): conversation state
 is keyed by that source, the channel id and the conversation id, so an activity posted to
@@ -151,10 +153,17 @@ class ConnectorSink:
 
 
 class SinkChooser(Protocol):
-    """Picks the sink that reaches a stored conversation (no HTTP request to go by)."""
+    """The one decision of where a turn's activities go (`bot.proactive.ChannelSinks`)."""
+
+    def for_source(
+        self, source: TurnSource, conversation_id: str, inbound: dict[str, Any] | None = None
+    ) -> ActivitySink:
+        """The sink of the door SOURCE, for CONVERSATION_ID; INBOUND is the activity the
+        channel keeps a transcript of, if any."""
+        ...
 
     def for_reference(self, reference: ConversationReference) -> ActivitySink:
-        """The sink for REFERENCE's channel."""
+        """The sink for a stored REFERENCE (no HTTP request to go by)."""
         ...
 
 
@@ -165,14 +174,28 @@ class CarebotAdapter(BotAdapter):  # type: ignore[misc]
         self,
         on_error: Callable[[TurnContext, Exception], Awaitable[None]] = on_turn_error,
         locks: TurnLocks | None = None,
-        sinks: SinkChooser | None = None,
+        *,
+        sinks: SinkChooser,
     ) -> None:
         super().__init__(on_error)
         self._locks = locks or TurnLocks()
         self._sinks = sinks
 
-    async def process(self, activity: Activity, sink: ActivitySink, logic: BotLogic) -> TurnResult:
-        """Record ACTIVITY and run its turn, one at a time per conversation; replies go to SINK."""
+    async def process(
+        self,
+        activity: Activity,
+        logic: BotLogic,
+        *,
+        source: TurnSource,
+        inbound: dict[str, Any] | None = None,
+    ) -> TurnResult:
+        """Record ACTIVITY (INBOUND, its checked document, where the channel keeps one) and
+        run its turn, one at a time per conversation; replies go to the sink of SOURCE, the
+        door it came in by."""
+        sink = self._sinks.for_source(source, activity.conversation.id, inbound)
+        return await self._run(activity, sink, logic)
+
+    async def _run(self, activity: Activity, sink: ActivitySink, logic: BotLogic) -> TurnResult:
         context = TurnContext(self, activity)
         context.turn_state[SINK_KEY] = sink
         async with self._locks.hold(_turn_key(context)):
@@ -216,9 +239,7 @@ class CarebotAdapter(BotAdapter):  # type: ignore[misc]
         audience: str | None = None,
     ) -> TurnResult:
         """Run CALLBACK in a proactive turn of REFERENCE; sends go to the sink it names."""
-        if self._sinks is None:
-            raise RuntimeError("this adapter was built without a sink chooser")
         activity = get_continuation_activity(reference)
         # Nothing came in: without an id, sends go to the conversation, not as a reply.
         activity.id = None
-        return await self.process(activity, self._sinks.for_reference(reference), callback)
+        return await self._run(activity, self._sinks.for_reference(reference), callback)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import messages, portal, staff
 from bot.adapter import CarebotAdapter, ChannelConversationState
+from bot.bot_storage import SqlStorage
 from bot.channel_auth import ChannelAuthenticator, ChannelGate, ClosedChannel, EmulatorChannel
 from bot.connector import AnonymousTokens, ClientCredentialsTokens, ConnectorClient, TokenProvider
 from bot.conversation_refs import ReferenceRecorder
@@ -30,15 +31,16 @@ from bot.proactive import (
     CHAT_MESSAGE,
     OUTBOX,
     PROACTIVE,
+    ChannelSinks,
     ChatMessageHandler,
     ProactiveSender,
-    ReferenceSinks,
 )
 from bot.security_headers import security_headers
 from bot.services import SERVICES, Services
 from bot.settings import Settings
 from bot.signing import Signer
 from bot.text_limit import TextLimit
+from bot.turn_locks import TurnLocks
 from bot.workers import WORKERS, WorkerHost, workers_ctx
 from dialogs.assessment import TriageEngine
 from dialogs.base import Dialog, Interrupt
@@ -55,7 +57,6 @@ from dialogs.triage.knowledge_base import Knowledge, load_knowledge
 from dialogs.triage_dialog import TriageDialog
 from dialogs.vitals_dialog import VitalsDialog
 from integrations.accounts import AccountRepository
-from integrations.bot_storage import SqlStorage
 from integrations.fhir.access import FhirService
 from integrations.persistence.conversation_refs import ConversationRefStore
 from integrations.persistence.database import create_engine, create_sessionmaker
@@ -166,7 +167,9 @@ async def _services(
     directline = DirectLineStore(sessions)
     # Proactive seam: every inbound turn stores its reference; sends pick their sink from it.
     references = ConversationRefStore(sessions)
-    adapter = CarebotAdapter(sinks=ReferenceSinks(directline, connector))
+    # Several processes share a PostgreSQL database: turns of a conversation wait across them.
+    locks = TurnLocks(engine if engine.dialect.name == "postgresql" else None)
+    adapter = CarebotAdapter(locks=locks, sinks=ChannelSinks(directline, connector))
     adapter.use(ReferenceRecorder(references, people))
     adapter.use(TextLimit(people, settings.max_chat_chars))
     app[PROACTIVE] = ProactiveSender(adapter, references, connector)

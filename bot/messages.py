@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.activity_check import parse_activity
-from bot.adapter import ConnectorSink
+from bot.adapter import TurnSource
 from bot.channel_auth import ChannelAuthError
 from bot.http_json import BadRequestError, json_error, read_json_object
 from bot.service_url import ServiceUrlError, parse_service_url
@@ -44,7 +44,7 @@ async def post_messages(request: web.Request) -> web.Response:
         code = "Unauthorized" if error.status == 401 else "Forbidden"
         return json_error(error.status, code, str(error))
     result = await services.adapter.process(
-        activity, ConnectorSink(services.connector), services.bot.on_turn
+        activity, services.bot.on_turn, source=TurnSource.BOT_CONNECTOR
     )
     invoke = result.invoke_response
     if invoke is not None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ActivityTypes, ConversationReference, ResourceResponse
 
-from bot.adapter import ActivitySink, CarebotAdapter, ConnectorSink
+from bot.adapter import ActivitySink, CarebotAdapter, ConnectorSink, TurnSource
 from bot.connector import ConnectorClient, ConnectorError, NewConversation
 from bot.conversation_refs import BOT_CONNECTOR, source_of, to_conversation_reference
 from bot.directline.routes import DirectLineSink
@@ -43,18 +43,26 @@ class NoConversationError(LookupError):
     """The account has no stored conversation to send to (on that channel)."""
 
 
-class ReferenceSinks:
-    """The one place that maps a conversation reference to the sink that reaches it."""
+class ChannelSinks:
+    """The one place that decides which sink reaches a conversation: from the door an
+    inbound activity came in by, or from a stored reference's serviceUrl."""
 
     def __init__(self, directline: DirectLineStore, connector: ConnectorClient) -> None:
         self._directline = directline
         self._connector = connector
 
-    def for_reference(self, reference: ConversationReference) -> ActivitySink:
+    def for_source(
+        self, source: TurnSource, conversation_id: str, inbound: dict[str, Any] | None = None
+    ) -> ActivitySink:
         """The local Direct Line store for portal conversations, else the Bot Connector."""
-        if source_of(reference.service_url or "") == BOT_CONNECTOR:
+        if source is TurnSource.BOT_CONNECTOR:
             return ConnectorSink(self._connector)
-        return DirectLineSink(self._directline, reference.conversation.id)
+        return DirectLineSink(self._directline, conversation_id, inbound)
+
+    def for_reference(self, reference: ConversationReference) -> ActivitySink:
+        """The sink of the edge REFERENCE's serviceUrl belongs to."""
+        source = TurnSource(source_of(reference.service_url or ""))
+        return self.for_source(source, reference.conversation.id)
 
 
 class ProactiveSender:

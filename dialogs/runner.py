@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -107,6 +108,9 @@ class DialogRunner:
             )
 
         probe = context({"state": {}})
+        # The turn's words are assessed once, in a worker thread so that a long message does
+        # not hold the event loop; the interrupts, the menu and the dialogs reuse the result.
+        await asyncio.to_thread(assessments.words)
         step: Step | None = None
         for interrupt in self._interrupts:
             step = await interrupt.check(probe)

@@ -9,6 +9,7 @@ to booking when it calls for a visit.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -183,18 +184,23 @@ class TriageDialog:
 
     @staticmethod
     def _add_text(ctx: DialogContext, words: str) -> None:
-        """Add WORDS to the story, and remember which findings the story itself names."""
-        text = f"{ctx.state.get('text', '')}\n{words}".strip()
-        ctx.state["text"] = text
-        focus: list[JSON] = [*sorted(ctx.assessments.of(text).present_ids)]
-        ctx.state["focus"] = focus
+        """Add WORDS to the story; its findings are taken from the turn's one assessment."""
+        ctx.state["text"] = f"{ctx.state.get('text', '')}\n{words}".strip()
+        ctx.state["focus"] = None
 
-    @staticmethod
-    def _focus(ctx: DialogContext) -> list[str]:
+    def _focus(self, ctx: DialogContext, result: TriageResult) -> list[str]:
+        """The findings the story names: RESULT's present ones that are not answers.
+
+        Taken from the interview's assessment rather than from a second run of the engine
+        on the story alone, so each turn assesses the story once. A question is asked only
+        about a finding not yet known, so no answer is about a finding the story named."""
         raw = ctx.state.get("focus")
         if isinstance(raw, list):
             return [str(x) for x in raw]
-        return sorted(ctx.assessments.of(str(ctx.state.get("text", ""))).present_ids)
+        answered = self._answers(ctx)
+        focus = sorted(result.present_ids - answered.keys())
+        ctx.state["focus"] = [*focus]
+        return focus
 
     # ---- dialog protocol ----
 
@@ -220,7 +226,7 @@ class TriageDialog:
         opening = args.text.strip()
         if opening and mentions_symptom(ctx.assessments.of(opening)):
             return await self._take_description(ctx, opening)
-        vitals_result = self._assess(ctx)
+        vitals_result = await asyncio.to_thread(self._assess, ctx)
         if vitals_result.level.is_emergency:
             return await self._finish(ctx, vitals_result)
         return self._ask_description(ctx, again=False)
@@ -293,7 +299,7 @@ class TriageDialog:
         return await self._next(ctx)
 
     async def _next(self, ctx: DialogContext) -> Step:
-        result = self._assess(ctx)
+        result = await asyncio.to_thread(self._assess, ctx)  # off the event loop
         if result.level.is_emergency:
             return await self._finish(ctx, result)
         asked = self._asked(ctx)
@@ -303,7 +309,8 @@ class TriageDialog:
             ctx.state["pending"] = AGE
             ctx.say(_text("age", ctx.language))
             return Wait()
-        question = next_question(result, asked, ctx.assessments.knowledge, focus=self._focus(ctx))
+        focus = self._focus(ctx, result)
+        question = next_question(result, asked, ctx.assessments.knowledge, focus=focus)
         if question is None or question.symptom.ask is None:
             return await self._finish(ctx, result)
         ctx.state["asked"] = [*asked, question.symptom.id]

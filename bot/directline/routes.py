@@ -122,13 +122,15 @@ def _inbound(
     return document
 
 
-async def _run_turn(
-    services: Services, document: dict[str, Any], conversation_id: str, *, record: bool
-) -> str | None:
+async def _run_turn(services: Services, document: dict[str, Any], *, record: bool) -> str | None:
     """Check DOCUMENT in full (a 400 before anything is stored), then run its turn."""
     activity = parse_activity(document)
-    sink = DirectLineSink(services.directline, conversation_id, document if record else None)
-    result = await services.adapter.process(activity, sink, services.bot.on_turn)
+    result = await services.adapter.process(
+        activity,
+        services.bot.on_turn,
+        source=TurnSource.LOCAL_DIRECTLINE,
+        inbound=document if record else None,
+    )
     return result.inbound_id
 
 
@@ -164,7 +166,6 @@ async def start_conversation(request: web.Request) -> web.Response:
         await _run_turn(
             services,
             _inbound(update, conversation_id, claims, locale),
-            conversation_id,
             record=False,
         )
     token = services.signer.issue(
@@ -213,7 +214,7 @@ async def post_activity(request: web.Request) -> web.Response:
     if body["type"] == "message" and not isinstance(body.get("text", ""), str):
         raise BadRequestError(400, "BadArgument", "activity.text must be a string")
     document = _inbound(body, conversation_id, claims, claims.extra.get("locale"))
-    activity_id = await _run_turn(services, document, conversation_id, record=True)
+    activity_id = await _run_turn(services, document, record=True)
     return web.json_response({"id": activity_id})
 
 

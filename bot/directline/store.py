@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from integrations.persistence.tables import DirectLineActivityRow, DirectLineConversationRow
+from bot.directline.tables import DirectLineActivityRow, DirectLineConversationRow
 
 MAX_APPEND_ATTEMPTS = 8
 PAGE_SIZE = 100

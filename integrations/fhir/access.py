@@ -35,6 +35,7 @@ STORE_PATH = "/fhir"
 SERVICE_CLIENT = "carebot-service"
 SYSTEM_SCOPES = "system/*.*"
 PATIENT_SCOPES = "patient/*.*"
+STAFF_SCOPES = "user/*.rs"
 _TIMEOUT = httpx.Timeout(30.0)
 
 
@@ -53,9 +54,21 @@ class FhirConfig:
     """The service's base URL: the embedded store answers as PUBLIC_URL/fhir."""
 
 
+@dataclass(frozen=True)
+class Claims:
+    """Who a token is for: the API client, its SMART scopes, the patient they are bound to,
+    the person (an account id) it acts for, and for a staff member their Practitioner."""
+
+    client: str
+    scopes: str
+    patient: str | None = None
+    person: str | None = None
+    practitioner: str | None = None
+
+
 class _Tokens(Protocol):
-    def token(self, client: str, scopes: str, patient: str | None, person: str | None) -> str:
-        """A bearer token for these claims."""
+    def token(self, claims: Claims) -> str:
+        """A bearer token for CLAIMS."""
         ...
 
 
@@ -66,9 +79,16 @@ class _SignedTokens:
         self._key = key
         self._ttl_s = ttl_s
 
-    def token(self, client: str, scopes: str, patient: str | None, person: str | None) -> str:
+    def token(self, claims: Claims) -> str:
         """A fresh signed token."""
-        return self._key.issue(client, scopes, patient=patient, person=person, ttl_s=self._ttl_s)
+        return self._key.issue(
+            claims.client,
+            claims.scopes,
+            patient=claims.patient,
+            person=claims.person,
+            practitioner=claims.practitioner,
+            ttl_s=self._ttl_s,
+        )
 
 
 class _ConfiguredToken:
@@ -77,7 +97,7 @@ class _ConfiguredToken:
     def __init__(self, token: str) -> None:
         self._token = token
 
-    def token(self, client: str, scopes: str, patient: str | None, person: str | None) -> str:
+    def token(self, claims: Claims) -> str:
         """The configured token (the outside server decides what it reaches)."""
         return self._token
 
@@ -85,15 +105,13 @@ class _ConfiguredToken:
 class RenewingAuth(httpx.Auth):
     """Bearer auth that takes a fresh token for each request (signed tokens are short lived)."""
 
-    def __init__(
-        self, tokens: _Tokens, client: str, scopes: str, patient: str | None, person: str | None
-    ) -> None:
+    def __init__(self, tokens: _Tokens, claims: Claims) -> None:
         self._tokens = tokens
-        self._claims = (client, scopes, patient, person)
+        self._claims = claims
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Add the Authorization header."""
-        request.headers["Authorization"] = f"Bearer {self._tokens.token(*self._claims)}"
+        request.headers["Authorization"] = f"Bearer {self._tokens.token(self._claims)}"
         yield request
 
 
@@ -114,12 +132,12 @@ class FhirAccess:
     def system_auth(self, scopes: str = SYSTEM_SCOPES, client: str = SERVICE_CLIENT) -> httpx.Auth:
         """Auth for the service's own work (workers, seeding, the simulated gateway): a fresh
         system token on every request."""
-        return RenewingAuth(self._tokens, client, scopes, None, None)
+        return RenewingAuth(self._tokens, Claims(client, scopes))
 
     def system_token(self, scopes: str = SYSTEM_SCOPES, client: str = SERVICE_CLIENT) -> str:
         """One system bearer token (short lived with the embedded store: prefer
         `system_auth` for anything that runs longer than a few minutes)."""
-        return self._tokens.token(client, scopes, None, None)
+        return self._tokens.token(Claims(client, scopes))
 
     def system(self, scopes: str = SYSTEM_SCOPES) -> FhirClient:
         """A client with the service's system scopes."""
@@ -131,7 +149,22 @@ class FhirAccess:
         """A client confined to PATIENT's compartment, acting for PERSON (an account id,
         named in the store's AuditEvents; None when no person asks, e.g. an operator's CLI)."""
         reference = patient if patient.startswith("Patient/") else f"Patient/{patient}"
-        return self._client(RenewingAuth(self._tokens, client, PATIENT_SCOPES, reference, person))
+        claims = Claims(client, PATIENT_SCOPES, patient=reference, person=person)
+        return self._client(RenewingAuth(self._tokens, claims))
+
+    def for_staff(
+        self, practitioner: str, *, person: str, client: str = SERVICE_CLIENT
+    ) -> FhirClient:
+        """A read-only client for a staff member (PERSON, their account id, named in the
+        store's AuditEvents with PRACTITIONER) that sees only their patients: those whose
+        `generalPractitioner` is PRACTITIONER (`Practitioner/id` or the id)."""
+        reference = (
+            practitioner
+            if practitioner.startswith("Practitioner/")
+            else f"Practitioner/{practitioner}"
+        )
+        claims = Claims(client, STAFF_SCOPES, person=person, practitioner=reference)
+        return self._client(RenewingAuth(self._tokens, claims))
 
     async def aclose(self) -> None:
         """Close the shared httpx client."""

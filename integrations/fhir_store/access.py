@@ -8,8 +8,9 @@ Two decisions live here and nowhere else:
 - `check_writable`: a caller bound to a patient writes only resources of that patient's
   compartment that name no other patient (an Appointment listing someone else would put
   them where `actor=` finds it and `patient=` within their compartment does not).
-- `access_for`: what a caller may see (`Access`): one patient's compartment and the types
-  its scopes let it read. The store applies it on every read path (store.py `_visible`), so
+- `access_for`: what a caller may see (`Access`): one patient's compartment, or a staff
+  member's (the patients whose `generalPractitioner` names their Practitioner: sql.py
+  `staff_patients`), and the types its scopes let it read. The store applies it on every read path (store.py `_visible`), so
   searches, conditional writes, `_include`, history, vread and bundle entries all see alike.
 """
 
@@ -31,18 +32,21 @@ _WRITES = frozenset({Action.CREATE, Action.UPDATE, Action.DELETE})
 
 @dataclass(frozen=True)
 class Access:
-    """What one caller may read: one patient's compartment (None: every patient's) and the
-    resource types it may see (None: every type)."""
+    """What one caller may read: one patient's compartment (None: every patient's), or the
+    compartments of STAFF's patients (a `Practitioner/id`), and the resource types it may
+    see (None: every type)."""
 
     compartment: str | None = None
     types: frozenset[str] | None = None
+    staff: str | None = None
 
     def sees_type(self, resource_type: str) -> bool:
         """True when resources of RESOURCE_TYPE may be shown to this caller."""
         return self.types is None or resource_type in self.types
 
     def sees_patient(self, patient: str | None) -> bool:
-        """True when a resource of PATIENT's compartment (None: of none) may be shown."""
+        """True when a resource of PATIENT's compartment (None: of none) may be shown; a
+        staff member's patients are known to the database only, and each read asks it."""
         return self.compartment is None or patient == self.compartment
 
 
@@ -66,7 +70,7 @@ def access_for(grant: Grant | None) -> Access:
     if grant is None:
         return EVERYTHING
     types = frozenset(t for t in STORED_TYPES if _reads(grant, t))
-    return Access(grant.patient, None if types == STORED_TYPES else types)
+    return Access(grant.patient, None if types == STORED_TYPES else types, grant.practitioner)
 
 
 def authorize(grant: Grant | None, resource_type: str, action: Action) -> None:
@@ -95,6 +99,8 @@ def _patient_references(node: Any) -> Iterator[str]:
 
 def check_writable(access: Access, document: dict[str, Any]) -> None:
     """403 unless a caller with ACCESS may write DOCUMENT (with its id, if it has one)."""
+    if access.staff is not None:
+        raise StoreError(403, "a staff token only reads", "forbidden")
     compartment = access.compartment
     if compartment is None:
         return

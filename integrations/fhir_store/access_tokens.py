@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 
 import jwt
@@ -22,6 +23,7 @@ ISSUER = "carebot"
 DEFAULT_TTL_S = 300
 MAX_TTL_S = 3600
 _KEY_PURPOSE = b"carebot FHIR access tokens v1"
+_PRACTITIONER = re.compile(r"Practitioner/[A-Za-z0-9\-.]{1,64}")
 
 
 def looks_signed(token: str) -> bool:
@@ -45,10 +47,13 @@ class AccessTokenKey:
         *,
         patient: str | None = None,
         person: str | None = None,
+        practitioner: str | None = None,
         ttl_s: int = DEFAULT_TTL_S,
     ) -> str:
-        """A token for CLIENT with SCOPES (bound to PATIENT, acting for PERSON), TTL_S long."""
+        """A token for CLIENT with SCOPES (bound to PATIENT, acting for PERSON; for a staff
+        member, bound to PRACTITIONER's patients), TTL_S long."""
         checked_scopes(scopes, patient, person)
+        check_staff(scopes, patient, person, practitioner)
         if not 0 < ttl_s <= MAX_TTL_S:
             raise ValueError(f"access tokens live between 1 s and {MAX_TTL_S} s")
         now = int(time.time())
@@ -64,6 +69,8 @@ class AccessTokenKey:
             claims["patient"] = patient
         if person:
             claims["person"] = person
+        if practitioner:
+            claims["practitioner"] = practitioner
         return jwt.encode(claims, self._key, algorithm="HS256")
 
     def verify(self, token: str) -> Grant | None:
@@ -82,13 +89,31 @@ class AccessTokenKey:
         if int(claims["exp"]) - int(claims["iat"]) > MAX_TTL_S:
             return None
         patient, person = claims.get("patient"), claims.get("person")
+        practitioner = claims.get("practitioner")
         if not isinstance(claims.get("scope"), str) or not all(
-            isinstance(v, str | None) for v in (patient, person)
+            isinstance(v, str | None) for v in (patient, person, practitioner)
         ):
             return None
         try:
             scopes = checked_scopes(str(claims["scope"]), patient, person)
+            check_staff(str(claims["scope"]), patient, person, practitioner)
         except ScopeError:
             return None
         client = str(claims["sub"])
-        return Grant(f"signed:{client}", client, scopes, patient, person)
+        return Grant(f"signed:{client}", client, scopes, patient, person, practitioner)
+
+
+def check_staff(
+    scopes: str, patient: str | None, person: str | None, practitioner: str | None
+) -> None:
+    """A staff token names a Practitioner, acts for a person and only reads (`user/`
+    scopes without c, u or d): its compartment is that practitioner's patients."""
+    if practitioner is None:
+        return
+    if _PRACTITIONER.fullmatch(practitioner) is None:
+        raise ScopeError(f"a staff token names a Practitioner/id, not {practitioner!r}")
+    if patient is not None or person is None:
+        raise ScopeError("a staff token acts for a person and is bound to no one patient")
+    granted = checked_scopes(scopes, None, person)
+    if any(s.context != "user" or s.letters - {"r", "s"} for s in granted):
+        raise ScopeError("a staff token carries read-only user/ scopes")

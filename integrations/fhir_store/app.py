@@ -12,76 +12,52 @@ batch bundles at the base; `Observation/$lastn?patient=&code=&max=`.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import UTC
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from integrations.fhir_store.access import Access, access_for, authorize
+from integrations.fhir_store import searches
 from integrations.fhir_store.access_tokens import AccessTokenKey, looks_signed
 from integrations.fhir_store.audit import audit_event
 from integrations.fhir_store.bundle_workers import BundleWorkers, shared_database_url
 from integrations.fhir_store.bundles import answer_bundle, parse_if_match
+from integrations.fhir_store.call import (
+    FHIR_JSON,
+    MAX_BODY,
+    SETTINGS_KEY,
+    STORE_KEY,
+    WORKERS_KEY,
+    Call,
+    Dispatched,
+    Handler,
+    StoreSettings,
+    fhir_json,
+    stored_type,
+)
 from integrations.fhir_store.capability import capability_statement
 from integrations.fhir_store.clients import authenticate
-from integrations.fhir_store.dates import DateFormatError, format_instant, parse_instant
+from integrations.fhir_store.dates import format_instant
 from integrations.fhir_store.outcome import StoreError, invalid, operation_outcome
 from integrations.fhir_store.params import STORED_TYPES
-from integrations.fhir_store.query import MAX_COUNT, bounded_int, build_plan
 from integrations.fhir_store.scopes import Action, Grant
 from integrations.fhir_store.store import FhirStore, Stored, utcnow
 from integrations.fhir_store.validate import parse_json, validate_resource
 
+__all__ = [
+    "FHIR_JSON",
+    "MAX_BODY",
+    "SETTINGS_KEY",
+    "STORE_KEY",
+    "WORKERS_KEY",
+    "StoreSettings",
+    "create_fhir_app",
+]
+
 log = logging.getLogger(__name__)
-FHIR_JSON = "application/fhir+json"
-MAX_BODY = 8 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class StoreSettings:
-    """Options of one mounted store."""
-
-    require_auth: bool = True
-    max_body: int = MAX_BODY
-    access_key: AccessTokenKey | None = None
-
-
-STORE_KEY = web.AppKey("fhir_store", FhirStore)
-SETTINGS_KEY = web.AppKey("fhir_settings", StoreSettings)
-WORKERS_KEY = web.AppKey("fhir_bundle_workers", BundleWorkers)
-
-
-@dataclass
-class Call:
-    """One request being served: its parsed path, base URL, caller and preferences."""
-
-    request: web.Request
-    store: FhirStore
-    base: str
-    parts: list[str]
-    grant: Grant | None
-    prefer: dict[str, str]
-
-    def require(self, resource_type: str, action: Action) -> None:
-        """403 unless the caller may do ACTION on RESOURCE_TYPE (access.authorize)."""
-        authorize(self.grant, resource_type, action)
-
-    @property
-    def access(self) -> Access:
-        """What the caller may see (access.access_for)."""
-        return access_for(self.grant)
-
-    @property
-    def attempted(self) -> list[str]:
-        """The resource the request names (`Type/id`), for the audit of a refusal."""
-        parts = self.parts
-        if len(parts) >= 2 and parts[0] in STORED_TYPES and parts[1][:1] not in ("_", "$"):
-            return [f"{parts[0]}/{parts[1]}"]
-        return []
 
 
 def create_fhir_app(
@@ -100,8 +76,8 @@ def create_fhir_app(
     shared = shared_database_url(engine) if isinstance(engine, AsyncEngine) else None
     app[WORKERS_KEY] = BundleWorkers(shared)  # its workers start with the first big bundle
     app.on_cleanup.append(_close_workers)
-    app.router.add_route("*", "/{tail:.*}", _handle)
-    app.router.add_route("*", "", _handle)  # the base URL itself, without a trailing slash
+    for method, path, handler in _ROUTES:
+        app.router.add_route(method, path, _serving(handler, path))
     return app
 
 
@@ -109,13 +85,9 @@ async def _close_workers(app: web.Application) -> None:
     await app[WORKERS_KEY].close()
 
 
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response(body, status=status, headers=headers, content_type=FHIR_JSON)
-
-
 def _error(error: StoreError) -> web.Response:
     headers = {"WWW-Authenticate": 'Bearer realm="fhir"'} if error.status == 401 else None
-    return _json(error.outcome(), error.status, headers)
+    return fhir_json(error.outcome(), error.status, headers)
 
 
 def _prefer(header: str) -> dict[str, str]:
@@ -127,40 +99,53 @@ def _prefer(header: str) -> dict[str, str]:
     return out
 
 
-async def _handle(request: web.Request) -> web.StreamResponse:
-    tail = request.match_info.get("tail", "")
-    path = request.path
-    base_path = path[: len(path) - len(tail)].rstrip("/") if tail else path.rstrip("/")
-    base = f"{request.scheme}://{request.host}{base_path}"
-    store = request.app[STORE_KEY]
-    settings = request.app[SETTINGS_KEY]
-    call = Call(
-        request,
-        store,
-        base,
-        [p for p in tail.split("/") if p],
-        None,
-        _prefer(request.headers.get("Prefer", "")),
-    )
-    action = Action.READ
-    targets: list[str] = []
-    status = 500
-    try:
-        if call.parts != ["metadata"] and settings.require_auth:
-            call.grant = await _authenticate(request, store, settings.access_key)
-        response, action, targets = await _dispatch(call, settings)
-        status = response.status
-        return response
-    except StoreError as error:
-        status = error.status
-        targets = call.attempted
-        return _error(error)
-    except Exception:
-        log.exception("FHIR request failed: %s %s", request.method, request.path)
-        return _json(operation_outcome("fatal", "exception", "internal error"), 500)
-    finally:
-        if call.grant is not None and call.grant.person_bound:
-            await _audit(store, call.grant, action, targets, status, request.query_string)
+def _base_path(request: web.Request, path: str) -> str:
+    """The path the store is mounted at: the request's path less the route's own PATH."""
+    if path.startswith("/{tail"):
+        tail = request.match_info["tail"]
+        return request.path[: len(request.path) - len(tail)].rstrip("/")
+    segments = path.count("/") if path.strip("/") else 0
+    base = request.path.rstrip("/")
+    return base.rsplit("/", segments)[0] if segments else base
+
+
+def _serving(handler: Handler, path: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """HANDLER behind the store's authentication, error answers and audit."""
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        base_path = _base_path(request, path)
+        store = request.app[STORE_KEY]
+        settings = request.app[SETTINGS_KEY]
+        call = Call(
+            request,
+            store,
+            settings,
+            f"{request.scheme}://{request.host}{base_path}",
+            [p for p in request.path[len(base_path) :].split("/") if p],
+            None,
+            _prefer(request.headers.get("Prefer", "")),
+        )
+        action = Action.READ
+        targets: list[str] = []
+        status = 500
+        try:
+            if call.parts != ["metadata"] and settings.require_auth:
+                call.grant = await _authenticate(request, store, settings.access_key)
+            response, action, targets = await handler(call)
+            status = response.status
+            return response
+        except StoreError as error:
+            status = error.status
+            targets = call.attempted
+            return _error(error)
+        except Exception:
+            log.exception("FHIR request failed: %s %s", request.method, request.path)
+            return fhir_json(operation_outcome("fatal", "exception", "internal error"), 500)
+        finally:
+            if call.grant is not None and call.grant.person_bound:
+                await _audit(store, call.grant, action, targets, status, request.query_string)
+
+    return serve
 
 
 async def _audit(
@@ -189,11 +174,12 @@ async def _authenticate(
     return grant
 
 
-async def _body(call: Call, settings: StoreSettings) -> Any:
-    return parse_json(await _body_bytes(call, settings))
+async def _body(call: Call) -> Any:
+    return parse_json(await _body_bytes(call))
 
 
-async def _body_bytes(call: Call, settings: StoreSettings) -> bytes:
+async def _body_bytes(call: Call) -> bytes:
+    settings = call.settings
     content_type = call.request.content_type
     if content_type not in ("application/fhir+json", "application/json"):
         raise StoreError(415, f"unsupported content type {content_type!r}", "not-supported")
@@ -223,87 +209,61 @@ def _write_response(call: Call, stored: Stored, status: int) -> web.Response:
     if mode == "minimal":
         return web.Response(status=status, headers=headers)
     if mode == "operationoutcome":
-        return _json(operation_outcome("information", "informational", "ok"), status, headers)
-    return _json(stored.content, status, headers)
+        return fhir_json(operation_outcome("information", "informational", "ok"), status, headers)
+    return fhir_json(stored.content, status, headers)
 
 
-Dispatched = tuple[web.StreamResponse, Action, list[str]]
+async def _base(call: Call) -> Dispatched:
+    if call.request.method != "POST":
+        raise StoreError(405, "the base URL takes POST of a transaction or batch", "not-supported")
+    return await _bundle(call)
 
 
-async def _dispatch(call: Call, settings: StoreSettings) -> Dispatched:
-    method = call.request.method
+async def _metadata(call: Call) -> Dispatched:
+    cap = capability_statement(call.base, format_instant(utcnow()))
+    return fhir_json(cap), Action.READ, []
+
+
+async def _read(call: Call) -> Dispatched:
+    rtype = stored_type(call)
+    call.require(rtype, Action.READ)
+    stored = await call.store.read(rtype, call.request.match_info["id"], access=call.access)
+    return (
+        fhir_json(stored.content, 200, _resource_headers(stored, call.base)),
+        Action.READ,
+        [stored.reference],
+    )
+
+
+async def _vread(call: Call) -> Dispatched:
+    rtype = stored_type(call)
+    call.require(rtype, Action.READ)
+    match = call.request.match_info
+    try:
+        version = int(match["version"])
+    except ValueError as error:
+        raise invalid(f"version {match['version']!r} is not a number") from error
+    stored = await call.store.vread(rtype, match["id"], version, access=call.access)
+    return (
+        fhir_json(stored.content, 200, _resource_headers(stored, call.base)),
+        Action.READ,
+        [stored.reference],
+    )
+
+
+async def _unrouted(call: Call) -> Dispatched:
+    """What no route takes: an unknown type is a 404, anything else a 405."""
     parts = call.parts
-    if not parts:
-        if method != "POST":
-            raise StoreError(
-                405, "the base URL takes POST of a transaction or batch", "not-supported"
-            )
-        return await _bundle(call, settings)
-    if parts == ["metadata"] and method == "GET":
-        cap = capability_statement(call.base, format_instant(utcnow()))
-        return _json(cap), Action.READ, []
-    if parts == ["_history"] and method == "GET":
-        return await _history(call, None, None)
-    rtype = parts[0]
-    if rtype not in STORED_TYPES:
-        raise StoreError(404, f"resource type {rtype} is not stored here", "not-supported")
-    if len(parts) == 1:
-        if method == "GET":
-            return await _search(call, rtype, list(call.request.query.items()))
-        if method == "POST":
-            return await _create(call, rtype, settings)
-        if method == "PUT":
-            return await _conditional_update(call, rtype, settings)
-        if method == "DELETE":
-            return await _conditional_delete(call, rtype)
-    elif len(parts) == 2 and parts[1] == "_search" and method == "POST":
-        return await _search(call, rtype, list(call.request.query.items()) + await _form(call))
-    elif len(parts) == 2 and parts[1] == "_history" and method == "GET":
-        return await _history(call, rtype, None)
-    elif len(parts) == 2 and parts[1] == "$lastn" and rtype == "Observation" and method == "GET":
-        return await _lastn(call)
-    elif len(parts) == 2:
-        if method == "GET":
-            call.require(rtype, Action.READ)
-            stored = await call.store.read(rtype, parts[1], access=call.access)
-            return (
-                _json(stored.content, 200, _resource_headers(stored, call.base)),
-                Action.READ,
-                [stored.reference],
-            )
-        if method == "PUT":
-            return await _update(call, rtype, parts[1], settings)
-        if method == "DELETE":
-            return await _delete(call, rtype, parts[1])
-    elif len(parts) == 3 and parts[2] == "_history" and method == "GET":
-        return await _history(call, rtype, parts[1])
-    elif len(parts) == 4 and parts[2] == "_history" and method == "GET":
-        call.require(rtype, Action.READ)
-        try:
-            version = int(parts[3])
-        except ValueError as error:
-            raise invalid(f"version {parts[3]!r} is not a number") from error
-        stored = await call.store.vread(rtype, parts[1], version, access=call.access)
-        return (
-            _json(stored.content, 200, _resource_headers(stored, call.base)),
-            Action.READ,
-            [stored.reference],
-        )
+    if parts and parts[0] not in STORED_TYPES:
+        raise StoreError(404, f"resource type {parts[0]} is not stored here", "not-supported")
+    method = call.request.method
     raise StoreError(405, f"{method} /{'/'.join(parts)} is not supported", "not-supported")
 
 
-async def _form(call: Call) -> list[tuple[str, str]]:
-    """The parameters of a `_search` form body; a body that is not UTF-8 is a 400."""
-    try:
-        text = (await call.request.read()).decode()
-    except UnicodeDecodeError as error:
-        raise invalid(f"the form body is not UTF-8: {error.reason}") from error
-    return parse_qsl(text, keep_blank_values=True)
-
-
-async def _create(call: Call, rtype: str, settings: StoreSettings) -> Dispatched:
+async def _create(call: Call) -> Dispatched:
+    rtype = stored_type(call)
     call.require(rtype, Action.CREATE)
-    document = validate_resource(await _body(call, settings), rtype)
+    document = validate_resource(await _body(call), rtype)
     document = {k: v for k, v in document.items() if k != "id"}
     document["resourceType"] = rtype
     condition = call.request.headers.get("If-None-Exist")
@@ -314,9 +274,11 @@ async def _create(call: Call, rtype: str, settings: StoreSettings) -> Dispatched
     return _write_response(call, result.stored, status), Action.CREATE, [result.stored.reference]
 
 
-async def _update(call: Call, rtype: str, rid: str, settings: StoreSettings) -> Dispatched:
+async def _update(call: Call) -> Dispatched:
+    rtype = stored_type(call)
+    rid = call.request.match_info["id"]
     call.require(rtype, Action.UPDATE)
-    document = validate_resource(await _body(call, settings), rtype)
+    document = validate_resource(await _body(call), rtype)
     if document.get("id") != rid:
         raise invalid(f"the body's id {document.get('id')!r} does not match the URL id {rid!r}")
     if_match = parse_if_match(call.request.headers.get("If-Match"))
@@ -325,26 +287,30 @@ async def _update(call: Call, rtype: str, rid: str, settings: StoreSettings) -> 
     return _write_response(call, result.stored, status), Action.UPDATE, [result.stored.reference]
 
 
-async def _conditional_update(call: Call, rtype: str, settings: StoreSettings) -> Dispatched:
+async def _conditional_update(call: Call) -> Dispatched:
+    rtype = stored_type(call)
     call.require(rtype, Action.UPDATE)
     call.require(rtype, Action.SEARCH)
     query = call.request.query_string
     if not query:
         raise invalid("conditional update needs search criteria")
-    document = validate_resource(await _body(call, settings), rtype)
+    document = validate_resource(await _body(call), rtype)
     result = await call.store.conditional_update(rtype, query, document, access=call.access)
     status = 201 if result.created else 200
     return _write_response(call, result.stored, status), Action.UPDATE, [result.stored.reference]
 
 
-async def _delete(call: Call, rtype: str, rid: str) -> Dispatched:
+async def _delete(call: Call) -> Dispatched:
+    rtype = stored_type(call)
+    rid = call.request.match_info["id"]
     call.require(rtype, Action.DELETE)
     stored = await call.store.delete(rtype, rid, access=call.access)
     headers = {"ETag": stored.etag} if stored is not None else None
     return web.Response(status=204, headers=headers), Action.DELETE, [f"{rtype}/{rid}"]
 
 
-async def _conditional_delete(call: Call, rtype: str) -> Dispatched:
+async def _conditional_delete(call: Call) -> Dispatched:
+    rtype = stored_type(call)
     call.require(rtype, Action.DELETE)
     call.require(rtype, Action.SEARCH)
     if not call.request.query_string:
@@ -353,134 +319,38 @@ async def _conditional_delete(call: Call, rtype: str) -> Dispatched:
     return web.Response(status=204), Action.DELETE, []
 
 
-def _entry(call: Call, stored: Stored, mode: str | None = None) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "fullUrl": f"{call.base}/{stored.reference}",
-        "resource": stored.content,
-    }
-    if mode:
-        entry["search"] = {"mode": mode}
-    return entry
-
-
-def _page_link(call: Call, path: str, params: list[tuple[str, str]], offset: int) -> str:
-    kept = [(k, v) for k, v in params if k != "_getpagesoffset"]
-    kept.append(("_getpagesoffset", str(offset)))
-    return f"{call.base}/{path}?{urlencode(kept)}"
-
-
-async def _search(call: Call, rtype: str, params: list[tuple[str, str]]) -> Dispatched:
-    call.require(rtype, Action.SEARCH)
-    lenient = call.prefer.get("handling") == "lenient"
-    plan = build_plan(rtype, params, lenient)
-    result = await call.store.search(plan, access=call.access)
-    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
-    if result.total is not None:
-        bundle["total"] = result.total
-    links = [{"relation": "self", "url": f"{call.base}/{rtype}?{urlencode(params)}"}]
-    if result.has_more:
-        links.append(
-            {"relation": "next", "url": _page_link(call, rtype, params, plan.offset + plan.count)}
-        )
-    bundle["link"] = links
-    if not plan.summary_count:
-        bundle["entry"] = [_entry(call, s, "match") for s in result.matches] + [
-            _entry(call, s, "include") for s in result.included
-        ]
-    targets = [s.reference for s in result.matches]
-    return _json(bundle), Action.SEARCH, targets
-
-
-async def _lastn(call: Call) -> Dispatched:
-    call.require("Observation", Action.SEARCH)
-    query = call.request.query
-    unknown = set(query) - {"patient", "subject", "code", "category", "max", "_count"}
-    if unknown and call.prefer.get("handling") != "lenient":
-        raise invalid(f"$lastn does not take {sorted(unknown)}")
-    patient = query.get("patient") or query.get("subject")
-    if not patient:
-        raise invalid("$lastn needs patient")
-    patient = patient if "/" in patient else f"Patient/{patient}"
-    if not call.access.sees_patient(patient):
-        raise StoreError(403, "a patient token may only read that patient's data", "forbidden")
-    max_per_code = bounded_int("max", query.get("max", "1"), 1, MAX_COUNT)
-    codes = [c for value in query.getall("code", []) for c in value.split(",") if c]
-    found = await call.store.lastn(
-        patient, codes, max_per_code, query.get("category"), access=call.access
-    )
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": len(found),
-        "entry": [_entry(call, s, "match") for s in found],
-    }
-    return _json(bundle), Action.SEARCH, [s.reference for s in found]
-
-
-def _history_entry(call: Call, stored: Stored) -> dict[str, Any]:
-    status = {"POST": "201 Created", "PUT": "200 OK", "DELETE": "204 No Content"}[stored.method]
-    url = stored.resource_type if stored.method == "POST" else stored.reference
-    entry: dict[str, Any] = {
-        "fullUrl": f"{call.base}/{stored.reference}",
-        "request": {"method": stored.method, "url": url},
-        "response": {
-            "status": status,
-            "etag": stored.etag,
-            "lastModified": format_instant(stored.last_updated),
-        },
-    }
-    if stored.content is not None:
-        entry["resource"] = stored.content
-    return entry
-
-
-async def _history(call: Call, rtype: str | None, rid: str | None) -> Dispatched:
-    if rtype is None:
-        if call.grant is not None and not call.grant.allows_all_types(Action.SEARCH):
-            raise StoreError(403, "system history needs a */read scope", "forbidden")
-    else:
-        call.require(rtype, Action.READ if rid else Action.SEARCH)
-    query = call.request.query
-    allowed = {"_since", "_count", "_getpagesoffset", "_sort", "_format"}
-    unknown = set(query) - allowed
-    if unknown and call.prefer.get("handling") != "lenient":
-        raise invalid(f"_history does not take {sorted(unknown)}")
-    try:
-        since = parse_instant(query["_since"]) if "_since" in query else None
-        count = min(int(query.get("_count", "100")), 1000)
-        offset = int(query.get("_getpagesoffset", "0"))
-    except (DateFormatError, ValueError) as error:
-        raise invalid(f"bad _history parameter: {error}") from error
-    sort = query.get("_sort", "-_lastUpdated")
-    if sort not in ("_lastUpdated", "-_lastUpdated"):
-        raise invalid("_history sorts only by _lastUpdated or -_lastUpdated")
-    versions, more = await call.store.history(
-        rtype, rid, since, count, offset, sort == "_lastUpdated", access=call.access
-    )
-    path = "/".join(call.parts)
-    params = list(query.items())
-    bundle: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "history",
-        "link": [{"relation": "self", "url": f"{call.base}/{path}"}],
-    }
-    if more:
-        bundle["link"].append(
-            {"relation": "next", "url": _page_link(call, path, params, offset + count)}
-        )
-    bundle["entry"] = [_history_entry(call, v) for v in versions]
-    return _json(bundle), Action.READ, [v.reference for v in versions]
-
-
-async def _bundle(call: Call, settings: StoreSettings) -> Dispatched:
-    body = await _body_bytes(call, settings)
+async def _bundle(call: Call) -> Dispatched:
+    body = await _body_bytes(call)
     representation = call.prefer.get("return") == "representation"
     answer = await call.request.app[WORKERS_KEY].answer(body, call.grant, representation)
     if answer is None:
         bundle, targets = await answer_bundle(
             call.store, parse_json(body), call.grant, representation
         )
-        return _json(bundle), Action.CREATE, targets
+        return fhir_json(bundle), Action.CREATE, targets
     answer.raise_refusal()
     response = web.Response(body=answer.body, content_type=FHIR_JSON, charset="utf-8")
     return response, Action.CREATE, list(answer.targets)
+
+
+# Plain paths before the patterns that would also match them; a path that matches a route
+# but not its method goes on to the next route, and what none takes reaches `_unrouted`.
+_ROUTES: tuple[tuple[str, str, Handler], ...] = (
+    ("*", "", _base),  # the base URL itself, without a trailing slash
+    ("*", "/", _base),
+    ("GET", "/metadata", _metadata),
+    ("GET", "/_history", searches.system_history),
+    ("GET", "/Observation/$lastn", searches.lastn),
+    ("GET", "/{type}", searches.search_get),
+    ("POST", "/{type}", _create),
+    ("PUT", "/{type}", _conditional_update),
+    ("DELETE", "/{type}", _conditional_delete),
+    ("POST", "/{type}/_search", searches.search_post),
+    ("GET", "/{type}/_history", searches.type_history),
+    ("GET", "/{type}/{id}", _read),
+    ("PUT", "/{type}/{id}", _update),
+    ("DELETE", "/{type}/{id}", _delete),
+    ("GET", "/{type}/{id}/_history", searches.instance_history),
+    ("GET", "/{type}/{id}/_history/{version}", _vread),
+    ("*", "/{tail:.*}", _unrouted),
+)

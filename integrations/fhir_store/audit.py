@@ -38,6 +38,9 @@ def _agents(grant: Grant) -> list[dict[str, Any]]:
     }
     if grant.person is None:
         return [client]
+    who: dict[str, Any] = {"identifier": {"system": ACCOUNT_SYSTEM, "value": grant.person}}
+    if grant.practitioner is not None:  # a staff member: the Practitioner they act as
+        who["reference"] = grant.practitioner
     person = {
         "type": {
             "coding": [
@@ -48,7 +51,7 @@ def _agents(grant: Grant) -> list[dict[str, Any]]:
                 }
             ]
         },
-        "who": {"identifier": {"system": ACCOUNT_SYSTEM, "value": grant.person}},
+        "who": who,
         "requestor": True,
     }
     return [person, client]

@@ -74,13 +74,15 @@ def checked_scopes(text: str, patient: str | None, person: str | None = None) ->
 @dataclass(frozen=True)
 class Grant:
     """What an authenticated client may do: its scopes and, for patient scopes, the patient;
-    PERSON is the account a person-bound token acts for (named in AuditEvents)."""
+    PERSON is the account a person-bound token acts for (named in AuditEvents); PRACTITIONER,
+    for a staff member's token, the `Practitioner/id` whose patients it reads."""
 
     client_id: str
     client_name: str
     scopes: tuple[Scope, ...]
     patient: str | None = None
     person: str | None = None
+    practitioner: str | None = None
 
     @property
     def person_bound(self) -> bool:
@@ -88,6 +90,7 @@ class Grant:
         return (
             self.patient is not None
             or self.person is not None
+            or self.practitioner is not None
             or any(s.context != "system" for s in self.scopes)
         )
 

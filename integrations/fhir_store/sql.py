@@ -160,6 +160,10 @@ def visible(access: Access, resource_type: str) -> list[ColumnElement[bool]]:
     ACCESS sees: the one place every read of current resources goes through."""
     if not access.sees_type(resource_type):
         return [false()]
+    if access.staff is not None:
+        if resource_type == "Patient":
+            return [R.res_id.in_(staff_patients(access.staff, S.res_id))]
+        return [R.patient.in_(staff_patients(access.staff))]
     compartment = access.compartment
     if compartment is None:
         return []
@@ -190,7 +194,19 @@ def visible_versions(access: Access) -> list[ColumnElement[bool]]:
         conditions.append(V.res_type.in_(sorted(access.types)))
     if access.compartment is not None:
         conditions.append(V.patient == access.compartment)
+    if access.staff is not None:
+        conditions.append(V.patient.in_(staff_patients(access.staff)))
     return conditions
+
+
+def staff_patients(practitioner: str, column: Any = S.patient) -> Select[Any]:
+    """The patients a staff member sees (COLUMN of their index rows: `Patient/id`, or the
+    id alone with `S.res_id`): those whose current `generalPractitioner` names
+    PRACTITIONER. The one place a staff compartment is defined (a CareTeam or Appointment
+    would join here)."""
+    return select(column).where(
+        S.res_type == "Patient", S.param == "general-practitioner", S.value == practitioner
+    )
 
 
 def plan_conditions(plan: SearchPlan, access: Access) -> list[ColumnElement[bool]]:

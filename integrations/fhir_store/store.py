@@ -315,7 +315,10 @@ class FhirStore:
                 ids = await ranked_ids(session, patient, tokens, max_per_code, category)
             if not ids:
                 return []
-            stmt = current_versions(R.res_type == "Observation", R.res_id.in_(ids))
+            # a staff member's patients are the database's to say (sql.staff_patients)
+            stmt = current_versions(
+                R.res_type == "Observation", R.res_id.in_(ids), *visible(access, "Observation")
+            )
             rows = (await session.execute(stmt)).all()
         return [to_stored(r) for r in rows]
 

@@ -1,17 +1,19 @@
-"""Core tables of the bot process: bot state, accounts, web sessions, local Direct Line."""
+"""Core tables of the bot process: bot state documents, accounts, web sessions, sign-in
+throttling. The local Direct Line channel's tables are the bot's own (`bot/directline/tables.py`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from integrations.persistence.database import Base
 
 
 class BotStateRow(Base):
-    """One botbuilder storage item (conversation or user state) as a JSON document."""
+    """One state document under a key, with an e_tag (the bot keeps its conversation and user
+    state here through `bot/bot_storage.py`)."""
 
     __tablename__ = "bot_state"
 
@@ -34,32 +36,6 @@ class AccountRow(Base):
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     fhir_reference: Mapped[str | None] = mapped_column(String(128), nullable=True)
     aad_object_id: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class DirectLineConversationRow(Base):
-    """A conversation of the local Direct Line channel, bound to the account that opened it."""
-
-    __tablename__ = "directline_conversation"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    account_id: Mapped[str] = mapped_column(String(64), ForeignKey("account.id"))
-    locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class DirectLineActivityRow(Base):
-    """An activity of a local Direct Line conversation, in watermark order."""
-
-    __tablename__ = "directline_activity"
-    __table_args__ = (UniqueConstraint("conversation_id", "seq"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    conversation_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("directline_conversation.id"), index=True
-    )
-    seq: Mapped[int] = mapped_column(Integer)
-    document: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from integrations.bot_storage import SqlStorage, StorageConflictError
+from bot.bot_storage import SqlStorage, StorageConflictError
 from integrations.persistence.database import create_engine, create_sessionmaker
 
 

@@ -141,3 +141,29 @@ async def test_a_stored_stack_naming_a_dialog_no_longer_built_starts_afresh() ->
     texts = await chat.send("hello")
     assert texts[0] == "Hello Alice! I'm your care assistant."
     assert chat.stack == []
+
+
+async def test_the_story_is_assessed_once_per_turn_with_extra_words() -> None:
+    # "no, but ..." adds words to the story: the story is assessed once, with the answers,
+    # not once alone (for the findings it names) and once more with the evidence.
+    chat = service_conversation(ALICE, now=NOW)
+    engine = chat.runner.engine
+    assessed: list[str] = []
+    real = engine.assess
+
+    def spy(text: str, **kwargs: object) -> object:
+        assessed.append(text)
+        return real(text, **kwargs)  # type: ignore[arg-type]
+
+    engine.assess = spy  # type: ignore[method-assign,assignment]
+    await chat.send("hello")
+    await chat.send("I have pain in my belly since this morning")
+    await chat.send("45")
+    while chat.pending:
+        assessed.clear()
+        await chat.send("no, but I also feel sick")
+        assert len(assessed) == len(set(assessed)) <= 2, assessed
+        if len(assessed) == 2:
+            assert assessed[0] == "no, but I also feel sick"
+            assert assessed[1].endswith("but i also feel sick")
+    assert chat.last[0].text.startswith("See a doctor")

@@ -13,7 +13,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, text
 
+import bot.directline.tables
 import integrations.fhir_store.tables
+import integrations.persistence.conversation_refs
+import integrations.persistence.outbox
 import integrations.persistence.tables
 from integrations.fhir_store.access import EVERYTHING
 from integrations.fhir_store.store import FhirStore
@@ -37,6 +40,8 @@ async def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
 async def test_migrated_tables_match_the_models(empty_url: str) -> None:
     # every table module is imported, so the metadata holds every model
     assert integrations.persistence.tables and integrations.fhir_store.tables
+    assert bot.directline.tables
+    assert integrations.persistence.conversation_refs and integrations.persistence.outbox
     await migrate(empty_url)
     engine = create_engine(empty_url)
 
