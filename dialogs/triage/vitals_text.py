@@ -136,9 +136,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Parser], ...] = (
         ),
         _simple(VitalKind.RESPIRATORY_RATE, 4, 70),
     ),
-    (  # a bare "38.6" or "39,2": in a triage text a temperature unless a unit says otherwise
+    (  # "il a encore 38,6", "she had 39.2": a bare reading after a verb, unless a unit follows
         re.compile(
-            r"(?<![\d/.,])(?P<v>(?:3[5-9]|4[0-2])[.,]\d)(?P<u>)(?![\d.,])"
+            r"\b(?:a|avait|encore|has|had|hit|reached|running)\s+(?P<v>(?:3[5-9]|4[0-2])[.,]\d)(?P<u>)(?![\d.,])"
             r"(?!\s*(?:kg|cm|mm|%|mmol|mg|ml|g\b|l\b|weeks?|semaines?|sa\b|ans?\b|years?|h\b|hours?|heures?|/))"
         ),
         _temp,
