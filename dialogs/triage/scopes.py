@@ -34,6 +34,11 @@ _YEARS_AGO = re.compile(
     r"|\b(?:il y a|voici)\s+(?:\d+|un|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|quelques|plusieurs)\s+ans\b"
 )
 _CLAUSE_END = re.compile(r"[,:]")
+# French split negation, "elle ne vomit pas", "il ne tousse plus": the verb between "ne" and
+# "pas" is negated (the trigger lists hold words before or after a finding, not around it).
+_FRENCH_SPLIT_NEGATION = re.compile(
+    r"\bne\s+(?:(?:se|s|le|la|les|lui|leur|me|m|te|t|y|en)\s+)?(?P<verb>\w+)\s+(?:pas|plus|jamais)\b"
+)
 _SENTENCE_END = re.compile(r"(?<!\d)[.!?;]|[.!?;](?!\d)|\n")
 
 
@@ -175,6 +180,11 @@ def _sentence_scopes(
         end = _forward_end(sentence, trigger.end(), rules.window_words)
         spans[Modifier.NEGATED].append((offset + trigger.end(), end))
         negations.append((offset + trigger.end(), end, trigger.group(0)))
+    for split in _FRENCH_SPLIT_NEGATION.finditer(text):
+        if not pseudo.overlaps(split.start(), split.end()):
+            spans[Modifier.NEGATED].append(
+                (offset + split.start("verb"), offset + split.end("verb"))
+            )
     for trigger in rules.negation_after.finditer(text):
         start = _backward_start(sentence, trigger.start(), 4)  # "chest pain: none"
         if start is not None:

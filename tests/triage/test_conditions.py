@@ -128,3 +128,17 @@ def test_the_json_names_the_conditions_with_their_likelihoods() -> None:
     dissection = found["aortic_dissection"]
     assert dissection["passes"] is True
     assert isinstance(dissection["likelihood"], float) and 0 < dissection["likelihood"] <= 1
+
+
+def test_a_french_verb_between_ne_and_pas_is_negated() -> None:
+    result = assess("Elle a de la fièvre, elle boit et ne vomit pas.", language="fr")
+    vomiting = next(f for f in result.findings if f.id == "vomiting")
+    assert vomiting.present is False
+
+
+def test_new_bladder_trouble_with_saddle_numbness_is_cauda_equina() -> None:
+    text = "Back pain with numbness around the anus and having to strain to pass urine."
+    assert "cauda_equina" in _passing(text)
+    assert "cauda_equina" not in _passing(
+        "Back pain for two days, no numbness, passing urine fine."
+    )
