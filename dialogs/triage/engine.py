@@ -39,6 +39,7 @@ from dialogs.triage.vitals_text import parse_gcs, parse_vitals
 _NEWS2_MIN_PARAMETERS = 3  # an aggregate over fewer parameters says little
 _FEVER_CELSIUS = 38.0  # NICE NG143
 _NEWS2_MIN_AGE = 16  # RCP NEWS2 is validated for adults only: a child's vitals score differently
+_STABLE_ANGINA_HOURS = 14 * 24
 _GCS_NORMAL = 15
 _GCS_LOW = 12  # NICE NG232: GCS < 13 at any point is a CT within 1 hour
 _NOT_NOW = frozenset({Modifier.HISTORICAL, Modifier.HYPOTHETICAL, Modifier.OTHER})
@@ -55,6 +56,17 @@ def _age_ids(age: float | None) -> set[str]:
     if age >= 65:
         ids.add("age.older")
     return ids
+
+
+def _stable_exertional_pain(present: set[str], duration_hours: float | None) -> bool:
+    """Chest pain on effort that settles with rest, never at rest, unchanged for 2 weeks or
+    more: stable angina's pattern (NICE CG95), not an acute coronary syndrome's."""
+    return (
+        {"chest_pain", "settles_with_rest"} <= present
+        and not present & {"rest_pain", "worsening", "sweating", "syncope", "severe_dyspnoea"}
+        and duration_hours is not None
+        and duration_hours >= _STABLE_ANGINA_HOURS
+    )
 
 
 def _gcs_ids(gcs: int | None) -> set[str]:
@@ -193,6 +205,8 @@ def assess(
     if context.sex is Sex.MALE:
         present.discard("pregnant")
 
+    if _stable_exertional_pain(present, context.duration_hours):
+        context_ids.add("chest_pain.stable")
     vitals = tuple(parse_vitals(norm)) + tuple(device_vitals)
     context_ids |= _gcs_ids(parse_gcs(norm))
     temperatures = [v.value for v in vitals if v.kind is VitalKind.TEMPERATURE]

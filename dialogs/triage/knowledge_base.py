@@ -267,6 +267,7 @@ CONTEXT_IDS = frozenset(
         "news2.medium",
         "gcs.reduced",
         "gcs.low",
+        "chest_pain.stable",
     }
 )
 

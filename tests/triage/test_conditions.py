@@ -142,3 +142,24 @@ def test_new_bladder_trouble_with_saddle_numbness_is_cauda_equina() -> None:
     assert "cauda_equina" not in _passing(
         "Back pain for two days, no numbness, passing urine fine."
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "emergency"),
+    [
+        (
+            "For two months I get chest pain on the stairs that settles with rest in 2 minutes",
+            False,
+        ),
+        ("Chest pain on walking for 3 weeks, relieved by rest, now also at rest since today", True),
+        ("Crushing chest pain for 30 minutes that eased with rest, I am sweaty", True),
+        ("Chest pain on exertion that settles with rest, started yesterday", True),
+    ],
+)
+def test_stable_exertional_chest_pain_is_a_visit_and_anything_else_an_emergency(
+    text: str, emergency: bool
+) -> None:
+    result = assess(text, patient=Patient(age_years=58))
+    assert result.level.is_emergency is emergency
+    if not emergency:
+        assert result.level is Level.CONSULTATION
