@@ -163,3 +163,24 @@ def test_stable_exertional_chest_pain_is_a_visit_and_anything_else_an_emergency(
     assert result.level.is_emergency is emergency
     if not emergency:
         assert result.level is Level.CONSULTATION
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("My dad had a heart attack at 50 so I worry. I have a sore throat for 3 days.", "en"),
+        ("Her mother died of a stroke. She has a sore throat for 3 days.", "en"),
+        ("Mon père a fait un infarctus à 52 ans. J'ai mal à la gorge depuis 3 jours.", "fr"),
+    ],
+)
+def test_a_relatives_illness_dated_by_their_age_or_death_is_not_the_patients(
+    text: str, language: str
+) -> None:
+    result = assess(text, language="fr" if language == "fr" else "en")
+    assert not result.level.is_emergency
+    assert "chest_pain" not in result.present_ids
+
+
+def test_a_relatives_illness_happening_now_is_still_the_emergency() -> None:
+    result = assess("My dad had a stroke an hour ago, his face is drooping")
+    assert result.level is Level.EMERGENCY_AMBULANCE
