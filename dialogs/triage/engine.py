@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from dialogs.base import Language
+from dialogs.triage.condition_reasons import condition_reasons, finding_name, settle
 from dialogs.triage.context_rules import Modifier
 from dialogs.triage.context_text import (
     about_someone_else,
@@ -17,6 +19,7 @@ from dialogs.triage.knowledge_base import Knowledge, Rule, load_knowledge
 from dialogs.triage.levels import Level, most_urgent
 from dialogs.triage.lexicon import Mention, find_mentions
 from dialogs.triage.models import (
+    ConditionView,
     Context,
     Finding,
     Patient,
@@ -27,14 +30,18 @@ from dialogs.triage.models import (
     VitalReading,
 )
 from dialogs.triage.normalise import normalise
+from dialogs.triage.reasoner import ConditionEvidence, ConditionHit, reason_over
 from dialogs.triage.rules import Evidence, fired_rules
 from dialogs.triage.scopes import Scopes, context_scopes
 from dialogs.triage.vitals_judge import VitalJudgement, judge_vitals, news2_level, news2_score
-from dialogs.triage.vitals_text import parse_vitals
+from dialogs.triage.vitals_text import parse_gcs, parse_vitals
 
 _NEWS2_MIN_PARAMETERS = 3  # an aggregate over fewer parameters says little
 _FEVER_CELSIUS = 38.0  # NICE NG143
 _NEWS2_MIN_AGE = 16  # RCP NEWS2 is validated for adults only: a child's vitals score differently
+_STABLE_ANGINA_HOURS = 14 * 24
+_GCS_NORMAL = 15
+_GCS_LOW = 12  # NICE NG232: GCS < 13 at any point is a CT within 1 hour
 _NOT_NOW = frozenset({Modifier.HISTORICAL, Modifier.HYPOTHETICAL, Modifier.OTHER})
 
 
@@ -49,6 +56,24 @@ def _age_ids(age: float | None) -> set[str]:
     if age >= 65:
         ids.add("age.older")
     return ids
+
+
+def _stable_exertional_pain(present: set[str], duration_hours: float | None) -> bool:
+    """Chest pain on effort that settles with rest, never at rest, unchanged for 2 weeks or
+    more: stable angina's pattern (NICE CG95), not an acute coronary syndrome's."""
+    return (
+        {"chest_pain", "settles_with_rest"} <= present
+        and not present & {"rest_pain", "worsening", "sweating", "syncope", "severe_dyspnoea"}
+        and duration_hours is not None
+        and duration_hours >= _STABLE_ANGINA_HOURS
+    )
+
+
+def _gcs_ids(gcs: int | None) -> set[str]:
+    """A Glasgow Coma Scale below 15 is reduced consciousness; 12 or less is a low one."""
+    if gcs is None or gcs >= _GCS_NORMAL:
+        return set()
+    return {"gcs.reduced", "gcs.low"} if gcs <= _GCS_LOW else {"gcs.reduced"}
 
 
 def _context(text: str, patient: Patient, present: set[str], scopes: Scopes) -> Context:
@@ -132,12 +157,16 @@ def _news2_reason(
 
 
 def _default_reason(
-    fired: list[Rule], present: set[str], has_reasons: bool, kb: Knowledge, language: Language
+    fired: list[Rule] | tuple[Rule, ...],
+    present: set[str],
+    has_reasons: bool,
+    kb: Knowledge,
+    language: Language,
+    explained: frozenset[str] = frozenset(),
 ) -> Reason | None:
-    """A complaint no fired rule covers (or nothing recognised) needs a doctor's review."""
-    covered = (
-        set().union(*(rule.all | rule.any | rule.explains for rule in fired)) if fired else set()
-    )
+    """A complaint no fired rule or settled condition covers (or nothing recognised) needs
+    a doctor's review."""
+    covered = set(explained).union(*(rule.all | rule.any | rule.explains for rule in fired))
     complaints = {sid for sid in present if not kb.symptoms[sid].modifier}
     uncovered = complaints - covered
     if not uncovered and has_reasons:
@@ -176,7 +205,10 @@ def assess(
     if context.sex is Sex.MALE:
         present.discard("pregnant")
 
+    if _stable_exertional_pain(present, context.duration_hours):
+        context_ids.add("chest_pain.stable")
     vitals = tuple(parse_vitals(norm)) + tuple(device_vitals)
+    context_ids |= _gcs_ids(parse_gcs(norm))
     temperatures = [v.value for v in vitals if v.kind is VitalKind.TEMPERATURE]
     if temperatures and max(temperatures) < _FEVER_CELSIUS and not (answers or {}).get("fever"):
         present.discard("fever")  # "a temperature of 37.8" is a measured no-fever, not a fever
@@ -199,9 +231,21 @@ def assess(
         age_years=context.age_years,
         duration_hours=context.duration_hours,
     )
-    fired = fired_rules(evidence, kb)
+    hits = reason_over(
+        kb.conditions,
+        ConditionEvidence(
+            present=evidence.present,
+            absent=evidence.absent,
+            age_years=context.age_years,
+            sex=context.sex,
+            duration_hours=context.duration_hours,
+        ),
+    )
+    settled = settle(hits, fired_rules(evidence, kb), present, kb)
+    fired = settled.kept_rules
     reasons += [Reason(r.id, r.level, r.reason[language], r.red_flag, r.cite) for r in fired]
-    default = _default_reason(fired, present, bool(reasons), kb, language)
+    reasons += _capped(condition_reasons(hits, kb, language), reasons)
+    default = _default_reason(fired, present, bool(reasons), kb, language, settled.explained)
     if default is not None:
         reasons.append(default)
     reasons.sort(key=lambda r: -r.level.rank)
@@ -212,6 +256,30 @@ def assess(
         findings=_findings(present, absent, judged, kb, language, words),
         vitals=vitals,
         context=context,
+        conditions=tuple(_view(h, kb, language) for h in hits),
+    )
+
+
+def _capped(found: list[Reason], others: list[Reason]) -> list[Reason]:
+    """Conditions raise a non-urgent answer to an emergency; when the rules and vitals already
+    make it one, their finer call (ambulance or emergency department) stands."""
+    top = most_urgent([r.level for r in others], Level.SELF_CARE)
+    if not top.is_emergency:
+        return found
+    return [replace(r, level=top) if r.level.rank > top.rank else r for r in found]
+
+
+def _view(hit: ConditionHit, kb: Knowledge, language: Language) -> ConditionView:
+    return ConditionView(
+        id=hit.condition.id,
+        name=hit.condition.name[language],
+        level=hit.condition.level,
+        likelihood=hit.likelihood,
+        threshold=hit.condition.threshold,
+        passes=hit.passes,
+        found_for=tuple(finding_name(s, kb, language) for s in hit.found_for),
+        found_against=tuple(finding_name(s, kb, language) for s in hit.found_against + hit.denied),
+        citation=hit.condition.cite,
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from dialogs.triage.condition_base import Condition, conditions
 from dialogs.triage.context_rules import ContextRules, context_rules
 from dialogs.triage.levels import Level
 from dialogs.triage.models import VitalKind
@@ -126,6 +127,7 @@ class Knowledge:
     context: ContextRules
     default_reason: Text
     unknown_reason: Text
+    conditions: tuple[Condition, ...] = ()
 
 
 def _text(raw: Any, where: str) -> Text:
@@ -245,6 +247,10 @@ def _check(knowledge: Knowledge) -> None:
         for sid in band.only_if | band.unless | band.implies:
             if sid not in known:
                 raise ValueError(f"vital band {band.id}: unknown finding {sid!r}")
+    for cond in knowledge.conditions:
+        for sid in cond.named_ids:
+            if sid not in known:
+                raise ValueError(f"condition {cond.id}: unknown finding {sid!r}")
 
 
 # Context findings the engine derives from age, sex, pregnancy, onset and severity.
@@ -259,6 +265,9 @@ CONTEXT_IDS = frozenset(
         "sex.male",
         "news2.high",
         "news2.medium",
+        "gcs.reduced",
+        "gcs.low",
+        "chest_pain.stable",
     }
 )
 
@@ -305,6 +314,7 @@ def load_knowledge() -> Knowledge:
         context=context_rules(_load_yaml("context.yaml")),
         default_reason=_text(rules_doc["default_reason"], "default_reason"),
         unknown_reason=_text(rules_doc["unknown_reason"], "unknown_reason"),
+        conditions=conditions(_load_yaml("conditions.yaml")["conditions"]),
     )
     _check(knowledge)
     return knowledge

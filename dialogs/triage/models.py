@@ -120,6 +120,21 @@ class Context:
 
 
 @dataclass(frozen=True)
+class ConditionView:
+    """One candidate condition as the result reports it."""
+
+    id: str
+    name: str
+    level: Level
+    likelihood: float
+    threshold: float
+    passes: bool
+    found_for: tuple[str, ...] = ()
+    found_against: tuple[str, ...] = ()
+    citation: str = ""
+
+
+@dataclass(frozen=True)
 class TriageResult:
     """The engine's answer: a level with the reasons, red flags and findings behind it."""
 
@@ -128,6 +143,8 @@ class TriageResult:
     findings: tuple[Finding, ...]
     vitals: tuple[VitalReading, ...] = ()
     context: Context = field(default_factory=Context)
+    # The candidate conditions weighed, most urgent and most likely first (ConditionHit).
+    conditions: tuple[ConditionView, ...] = ()
 
     @property
     def red_flags(self) -> tuple[Reason, ...]:

@@ -34,6 +34,27 @@ _YEARS_AGO = re.compile(
     r"|\b(?:il y a|voici)\s+(?:\d+|un|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|quelques|plusieurs)\s+ans\b"
 )
 _CLAUSE_END = re.compile(r"[,:]")
+# A relative's illness dated by their age or their death: "my dad had a heart attack at 50",
+# "his mother died of a stroke", "mon père a fait un infarctus à 52 ans". (A relative's
+# illness without either, "my dad had a stroke an hour ago", may be the emergency itself.)
+_RELATIVE = (
+    r"(?:my|his|her|their|our)\s+(?:dad|father|mum|mom|mother|brother|sister|grandfather|"
+    r"grandmother|grandad|grandma|uncle|aunt|husband|wife|partner|son|daughter)"
+)
+_RELATIVES_PAST = re.compile(
+    rf"\b{_RELATIVE}\s+(?:died|passed away)\b[^,.;:]{{0,60}}"
+    rf"|\b{_RELATIVE}\s+(?:had|has had|was diagnosed with|suffered)\b[^,.;:]{{0,60}}?"
+    r"\b(?:at|aged|at the age of)\s+\d{2}\b"
+    r"|\b(?:mon|ma|son|sa)\s+(?:pere|mere|frere|soeur|grand pere|grand mere|oncle|tante|mari|femme)"
+    r"\s+(?:est decede|est morte?|a fait|a eu)\b[^,.;:]{0,60}?\ba\s+\d{2}\s+ans\b"
+    r"|\b(?:mon|ma|son|sa)\s+(?:pere|mere|frere|soeur|grand pere|grand mere|oncle|tante|mari|femme)"
+    r"\s+(?:est decede|est morte?)\b[^,.;:]{0,60}"
+)
+# French split negation, "elle ne vomit pas", "il ne tousse plus": the verb between "ne" and
+# "pas" is negated (the trigger lists hold words before or after a finding, not around it).
+_FRENCH_SPLIT_NEGATION = re.compile(
+    r"\bne\s+(?:(?:se|s|le|la|les|lui|leur|me|m|te|t|y|en)\s+)?(?P<verb>\w+)\s+(?:pas|plus|jamais)\b"
+)
 _SENTENCE_END = re.compile(r"(?<!\d)[.!?;]|[.!?;](?!\d)|\n")
 
 
@@ -175,6 +196,13 @@ def _sentence_scopes(
         end = _forward_end(sentence, trigger.end(), rules.window_words)
         spans[Modifier.NEGATED].append((offset + trigger.end(), end))
         negations.append((offset + trigger.end(), end, trigger.group(0)))
+    for story in _RELATIVES_PAST.finditer(text):
+        spans[Modifier.OTHER].append((offset + story.start(), offset + story.end()))
+    for split in _FRENCH_SPLIT_NEGATION.finditer(text):
+        if not pseudo.overlaps(split.start(), split.end()):
+            spans[Modifier.NEGATED].append(
+                (offset + split.start("verb"), offset + split.end("verb"))
+            )
     for trigger in rules.negation_after.finditer(text):
         start = _backward_start(sentence, trigger.start(), 4)  # "chest pain: none"
         if start is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dialogs.base import JSON
-from dialogs.triage.models import Finding, Reason, TriageResult, VitalReading
+from dialogs.triage.models import ConditionView, Finding, Reason, TriageResult, VitalReading
 
 
 def _reason(reason: Reason) -> dict[str, JSON]:
@@ -37,6 +37,20 @@ def _vital(reading: VitalReading) -> dict[str, JSON]:
     }
 
 
+def _condition(view: ConditionView) -> dict[str, JSON]:
+    return {
+        "id": view.id,
+        "name": view.name,
+        "level": view.level.value,
+        "likelihood": view.likelihood,
+        "threshold": view.threshold,
+        "passes": view.passes,
+        "for": list(view.found_for),
+        "against": list(view.found_against),
+        "citation": view.citation,
+    }
+
+
 def result_to_json(result: TriageResult) -> dict[str, JSON]:
     """Level, reasons, red flags, findings, vitals and context as plain JSON."""
     ctx = result.context
@@ -47,6 +61,7 @@ def result_to_json(result: TriageResult) -> dict[str, JSON]:
         "red_flags": [_reason(r) for r in result.red_flags],
         "findings": [_finding(f) for f in result.findings],
         "vitals": [_vital(v) for v in result.vitals],
+        "conditions": [_condition(c) for c in result.conditions if c.likelihood >= 0.05],
         "context": {
             "age_years": ctx.age_years,
             "sex": ctx.sex.value if ctx.sex else None,

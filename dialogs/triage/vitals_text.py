@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dialogs.triage.models import VitalKind, VitalReading
 
 _NUM = r"(\d{1,3}(?:[.,]\d{1,2})?)"
-_GAP = r"[\s:=]*(?:(?:is|was|of|at|a|de|est|du|around|about|environ|vers|measured|mesuree?|reading|today|now|up|to|as|high|high as|jusqu|a|peaked|peaking|reached)\s+){0,3}[\s:=]*"
+_GAP = r"[\s:=]*(?:(?:is|was|of|at|a|de|est|du|said|read|reads|showed|shows|indique|affiche|around|about|environ|vers|measured|mesuree?|reading|today|now|up|to|as|high|high as|jusqu|a|peaked|peaking|reached)\s+){0,3}[\s:=]*"
 
 # A systolic/diastolic pair is unmistakable, so its words may sit further away.
 _BP_GAP = r"[\s:=]*(?:[a-z]+\s+){0,5}?[\s:=]*"
@@ -136,6 +136,13 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Parser], ...] = (
         ),
         _simple(VitalKind.RESPIRATORY_RATE, 4, 70),
     ),
+    (  # "il a encore 38,6", "she had 39.2": a bare reading after a verb, unless a unit follows
+        re.compile(
+            r"\b(?:a|avait|encore|has|had|hit|reached|running)\s+(?P<v>(?:3[5-9]|4[0-2])[.,]\d)(?P<u>)(?![\d.,])"
+            r"(?!\s*(?:kg|cm|mm|%|mmol|mg|ml|g\b|l\b|weeks?|semaines?|sa\b|ans?\b|years?|h\b|hours?|heures?|/))"
+        ),
+        _temp,
+    ),
     (
         re.compile(
             rf"\b{_GLUCOSE_WORDS}{_GAP}(?P<v>\d{{1,4}}(?:[.,]\d{{1,2}})?)\s*(?P<u>mg ?/ ?dl|mmol(?: ?/ ?l)?|g ?/ ?l)?"
@@ -177,3 +184,14 @@ def parse_vitals(text: str) -> list[VitalReading]:
                 starts.insert(i, start)
                 ends.insert(i, end)
     return readings
+
+
+_GCS = re.compile(
+    r"\b(?:gcs|glasgow(?: coma)?(?: scale| score)?|score de glasgow)[\s:=]*(?:of|de|a|is|was)?\s*(?P<v>\d{1,2})\b"
+)
+
+
+def parse_gcs(text: str) -> int | None:
+    """The lowest Glasgow Coma Scale score stated in normalised TEXT ("GCS 13"), if any."""
+    scores = [int(m.group("v")) for m in _GCS.finditer(text) if 3 <= int(m.group("v")) <= 15]
+    return min(scores) if scores else None
