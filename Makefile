@@ -29,7 +29,8 @@ $(MEDPLUM): tests/fhir/medplum/package.json tests/fhir/medplum/package-lock.json
 run: $(VENV)/.installed $(WEBCHAT)
 	$(CAREBOT) migrate
 	$(CAREBOT) demo
-	$(CAREBOT) serve --simulate-gateway
+	# The scoring worker follows the store beside the service, so simulated deteriorations raise Flags.
+	$(CAREBOT) score run & trap 'kill $$!' EXIT; $(CAREBOT) serve --simulate-gateway
 
 system-deps:
 	bash .ci/system-deps

@@ -96,11 +96,24 @@ def _register_gateway(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     configure(gateway, service_fhir_for_gateway, lambda: Settings().var_dir / "gateway.db")
 
 
+def _register_score(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`carebot score ...`: the deterioration model and the scoring worker."""
+    from bot.cli_score import configure
+
+    configure(sub.add_parser("score", help="risk scoring: train, evaluate, predict, run"))
+
+
 def _registrations() -> list[Register]:
     """Each capability adds its own subcommands here."""
     from bot import cli_fhir, cli_triage
 
-    return [_register_core, _register_gateway, cli_fhir.register, cli_triage.register]
+    return [
+        _register_core,
+        _register_gateway,
+        _register_score,
+        cli_fhir.register,
+        cli_triage.register,
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:
