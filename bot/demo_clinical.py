@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from integrations.scheduling.fhir_scheduler import TIMEZONE_EXTENSION
+
 Json = dict[str, Any]
 
 LANGUAGE_CODES = {"en": ("en", "English"), "fr": ("fr", "French")}
@@ -38,6 +40,7 @@ class DemoStaff:
     role_display: str
     weekdays: tuple[str, ...]
     hours: tuple[str, str] | None
+    zone: str = "Europe/Paris"  # the IANA zone of the weekly hours
 
 
 DEMO_PATIENTS: tuple[DemoPatient, ...] = (
@@ -132,6 +135,7 @@ def _schedule(s: DemoStaff, today: date) -> Json:
     return {
         "resourceType": "Schedule",
         "id": f"{s.fhir_id}-schedule",
+        "extension": [{"url": TIMEZONE_EXTENSION, "valueCode": s.zone}],
         "active": True,
         "serviceType": [{"text": "Virtual visit"}],
         "actor": [
