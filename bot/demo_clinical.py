@@ -3,11 +3,13 @@ hours, patients, care teams. Fixed ids make seeding idempotent (every resource i
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from integrations.scheduling.fhir_scheduler import TIMEZONE_EXTENSION
+from integrations.visits.intake import PAYMENT_KIND_EXTENSION
 
 Json = dict[str, Any]
 
@@ -78,7 +80,15 @@ def _patient(p: DemoPatient) -> Json:
     return {
         "resourceType": "Patient",
         "id": p.fhir_id,
+        "extension": [{"url": PAYMENT_KIND_EXTENSION, "valueCode": "card"}],
         "active": True,
+        "telecom": [
+            {"system": "email", "value": f"{p.username}@patients.example.org"},
+            {"system": "phone", "value": "+33 6 12 34 56 78"},
+        ],
+        "address": [
+            {"line": ["12 rue des Lilas"], "postalCode": "75011", "city": "Paris", "country": "FR"}
+        ],
         "name": [{"use": "official", "family": p.family, "given": [p.given]}],
         "gender": p.gender,
         "birthDate": p.birth_date.isoformat(),
@@ -98,6 +108,7 @@ def _practitioner(s: DemoStaff) -> Json:
         "resourceType": "Practitioner",
         "id": s.fhir_id,
         "active": True,
+        "telecom": [{"system": "email", "value": f"{s.username}@clinic.example.org"}],
         "name": [{"family": s.family, "given": [s.given]}],
     }
 
@@ -150,6 +161,17 @@ def _schedule(s: DemoStaff, today: date) -> Json:
     }
 
 
+def _coverage(p: DemoPatient) -> Json:
+    return {
+        "resourceType": "Coverage",
+        "id": f"{p.fhir_id}-coverage",
+        "status": "active",
+        "beneficiary": {"reference": f"Patient/{p.fhir_id}"},
+        "subscriberId": f"MBR-{zlib.crc32(p.username.encode()) % 10**8:08d}",
+        "payor": [{"display": "Mutuelle Démo"}],
+    }
+
+
 def _care_team(p: DemoPatient) -> Json:
     participants = [
         {
@@ -177,5 +199,5 @@ def record_bundle(now: datetime) -> Json:
         if staff.hours is not None:
             resources.append(_schedule(staff, now.date()))
     for patient in DEMO_PATIENTS:
-        resources += [_patient(patient), _care_team(patient)]
+        resources += [_patient(patient), _care_team(patient), _coverage(patient)]
     return {"resourceType": "Bundle", "type": "transaction", "entry": [_put(r) for r in resources]}
