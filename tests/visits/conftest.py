@@ -63,9 +63,9 @@ class World:
         return Conversation(person, runner)
 
     def mails(self) -> list[EmailMessage]:
-        """The mails written so far."""
+        """The mails written so far, oldest first."""
         found = []
-        for path in sorted(self.mail_dir.glob("*.eml")):
+        for path in sorted(self.mail_dir.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
             mime = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
             assert isinstance(mime, EmailMessage)
             found.append(mime)
