@@ -6,7 +6,9 @@ from __future__ import annotations
 import email
 import email.policy
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -78,22 +80,32 @@ class World:
         return data
 
 
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'carebot.db'}"
+@asynccontextmanager
+async def open_world(
+    folder: Path, start: datetime = MONDAY, zone: ZoneInfo = PARIS
+) -> AsyncIterator[World]:
+    """A world in FOLDER whose clock starts at START (the demo seeded then), patients'
+    times told in ZONE."""
+    url = f"sqlite+aiosqlite:///{folder / 'carebot.db'}"
     await migrate(url)
     engine = create_engine(url)
-    clock = Clock(MONDAY)
-    settings = Settings(var_dir=tmp_path / "var", timezone="Europe/Paris",
+    clock = Clock(start)
+    settings = Settings(var_dir=folder / "var", timezone=zone.key,
                         mail_from="clinic@example.org")  # fmt: skip
     try:
         async with standalone_access(FhirConfig(secret_key=SECRET),
                                      create_sessionmaker(engine)) as access:  # fmt: skip
-            await access.system().post_bundle_json(record_bundle(MONDAY))
+            await access.system().post_bundle_json(record_bundle(start))
             service = visit_service(settings, access, clock=clock)
-            yield World(access, clock, service, tmp_path / "var" / "mail")
+            yield World(access, clock, service, folder / "var" / "mail", zone)
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    async with open_world(tmp_path) as opened:
+        yield opened
 
 
 def entries(bundle: dict[str, object]) -> list[dict[str, object]]:
