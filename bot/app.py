@@ -36,6 +36,7 @@ from bot.proactive import (
     ChatMessageHandler,
     ProactiveSender,
 )
+from bot.reminders import REMINDER, ReminderHandler, ReminderScanner
 from bot.security_headers import security_headers
 from bot.services import SERVICES, Services
 from bot.settings import Settings
@@ -171,6 +172,7 @@ async def _services(
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
     accounts = AccountRepository(sessions)
     fhir = fhir_service.open()
+    visits = visit_service(settings, fhir)
     menu, runner = build_runner(
         DialogServices(
             vitals=PatientVitals(fhir),
@@ -179,7 +181,7 @@ async def _services(
             knowledge=load_knowledge(),
             emergency=emergency_numbers(settings),
             zone=ZoneInfo(settings.timezone),
-            visits=visit_service(settings, fhir),
+            visits=visits,
             routine_hours=settings.booking_routine_hours,
             hold_minutes=settings.hold_minutes,
         )
@@ -203,8 +205,19 @@ async def _services(
     adapter.use(TextLimit(people, settings.max_chat_chars))
     app[PROACTIVE] = ProactiveSender(adapter, references, connector)
     outbox = Outbox(sessions)
-    app[OUTBOX] = OutboxDispatcher(outbox, {CHAT_MESSAGE: ChatMessageHandler(app[PROACTIVE])})
+
+    def notify() -> None:
+        app[OUTBOX].notify()
+
+    app[OUTBOX] = OutboxDispatcher(
+        outbox,
+        {
+            CHAT_MESSAGE: ChatMessageHandler(app[PROACTIVE]),
+            REMINDER: ReminderHandler(visits, outbox, notify),
+        },
+    )
     app[WORKERS].register("outbox", app[OUTBOX].run)
+    app[WORKERS].register("reminders", ReminderScanner(fhir, outbox, notify=notify).run)
     app[SERVICES] = Services(
         settings=settings,
         engine=engine,

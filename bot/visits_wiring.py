@@ -58,5 +58,6 @@ def visit_service(
         meetings_from_settings(settings),
         mail if mail is not None else mail_from_settings(settings),
         clinic_mail=settings.mail_from,
+        zone=settings.timezone,
         clock=clock,
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from integrations.codes import CAREBOT_BASE_URL
 from integrations.fhir.access import FhirAccess
 from integrations.mail.ics import visit_invitation
 from integrations.mail.models import Mail, MailMessage
@@ -23,6 +24,8 @@ from integrations.visits.intake import IntakeRecords, contact_of
 from integrations.visits.mail_texts import Kind, Language, mail_text, spoken_time
 
 Json = dict[str, Any]
+BOOKED_BY_EXTENSION = f"{CAREBOT_BASE_URL}/StructureDefinition/booked-by-account"
+REMINDER_SYSTEM = f"{CAREBOT_BASE_URL}/reminder"
 
 
 class ConsentRequired(Exception):
@@ -72,6 +75,14 @@ def visit_of(appointment: Json) -> Visit:
 
 
 @dataclass(frozen=True)
+class Reminder:
+    """A reminder sent by mail: its text for the chat, and the account to send it to."""
+
+    text: str
+    account_id: str | None
+
+
+@dataclass(frozen=True)
 class Patient:
     """Who a visit is for: the patient, the account acting, and how to speak to them."""
 
@@ -92,8 +103,10 @@ class VisitService:
         mail: Mail,
         *,
         clinic_mail: str,
+        zone: str = "UTC",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._zone = zone
         self._access = access
         self.scheduler = scheduler
         self._meetings = meetings
@@ -159,10 +172,13 @@ class VisitService:
         client = self._access.for_patient(patient.reference, person=patient.person)
         version = str((appointment.get("meta") or {}).get("versionId", ""))
         body = {k: v for k, v in appointment.items() if k != "meta"}
+        ours = (MEETING_EXTENSION, BOOKED_BY_EXTENSION)
         body["extension"] = [
-            *[e for e in body.get("extension") or [] if e.get("url") != MEETING_EXTENSION],
+            *[e for e in body.get("extension") or [] if e.get("url") not in ours],
             {"url": MEETING_EXTENSION, "valueString": meeting.meeting_id},
         ]
+        if patient.person:  # the account reminders are sent to in the chat
+            body["extension"].append({"url": BOOKED_BY_EXTENSION, "valueString": patient.person})
         _, data = await client.request_json(
             "PUT", f"Appointment/{appointment['id']}", body=body,
             headers={"If-Match": f'W/"{version}"', "Prefer": "return=representation"},
@@ -205,6 +221,53 @@ class VisitService:
     async def free_slots(self, start: datetime, end: datetime, limit: int) -> list[OpenSlot]:
         """Free slots in [START, END)."""
         return await self.scheduler.free_slots(start, end, limit)
+
+    # ----- reminders ---------------------------------------------------------------------
+    async def remind(self, appointment_id: str, patient_ref: str, key: str) -> Reminder | None:
+        """Mail PATIENT_REF's reminder of a booked visit with its link and record it as a
+        Communication (once per KEY); the chat text and the account to send it to. None when
+        the visit is no longer booked, has started, or has no active Consent."""
+        client = self._access.for_patient(patient_ref, person=None)
+        _, appointment = await client.request_json("GET", f"Appointment/{appointment_id}")
+        if not appointment:
+            return None
+        visit = visit_of(appointment)
+        if visit.status != "booked" or visit.start <= self._clock():
+            return None
+        contact = await self.intake.contact(patient_ref, None)
+        language: Language = "fr" if contact.language == "fr" else "en"
+        patient = Patient(patient_ref, None, language, contact.zone or self._default_zone())
+        url = await self.link(visit, patient)
+        if url is None:
+            return None
+        when = spoken_time(visit.start, patient.zone, language)
+        subject, text = mail_text("reminder", language, other=visit.provider_name, when=when,
+                                  url=url)  # fmt: skip
+        if contact.email:
+            await self._mail.send(MailMessage(f"{key}/mail", contact.email, subject, text))
+        await client.request_json(
+            "POST", "Communication",
+            body={
+                "resourceType": "Communication",
+                "identifier": [{"system": REMINDER_SYSTEM, "value": key}],
+                "status": "completed",
+                "subject": {"reference": patient_ref},
+                "about": [{"reference": f"Appointment/{appointment_id}"}],
+                "sent": self._clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "payload": [{"contentString": subject}],
+            },
+            headers={"If-None-Exist": f"identifier={REMINDER_SYSTEM}|{key}"},
+            idempotent=True,
+        )  # fmt: skip
+        account = next(
+            (e.get("valueString") for e in appointment.get("extension") or []
+             if e.get("url") == BOOKED_BY_EXTENSION),
+            None,
+        )  # fmt: skip
+        return Reminder(text, str(account) if account else None)
+
+    def _default_zone(self) -> str:
+        return self._zone
 
     # ----- mail --------------------------------------------------------------------------
     async def _provider(self, practitioner: str) -> tuple[str | None, str]:

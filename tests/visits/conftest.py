@@ -51,6 +51,7 @@ class World:
     mail_dir: Path
     zone: ZoneInfo = PARIS
     routine_hours: int = 14 * 24
+    database_url: str = ""
 
     def chat(self, person: Person) -> Conversation:
         """A new conversation (a new runner: what a restarted process builds)."""
@@ -97,7 +98,7 @@ async def open_world(
                                      create_sessionmaker(engine)) as access:  # fmt: skip
             await access.system().post_bundle_json(record_bundle(start))
             service = visit_service(settings, access, clock=clock)
-            yield World(access, clock, service, folder / "var" / "mail", zone)
+            yield World(access, clock, service, folder / "var" / "mail", zone, database_url=url)
     finally:
         await engine.dispose()
 
