@@ -43,7 +43,7 @@ from bot.settings import Settings
 from bot.signing import Signer
 from bot.text_limit import TextLimit
 from bot.turn_locks import TurnLocks
-from bot.visits_wiring import visit_service
+from bot.visits_wiring import mail_from_settings, visit_service
 from bot.workers import WORKERS, WorkerHost, workers_ctx
 from dialogs.assessment import TriageEngine
 from dialogs.base import Dialog, Interrupt, Opening
@@ -64,6 +64,7 @@ from dialogs.visits_dialog import VisitsDialog
 from dialogs.vitals_dialog import VitalsDialog
 from integrations.accounts import AccountRepository
 from integrations.fhir.access import FhirService
+from integrations.mail.outbox_mail import MAIL, MailHandler, OutboxMail
 from integrations.persistence.conversation_refs import ConversationRefStore
 from integrations.persistence.database import create_engine, create_sessionmaker
 from integrations.persistence.outbox import Outbox, OutboxDispatcher
@@ -172,7 +173,13 @@ async def _services(
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
     accounts = AccountRepository(sessions)
     fhir = fhir_service.open()
-    visits = visit_service(settings, fhir)
+    outbox = Outbox(sessions)
+
+    def notify() -> None:
+        app[OUTBOX].notify()
+
+    # visit mails go through the outbox; its handler hands them to the configured adapter
+    visits = visit_service(settings, fhir, mail=OutboxMail(outbox, settings.mail_from, notify))
     menu, runner = build_runner(
         DialogServices(
             vitals=PatientVitals(fhir),
@@ -204,16 +211,12 @@ async def _services(
     adapter.use(ReferenceRecorder(references, people))
     adapter.use(TextLimit(people, settings.max_chat_chars))
     app[PROACTIVE] = ProactiveSender(adapter, references, connector)
-    outbox = Outbox(sessions)
-
-    def notify() -> None:
-        app[OUTBOX].notify()
-
     app[OUTBOX] = OutboxDispatcher(
         outbox,
         {
             CHAT_MESSAGE: ChatMessageHandler(app[PROACTIVE]),
             REMINDER: ReminderHandler(visits, outbox, notify),
+            MAIL: MailHandler(mail_from_settings(settings)),
         },
     )
     app[WORKERS].register("outbox", app[OUTBOX].run)
