@@ -104,15 +104,8 @@ class BookingDialog:
         ctx.state["offered"] = [slot_to_json(s) for s in slots]
         ctx.state["step"] = "slot"
         labels = tuple(slot_label(s, zone, ctx.language) for s in slots)
-        card: dict[str, JSON] = {
-            "type": "AdaptiveCard", "version": "1.5",
-            "body": [{"type": "TextBlock", "text": intro, "wrap": True}],
-            "actions": [{"type": "Action.Submit", "title": label, "data": {"slot": s.key}}
-                        for label, s in zip(labels, slots, strict=True)],
-        }  # fmt: skip
-        ctx.send(
-            Reply(intro, suggestions=(*labels, *SUGGESTIONS["later"][ctx.language]), card=card)
-        )
+        # suggested actions: Web Chat shows them as buttons, Teams as suggested replies
+        ctx.send(Reply(intro, suggestions=(*labels, *SUGGESTIONS["later"][ctx.language])))
         return Wait()
 
     async def _first_offer(self, ctx: DialogContext, outcome: TriageOutcome | None) -> Step:
