@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -35,15 +36,18 @@ from bot.proactive import (
     ChatMessageHandler,
     ProactiveSender,
 )
+from bot.reminders import REMINDER, ReminderHandler, ReminderScanner
 from bot.security_headers import security_headers
 from bot.services import SERVICES, Services
 from bot.settings import Settings
 from bot.signing import Signer
 from bot.text_limit import TextLimit
 from bot.turn_locks import TurnLocks
+from bot.visits_wiring import mail_from_settings, visit_service
 from bot.workers import WORKERS, WorkerHost, workers_ctx
 from dialogs.assessment import TriageEngine
-from dialogs.base import Dialog, Interrupt
+from dialogs.base import Dialog, Interrupt, Opening
+from dialogs.booking_dialog import BookingDialog
 from dialogs.evidence import TriageRecorder, VitalsSource
 from dialogs.global_interrupt import GlobalInterrupt
 from dialogs.language import LanguageDialog, LanguagePreferences
@@ -51,17 +55,21 @@ from dialogs.menu import Capabilities, MenuDialog
 from dialogs.outcomes import TriageOutcome
 from dialogs.red_flag_interrupt import RedFlagInterrupt
 from dialogs.runner import DialogRunner
+from dialogs.slot_choice import warm as warm_date_parser
 from dialogs.texts import language_from_locale
 from dialogs.triage.advice import EmergencyNumbers
 from dialogs.triage.knowledge_base import Knowledge, load_knowledge
 from dialogs.triage_dialog import TriageDialog
+from dialogs.visits_dialog import VisitsDialog
 from dialogs.vitals_dialog import VitalsDialog
 from integrations.accounts import AccountRepository
 from integrations.fhir.access import FhirService
+from integrations.mail.outbox_mail import MAIL, MailHandler, OutboxMail
 from integrations.persistence.conversation_refs import ConversationRefStore
 from integrations.persistence.database import create_engine, create_sessionmaker
 from integrations.persistence.outbox import Outbox, OutboxDispatcher
 from integrations.sign_in_throttle import SignInThrottle
+from integrations.visits.service import VisitService
 from integrations.web_session_store import WebSessionStore
 
 log = logging.getLogger(__name__)
@@ -115,7 +123,23 @@ class DialogServices:
     emergency: EmergencyNumbers = field(default_factory=EmergencyNumbers)
     zone: tzinfo = UTC
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    booking: Dialog[TriageOutcome | None] | None = None  # not built yet (a later issue)
+    booking: Dialog[TriageOutcome | None] | None = None  # a given booking dialog (tests)
+    visits: VisitService | None = None  # booking and "my visits" are built on it
+    routine_hours: int = 14 * 24
+    hold_minutes: int = 10
+
+
+def _visit_dialogs(
+    services: DialogServices,
+) -> tuple[Dialog[TriageOutcome | None] | None, Dialog[Opening] | None]:
+    if services.visits is None:
+        return services.booking, None
+    zone = ZoneInfo(str(services.zone))
+    booking = BookingDialog(
+        services.visits, emergency=services.emergency, zone=zone, clock=services.clock,
+        routine_hours=services.routine_hours, hold_minutes=services.hold_minutes,
+    )  # fmt: skip
+    return booking, VisitsDialog(services.visits, booking, zone=zone)
 
 
 def build_runner(services: DialogServices) -> tuple[MenuDialog, DialogRunner]:
@@ -126,13 +150,15 @@ def build_runner(services: DialogServices) -> tuple[MenuDialog, DialogRunner]:
         services.vitals, triage, services.recorder, clock=clock, zone=services.zone
     )
     language = LanguageDialog(services.languages)
+    booking, visits = _visit_dialogs(services)
     menu = MenuDialog(
-        Capabilities(triage=triage, vitals=vitals, booking=services.booking, language=language),
+        Capabilities(
+            triage=triage, vitals=vitals, booking=booking, visits=visits, language=language
+        ),
         emergency,
     )
     dialogs: list[Dialog[Any]] = [triage, vitals, language]
-    if services.booking is not None:
-        dialogs.append(services.booking)
+    dialogs += [d for d in (booking, visits) if d is not None]
     interrupts: list[Interrupt] = [
         RedFlagInterrupt(emergency, services.recorder),
         GlobalInterrupt(menu),
@@ -147,6 +173,13 @@ async def _services(
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
     accounts = AccountRepository(sessions)
     fhir = fhir_service.open()
+    outbox = Outbox(sessions)
+
+    def notify() -> None:
+        app[OUTBOX].notify()
+
+    # visit mails go through the outbox; its handler hands them to the configured adapter
+    visits = visit_service(settings, fhir, mail=OutboxMail(outbox, settings.mail_from, notify))
     menu, runner = build_runner(
         DialogServices(
             vitals=PatientVitals(fhir),
@@ -155,8 +188,13 @@ async def _services(
             knowledge=load_knowledge(),
             emergency=emergency_numbers(settings),
             zone=ZoneInfo(settings.timezone),
+            visits=visits,
+            routine_hours=settings.booking_routine_hours,
+            hold_minutes=settings.hold_minutes,
         )
     )
+    # the date parser's first parse costs seconds: paid here, not in a patient's turn
+    await asyncio.to_thread(warm_date_parser)
     people = PersonResolver(
         accounts,
         language_from_locale(settings.default_language) or "en",
@@ -173,9 +211,16 @@ async def _services(
     adapter.use(ReferenceRecorder(references, people))
     adapter.use(TextLimit(people, settings.max_chat_chars))
     app[PROACTIVE] = ProactiveSender(adapter, references, connector)
-    outbox = Outbox(sessions)
-    app[OUTBOX] = OutboxDispatcher(outbox, {CHAT_MESSAGE: ChatMessageHandler(app[PROACTIVE])})
+    app[OUTBOX] = OutboxDispatcher(
+        outbox,
+        {
+            CHAT_MESSAGE: ChatMessageHandler(app[PROACTIVE]),
+            REMINDER: ReminderHandler(visits, outbox, notify),
+            MAIL: MailHandler(mail_from_settings(settings)),
+        },
+    )
     app[WORKERS].register("outbox", app[OUTBOX].run)
+    app[WORKERS].register("reminders", ReminderScanner(fhir, outbox, notify=notify).run)
     app[SERVICES] = Services(
         settings=settings,
         engine=engine,

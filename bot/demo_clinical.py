@@ -3,9 +3,13 @@ hours, patients, care teams. Fixed ids make seeding idempotent (every resource i
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+
+from integrations.scheduling.fhir_scheduler import TIMEZONE_EXTENSION
+from integrations.visits.intake import PAYMENT_KIND_EXTENSION
 
 Json = dict[str, Any]
 
@@ -38,6 +42,7 @@ class DemoStaff:
     role_display: str
     weekdays: tuple[str, ...]
     hours: tuple[str, str] | None
+    zone: str = "Europe/Paris"  # the IANA zone of the weekly hours
 
 
 DEMO_PATIENTS: tuple[DemoPatient, ...] = (
@@ -75,7 +80,15 @@ def _patient(p: DemoPatient) -> Json:
     return {
         "resourceType": "Patient",
         "id": p.fhir_id,
+        "extension": [{"url": PAYMENT_KIND_EXTENSION, "valueCode": "card"}],
         "active": True,
+        "telecom": [
+            {"system": "email", "value": f"{p.username}@patients.example.org"},
+            {"system": "phone", "value": "+33 6 12 34 56 78"},
+        ],
+        "address": [
+            {"line": ["12 rue des Lilas"], "postalCode": "75011", "city": "Paris", "country": "FR"}
+        ],
         "name": [{"use": "official", "family": p.family, "given": [p.given]}],
         "gender": p.gender,
         "birthDate": p.birth_date.isoformat(),
@@ -95,6 +108,7 @@ def _practitioner(s: DemoStaff) -> Json:
         "resourceType": "Practitioner",
         "id": s.fhir_id,
         "active": True,
+        "telecom": [{"system": "email", "value": f"{s.username}@clinic.example.org"}],
         "name": [{"family": s.family, "given": [s.given]}],
     }
 
@@ -132,6 +146,7 @@ def _schedule(s: DemoStaff, today: date) -> Json:
     return {
         "resourceType": "Schedule",
         "id": f"{s.fhir_id}-schedule",
+        "extension": [{"url": TIMEZONE_EXTENSION, "valueCode": s.zone}],
         "active": True,
         "serviceType": [{"text": "Virtual visit"}],
         "actor": [
@@ -143,6 +158,17 @@ def _schedule(s: DemoStaff, today: date) -> Json:
             "end": (today + timedelta(weeks=8)).isoformat(),
         },
         "comment": "Weekly working hours are in PractitionerRole.availableTime.",
+    }
+
+
+def _coverage(p: DemoPatient) -> Json:
+    return {
+        "resourceType": "Coverage",
+        "id": f"{p.fhir_id}-coverage",
+        "status": "active",
+        "beneficiary": {"reference": f"Patient/{p.fhir_id}"},
+        "subscriberId": f"MBR-{zlib.crc32(p.username.encode()) % 10**8:08d}",
+        "payor": [{"display": "Mutuelle Démo"}],
     }
 
 
@@ -173,5 +199,5 @@ def record_bundle(now: datetime) -> Json:
         if staff.hours is not None:
             resources.append(_schedule(staff, now.date()))
     for patient in DEMO_PATIENTS:
-        resources += [_patient(patient), _care_team(patient)]
+        resources += [_patient(patient), _care_team(patient), _coverage(patient)]
     return {"resourceType": "Bundle", "type": "transaction", "entry": [_put(r) for r in resources]}

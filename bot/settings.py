@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -81,6 +82,26 @@ class Settings(BaseSettings):
         default=Path("bot/portal/node_modules/botframework-webchat/dist"),
         description="Folder holding Web Chat's webchat.js bundle",
     )
+    # -- visits: scheduler, meeting links, mail (Microsoft Graph backends: not built yet) --
+    scheduler: Literal["fhir"] = Field(
+        default="fhir", description="Where slots and bookings live: FHIR Schedule/Slot"
+    )
+    meetings: Literal["jitsi"] = Field(default="jitsi", description="Meeting links: Jitsi Meet")
+    jitsi_url: str = Field(default="https://meet.jit.si", description="Jitsi Meet base URL")
+    jitsi_app_id: str = Field(default="", description="A self-hosted Jitsi's JWT app id")
+    jitsi_secret: str = Field(default="", description="A self-hosted Jitsi's JWT app secret")
+    mail: Literal["file", "smtp"] = Field(
+        default="file", description="Outgoing mail: .eml files in var/mail, or SMTP"
+    )
+    smtp_url: str = Field(default="", description="smtp://[user:password@]host[:port] or smtps://")
+    mail_from: str = Field(
+        default="carebot@localhost", description="The From address of the mails carebot sends"
+    )
+    booking_routine_hours: int = Field(
+        default=14 * 24, ge=1, description="Booking from the menu: how far ahead slots are offered"
+    )
+    slot_minutes: int = Field(default=30, ge=5, le=240, description="Length of a visit slot")
+    hold_minutes: int = Field(default=10, ge=1, le=60, description="How long a slot is held")
 
     @field_validator("frame_ancestors")
     @classmethod

@@ -13,8 +13,8 @@ from typing import Literal
 
 from dialogs.texts import CAPABILITY_LABELS, normalise
 
-Capability = Literal["triage", "vitals", "booking"]
-CAPABILITIES: tuple[Capability, ...] = ("triage", "vitals", "booking")
+Capability = Literal["triage", "vitals", "visits", "booking"]
+CAPABILITIES: tuple[Capability, ...] = ("triage", "vitals", "visits", "booking")
 
 
 class Command(StrEnum):
@@ -51,6 +51,10 @@ CAPABILITY_PHRASES: dict[Capability, frozenset[str]] = {
     "vitals": frozenset(
         {"my vitals", "vitals", "my readings", "my measurements", "my vital signs",
          "mes constantes", "mes mesures", "constantes", "mes signes vitaux"}
+    ),
+    "visits": frozenset(
+        {"my visits", "my appointments", "my appointment", "my visit", "upcoming visits",
+         "mes rendez vous", "mes rdv", "mon rendez vous", "mes consultations"}
     ),
     "booking": frozenset(
         {"book a visit", "book a consultation", "book an appointment", "book a video visit",

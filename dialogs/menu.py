@@ -29,6 +29,7 @@ LANGUAGE_WORDS = frozenset({"language", "langue", "change language", "changer de
 CAPABILITY_WORDS: dict[Capability, tuple[str, ...]] = {
     "triage": ("check symptoms", "symptom", "i feel", "sick", "pain", "symptome", "malade", "mal "),
     "vitals": ("my vitals", "vitals", "readings", "mes constantes", "constantes", "mesures"),
+    "visits": ("my visits", "my appointments", "mes rendez vous", "mes rdv"),
     "booking": ("book", "appointment", "visit", "rendez vous", "rdv", "consultation"),
 }
 
@@ -40,6 +41,7 @@ class Capabilities:
     triage: Dialog[Opening] | None = None
     vitals: Dialog[Opening] | None = None
     booking: Dialog[TriageOutcome | None] | None = None
+    visits: Dialog[Opening] | None = None
     language: Dialog[Opening] | None = None
 
     def offered(self) -> tuple[Capability, ...]:
@@ -102,6 +104,8 @@ class MenuDialog:
             return StartChild(caps.triage, Opening(text))
         if capability == "vitals" and caps.vitals is not None:
             return StartChild(caps.vitals, Opening(text))
+        if capability == "visits" and caps.visits is not None:
+            return StartChild(caps.visits, Opening(text))
         if capability == "booking" and caps.booking is not None:
             return StartChild(caps.booking, None)
         ctx.say(message(f"{capability}_unavailable", ctx.language))

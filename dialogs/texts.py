@@ -59,6 +59,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "Booking a visit through me is coming, but it is not available yet. Please contact your clinic to book.",
         "fr": "La prise de rendez-vous avec moi arrive bientôt, mais elle n'est pas encore disponible. Contactez votre cabinet pour prendre rendez-vous.",
     },
+    "visits_unavailable": {
+        "en": "Your visits cannot be shown here. Please contact your clinic.",
+        "fr": "Vos rendez-vous ne peuvent pas être affichés ici. Contactez votre cabinet.",
+    },
     "triage_unavailable": {
         "en": "Checking symptoms is not available here.",
         "fr": "La vérification des symptômes n'est pas disponible ici.",
@@ -73,6 +77,7 @@ CAPABILITY_LABELS: dict[str, dict[Language, str]] = {
     "triage": {"en": "check symptoms", "fr": "vérifier des symptômes"},
     "vitals": {"en": "my vitals", "fr": "mes constantes"},
     "booking": {"en": "book a visit", "fr": "prendre rendez-vous"},
+    "visits": {"en": "my visits", "fr": "mes rendez-vous"},
 }
 
 LANGUAGE_WORDS: dict[Language, tuple[str, ...]] = {

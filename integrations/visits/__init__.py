@@ -1,0 +1,2 @@
+"""Virtual visits on top of the scheduler, meetings and mail: intake records, consent, the
+one gate every meeting link goes through, and the booking service the dialogs use."""
