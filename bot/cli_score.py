@@ -67,7 +67,11 @@ def configure(score: argparse.ArgumentParser) -> None:
     run = sub.add_parser(
         "run", help="score the FHIR store's vitals: follow its changes, or a period"
     )
-    run.add_argument("--from", dest="start", type=_moment, default=None)
-    run.add_argument("--to", dest="end", type=_moment, default=None)
+    run.add_argument(
+        "--from", dest="start", type=_moment, default=None, help="batch: re-score from this time"
+    )
+    run.add_argument(
+        "--to", dest="end", type=_moment, default=None, help="batch: re-score up to this time"
+    )
     run.add_argument("--poll", type=float, default=5.0, help="seconds between polls when idle")
     run.set_defaults(func=_cmd_run)

@@ -108,21 +108,44 @@ def configure(
 
     sub = score.add_subparsers(dest="score_command", required=True)
     train = sub.add_parser("train", help="train the deterioration model on set A")
-    train.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    train.add_argument("--out", type=Path, default=SHIPPED_DIR)
-    train.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    train.add_argument("--negative-fraction", type=float, default=0.5)
-    train.add_argument("--max-iter", type=int, default=300)
+    train.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="PhysioNet 2019 set A (.psv.gz)"
+    )
+    train.add_argument(
+        "--out", type=Path, default=SHIPPED_DIR, help="folder the model and manifest go to"
+    )
+    train.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="random seed (split, sampling, model)"
+    )
+    train.add_argument(
+        "--negative-fraction",
+        type=float,
+        default=0.5,
+        help="share of never-septic training patients kept",
+    )
+    train.add_argument("--max-iter", type=int, default=300, help="boosting iterations at most")
     train.set_defaults(func=cmd_train)
     evaluate = sub.add_parser("evaluate", help="report on held-out set-A patients")
-    evaluate.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    evaluate.add_argument("--model", type=Path, default=SHIPPED_DIR)
-    evaluate.add_argument("--out", type=Path, default=DEFAULT_REPORTS)
-    evaluate.add_argument("--replicates", type=int, default=200)
+    evaluate.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="PhysioNet 2019 set A (.psv.gz)"
+    )
+    evaluate.add_argument(
+        "--model", type=Path, default=SHIPPED_DIR, help="folder of the model to evaluate"
+    )
+    evaluate.add_argument(
+        "--out", type=Path, default=DEFAULT_REPORTS, help="folder the report goes to"
+    )
+    evaluate.add_argument(
+        "--replicates", type=int, default=200, help="bootstrap replicates for the intervals"
+    )
     evaluate.set_defaults(func=cmd_evaluate)
     predict = sub.add_parser("predict", help="probability and NEWS2 for each row of a PSV file")
-    predict.add_argument("--psv", type=Path, required=True)
-    predict.add_argument("--out", type=Path, required=True)
-    predict.add_argument("--model", type=Path, default=SHIPPED_DIR)
+    predict.add_argument("--psv", type=Path, required=True, help="input in the challenge's layout")
+    predict.add_argument(
+        "--out", type=Path, required=True, help="CSV: patient,ICULOS,probability,news2"
+    )
+    predict.add_argument(
+        "--model", type=Path, default=SHIPPED_DIR, help="folder of the model to use"
+    )
     predict.set_defaults(func=cmd_predict)
     return sub
