@@ -335,7 +335,7 @@ def test_serve_logs_requests_without_ids_and_stops_cleanly(
         assert bad not in err, err
     assert _requests_logged(err) == [
         "GET /healthz 200",
-        "GET /fhir/{tail} 401",
+        "GET /fhir/{type}/{id} 401",
         "GET (no route) 404",
         "POST /fhir 200",
     ]
@@ -355,4 +355,4 @@ def test_the_fhir_store_alone_logs_route_templates_only(tmp_path: Path) -> None:
         _, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert "alice-4711" not in err and "Alice" not in err
-    assert _requests_logged(err) == ["GET /fhir/{tail} 401"]
+    assert _requests_logged(err) == ["GET /fhir/{type}/{id} 401"]
