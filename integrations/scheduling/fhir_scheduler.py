@@ -372,11 +372,28 @@ class FhirScheduler:
                 body={**body, "status": "cancelled"},
                 headers={"If-Match": f'W/"{version}"'},
             )
+        # The Appointment is the patient's to write: free only a slot its own hold booked
+        # (the hold token is the Appointment's identifier), never one it merely names.
+        token = next(
+            (
+                str(i.get("value"))
+                for i in data.get("identifier") or []
+                if i.get("system") == APPOINTMENT_SYSTEM
+            ),
+            None,
+        )
         for ref in data.get("slot") or []:
             slot_id = str(ref.get("reference", "")).removeprefix("Slot/")
             try:
-                await self._free(await self._read_slot(slot_id))
+                resource = await self._read_slot(slot_id)
             except ResourceNotFound:
+                continue
+            held = _hold_of(resource)
+            if token is None or held is None or held[0] != token:
+                continue
+            try:
+                await self._put_slot(_freed(resource))
+            except SlotTaken:
                 continue
         return Booking(appointment_id, slot, "cancelled")
 

@@ -96,6 +96,39 @@ async def test_another_patient_cannot_cancel_alices_visit(access: FhirAccess) ->
     assert slot not in await scheduler.free_slots(MONDAY, MONDAY + timedelta(hours=24))
 
 
+async def test_cancelling_an_appointment_that_names_another_patients_slot_frees_nothing(
+    access: FhirAccess,
+) -> None:
+    # Bruno may write Appointments in his own compartment: one that names the Slot Alice
+    # booked, then cancelled, must not give her time away
+    scheduler = _scheduler(access, Clock(MONDAY))
+    window = (MONDAY, MONDAY + timedelta(hours=24))
+    slot = (await scheduler.free_slots(*window))[0]
+    alices = await scheduler.hold(slot)
+    await scheduler.book(alices, ALICE, "alice")
+    bruno = access.for_patient(BRUNO, person="bruno")
+    _, forged = await bruno.request_json(
+        "POST", "Appointment",
+        body={
+            "resourceType": "Appointment",
+            "status": "booked",
+            "start": slot.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "end": slot.end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "slot": [{"reference": f"Slot/{alices.slot_id}"}],
+            "participant": [
+                {"actor": {"reference": BRUNO}, "status": "accepted"},
+                {"actor": {"reference": slot.practitioner}, "status": "accepted"},
+            ],
+        },
+        headers={"Prefer": "return=representation"},
+    )  # fmt: skip
+    assert forged is not None
+    await scheduler.cancel(str(forged["id"]), BRUNO, "bruno")
+    assert slot not in await scheduler.free_slots(*window)
+    with pytest.raises(SlotTaken):
+        await scheduler.hold(slot)
+
+
 async def test_fifty_patients_booking_one_slot_at_once_make_exactly_one_appointment(
     access: FhirAccess,
 ) -> None:
