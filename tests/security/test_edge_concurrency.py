@@ -61,6 +61,14 @@ async def test_200_concurrent_posts_over_20_conversations(
     await _flood(tmp_path, database_url, conversations=20)
 
 
+async def test_200_concurrent_posts_over_100_conversations(
+    tmp_path: Path, database_url: str
+) -> None:
+    # more conversations at once than the database pool has connections: each turn's
+    # cross-process lock must not take the connection the turn itself needs
+    await _flood(tmp_path, database_url, conversations=100)
+
+
 async def test_concurrent_direct_line_posts_are_all_stored_in_order(
     tmp_path: Path, database_url: str
 ) -> None:
