@@ -357,9 +357,9 @@ class BookingDialog:
         old = ctx.state.get("reschedule")
         try:
             if isinstance(old, str):
-                visit = await self._visits.reschedule(old, hold, patient)
+                visit, url = await self._visits.reschedule(old, hold, patient)
             else:
-                visit, _ = await self._visits.book(hold, patient)
+                visit, url = await self._visits.book(hold, patient)
         except SlotTaken:
             ctx.state.pop("hold", None)
             return await self._reoffer(ctx, "taken")
@@ -367,7 +367,6 @@ class BookingDialog:
             ctx.state["step"] = "consent"
             ctx.say(consent_text(ctx.language))
             return Wait()
-        url = await self._visits.link(visit, patient)  # the gate: consent checked again
         label = slot_label(hold.slot, self._zone_of(ctx), ctx.language)
         key = "rescheduled" if isinstance(old, str) else "booked"
         ctx.say(say(key, ctx.language, provider=visit.provider_name, slot=label, url=url or "—"))

@@ -120,12 +120,18 @@ class VisitService:
     async def link(self, visit: Visit, patient: Patient, *, provider: bool = False) -> str | None:
         """The join link of VISIT, only for a booked visit of a patient with an active
         Consent (the provider's moderator link with PROVIDER)."""
+        meeting = await self._gated(visit, patient)
+        if meeting is None:
+            return None
+        return meeting.provider_url if provider else meeting.patient_url
+
+    async def _gated(self, visit: Visit, patient: Patient) -> Meeting | None:
+        """Both links of VISIT after one Consent check; None when the gate is shut."""
         if visit.status != "booked" or visit.meeting_id is None:
             return None
         if await self.consents.active(patient.reference, patient.person) is None:
             return None
-        meeting = self._meetings.links(visit.meeting_id, self._request(visit, patient))
-        return meeting.provider_url if provider else meeting.patient_url
+        return self._meetings.links(visit.meeting_id, self._request(visit, patient))
 
     def _request(self, visit: Visit, patient: Patient) -> MeetingRequest:
         return MeetingRequest(
@@ -196,11 +202,14 @@ class VisitService:
             await self._notify("cancelled", visit, patient)
         return visit
 
-    async def reschedule(self, appointment_id: str, hold: Hold, patient: Patient) -> Visit:
-        """Book HOLD, then cancel the old visit (so the patient is never left with none)."""
-        visit, _ = await self.book(hold, patient)
+    async def reschedule(
+        self, appointment_id: str, hold: Hold, patient: Patient
+    ) -> tuple[Visit, str]:
+        """Book HOLD, then cancel the old visit (so the patient is never left with none);
+        the new visit and the patient's link."""
+        visit, url = await self.book(hold, patient)
         await self.cancel(appointment_id, patient)
-        return visit
+        return visit, url
 
     async def release(self, hold: Hold) -> None:
         """Give a hold back."""
@@ -294,14 +303,13 @@ class VisitService:
             ("patient", contact.email, patient.language, patient.zone, visit.provider_name, False),
             ("provider", provider_email, "en", provider_zone, contact.name, True),
         ]
+        meeting = None if kind == "cancelled" else await self._gated(visit, patient)
         for side, address, language, zone, other, is_provider in sides:
             if not address:
                 continue
-            url = (
-                None
-                if kind == "cancelled"
-                else await self.link(visit, patient, provider=is_provider)
-            )
+            url = None
+            if meeting is not None:
+                url = meeting.provider_url if is_provider else meeting.patient_url
             await self._mail.send(
                 self._message(kind, visit, side, address, language, zone, other, url)
             )
