@@ -9,6 +9,7 @@ aligned to the hour), and `latest_complete_set(samples)` is each vital's newest 
 from __future__ import annotations
 
 import enum
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -189,3 +190,21 @@ def latest_complete_set(
             if seen is None or sample.at >= seen.at:
                 latest[sample.vital] = sample
     return latest
+
+
+def latest_sets_before(
+    samples: Iterable[VitalSample], ends: Sequence[datetime], vitals: Sequence[Vital] = MODEL_VITALS
+) -> list[dict[Vital, VitalSample]]:
+    """For each of ENDS (ascending), `latest_complete_set` of the samples before it: one pass
+    over the samples, not one per end (a stable sort keeps the later of two readings taken
+    at one instant, as `latest_complete_set` does)."""
+    in_time = sorted(samples, key=lambda s: s.at)
+    latest: dict[Vital, VitalSample] = {}
+    sets: list[dict[Vital, VitalSample]] = []
+    seen = 0
+    for end in ends:
+        before = bisect_left(in_time, end, lo=seen, key=lambda s: s.at)
+        latest.update(latest_complete_set(in_time[seen:before], vitals))
+        seen = before
+        sets.append(dict(latest))
+    return sets

@@ -47,7 +47,7 @@ from scoring.windows import (
     MODEL_VITALS,
     VitalSample,
     Window,
-    latest_complete_set,
+    latest_sets_before,
     parse_instant,
     samples_from_observation,
     tumbling_windows,
@@ -254,8 +254,9 @@ class ScoringWorker:
             x, index = self._features(windows, age, sex)
             p = self.model.probabilities(x)
             judged: list[tuple[datetime, datetime, list[str]]] = []
-            for w in windows:
-                latest = latest_complete_set([s for s in samples if s.at < w.end], (*MODEL_VITALS,))
+            ends = [w.end for w in windows]
+            latest_sets = latest_sets_before(samples, ends, (*MODEL_VITALS,))
+            for w, latest in zip(windows, latest_sets, strict=True):
                 n2 = news2(news2_inputs(latest), at=w.end, max_age=self.config.max_age)
                 quick = RiskScore(
                     float(p[index[w.start]]),

@@ -14,6 +14,7 @@ from scoring.windows import (
     Vital,
     VitalSample,
     latest_complete_set,
+    latest_sets_before,
     samples_from_observation,
     tumbling_windows,
 )
@@ -140,3 +141,17 @@ def test_latest_set_feeds_news2_with_missing_parameters_named() -> None:
 @pytest.mark.parametrize(("fio2", "oxygen"), [(21, False), (0.21, False), (28, True), (0.4, True)])
 def test_fio2_above_room_air_is_oxygen(fio2: float, oxygen: bool) -> None:
     assert on_oxygen(fio2) is oxygen
+
+
+def test_latest_sets_before_each_end_match_the_latest_set_of_what_came_before() -> None:
+    # readings out of order, two at one instant (the later one listed wins), gaps of hours
+    vitals = [Vital.HEART_RATE, Vital.SYSTOLIC, Vital.SPO2]
+    readings = [
+        VitalSample(T0 + timedelta(minutes=(37 * i) % 600), vitals[i % 3], float(i), f"O/{i}")
+        for i in range(60)
+    ]
+    readings.append(VitalSample(readings[4].at, readings[4].vital, 999.0, "O/tie"))
+    ends = [T0 + timedelta(hours=h) for h in (0, 1, 2, 5, 9, 11)]
+    expected = [latest_complete_set([r for r in readings if r.at < end]) for end in ends]
+    assert latest_sets_before(readings, ends) == expected
+    assert expected[0] == {} and len(expected[-1]) == 3
