@@ -139,7 +139,8 @@ def _serving(handler: Handler, path: str) -> Callable[[web.Request], Awaitable[w
             targets = call.attempted
             return _error(error)
         except Exception:
-            log.exception("FHIR request failed: %s %s", request.method, request.path)
+            # the route's template, never the path: ids of patients stay out of the log
+            log.exception("FHIR request failed: %s %s", request.method, path or "/")
             return fhir_json(operation_outcome("fatal", "exception", "internal error"), 500)
         finally:
             if call.grant is not None and call.grant.person_bound:
