@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 from pathlib import Path
 
 from integrations.mail.models import MailMessage, to_mime
+from integrations.persistence.private_files import write_private_bytes
 
 
 class FileMail:
@@ -24,11 +24,10 @@ class FileMail:
         return self.folder / f"{digest}.eml"
 
     def _write(self, message: MailMessage) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self.path_of(message)
         partial = path.with_suffix(".eml.part")
-        partial.write_bytes(bytes(to_mime(message, self._sender)))
-        os.chmod(partial, 0o600)  # health data: the clinic's eyes only
+        # health data: the file is the clinic's eyes only from its first byte
+        write_private_bytes(partial, bytes(to_mime(message, self._sender)))
         partial.replace(path)
 
     async def send(self, message: MailMessage) -> None:

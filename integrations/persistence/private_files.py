@@ -26,15 +26,20 @@ def create_private_file(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
 
 
-def write_private_text(path: Path, text: str, *, exclusive: bool = False) -> None:
-    """Write TEXT to a file at PATH that is 0600 before any byte is written; EXCLUSIVE:
+def write_private_bytes(path: Path, data: bytes, *, exclusive: bool = False) -> None:
+    """Write DATA to a file at PATH that is 0600 before any byte is written; EXCLUSIVE:
     FileExistsError if it exists (so two processes starting at once keep one file)."""
     ensure_private_dir(path.parent)
     flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
     descriptor = os.open(path, flags, PRIVATE_FILE_MODE)
     os.fchmod(descriptor, PRIVATE_FILE_MODE)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        file.write(text)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
+
+
+def write_private_text(path: Path, text: str, *, exclusive: bool = False) -> None:
+    """`write_private_bytes` of TEXT in UTF-8."""
+    write_private_bytes(path, text.encode("utf-8"), exclusive=exclusive)
 
 
 def secure_tree(root: Path) -> list[Path]:
