@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from datetime import UTC, datetime
 
 from bot.settings import Settings
-from scoring.cli import EXIT_BAD_INPUT
+from scoring.cli import ScoringInputError
 from scoring.cli import configure as configure_scoring
 
 
@@ -52,9 +51,8 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    if (args.start is None) != (args.end is None) and args.start is None:
-        print("carebot score run: --to needs --from", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    if args.end is not None and args.start is None:
+        raise ScoringInputError("score run: --to needs --from")
     try:
         return asyncio.run(_run(args))
     except KeyboardInterrupt:

@@ -4,39 +4,34 @@
     carebot score evaluate [--data setA.psv.gz] [--model DIR] [--out var/reports/scoring]
     carebot score predict --psv FILE --out FILE.csv [--model DIR]
 
-Bad input (a file not in the challenge's format, a model this code must not use) prints
-one line on stderr and exits with status 2.
+Bad input (a file not in the challenge's format, a model this code must not use) raises;
+the console script (`integrations.command_exit.run_command`) prints it as one line on
+stderr and exits with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import sys
 from pathlib import Path
 
-EXIT_BAD_INPUT = 2
 DEFAULT_DATA = Path("../shared/corpora/physionet2019/setA.psv.gz")
 DEFAULT_REPORTS = Path("var/reports/scoring")
 
 
-def _fail(message: str) -> int:
-    print(f"carebot score: {message}", file=sys.stderr)
-    return EXIT_BAD_INPUT
+class ScoringInputError(ValueError):
+    """Input `carebot score` cannot use (the message says which and why)."""
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train on the challenge's rows and save the model with its manifest."""
     from scoring.model import save_model
-    from scoring.physionet import PsvError, read_challenge_psv, sha256_of
+    from scoring.physionet import read_challenge_psv, sha256_of
     from scoring.training import TrainingConfig, train
 
-    try:
-        data = read_challenge_psv(args.data)
-    except PsvError as error:
-        return _fail(str(error))
+    data = read_challenge_psv(args.data)
     if data.label is None:
-        return _fail(f"{args.data}: no SepsisLabel column to train on")
+        raise ScoringInputError(f"{args.data}: no SepsisLabel column to train on")
     config = TrainingConfig(
         seed=args.seed, negative_fraction=args.negative_fraction, max_iter=args.max_iter
     )
@@ -54,16 +49,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Write the evaluation report of the model on its held-out patients."""
     from scoring.evaluation import write_report
-    from scoring.model import ModelMismatch, load_model
-    from scoring.physionet import PsvError, read_challenge_psv
+    from scoring.model import load_model
+    from scoring.physionet import read_challenge_psv
 
-    try:
-        model = load_model(args.model)
-        data = read_challenge_psv(args.data)
-    except (PsvError, ModelMismatch) as error:
-        return _fail(str(error))
+    model = load_model(args.model)
+    data = read_challenge_psv(args.data)
     if data.label is None:
-        return _fail(f"{args.data}: no SepsisLabel column to evaluate against")
+        raise ScoringInputError(f"{args.data}: no SepsisLabel column to evaluate against")
     result = write_report(model, data, args.out, replicates=args.replicates)
     print(f"report in {args.out}")
     print(f"model AUROC {result.model_auroc.text()}; NEWS2 AUROC {result.news2_auroc.text()}")
@@ -75,16 +67,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     """Write patient,ICULOS,probability,news2 for every row of a challenge-format file."""
     from scoring.challenge_news2 import news2_of_rows
-    from scoring.model import ModelMismatch, load_model
-    from scoring.physionet import PsvError, read_challenge_psv
+    from scoring.model import load_model
+    from scoring.physionet import read_challenge_psv
     from scoring.score import probabilities
     from scoring.stay_features import stay_features
 
-    try:
-        model = load_model(args.model)
-        data = read_challenge_psv(args.psv)
-    except (PsvError, ModelMismatch) as error:
-        return _fail(str(error))
+    model = load_model(args.model)
+    data = read_challenge_psv(args.psv)
     p = probabilities(model, stay_features(data.rows))
     news2 = news2_of_rows(data)
     try:
@@ -94,7 +83,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             for i, patient in enumerate(data.patients):
                 writer.writerow([patient, int(data.iculos[i]), f"{p[i]:.6f}", int(news2[i])])
     except OSError as error:
-        return _fail(f"{args.out}: cannot write ({error.strerror})")
+        raise ScoringInputError(f"{args.out}: cannot write ({error.strerror})") from error
     print(f"{len(data.patients)} rows written to {args.out}")
     return 0
 
