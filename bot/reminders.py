@@ -11,8 +11,11 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
+from fhir.resources.R4B.appointment import Appointment
+
 from bot.proactive import ChatMessage
 from integrations.fhir.access import FhirAccess
+from integrations.fhir.search import SearchQuery
 from integrations.persistence.outbox import (
     ClaimedItem,
     Outbox,
@@ -48,8 +51,10 @@ class ReminderScanner:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         notify: Callable[[], None] = lambda: None,
         interval_s: float = 60.0,
+        page_size: int = 200,
     ) -> None:
         self._system = fhir.system()
+        self._page_size = page_size
         self._outbox = outbox
         self._leads = tuple(leads)
         self._clock = clock
@@ -59,11 +64,22 @@ class ReminderScanner:
     async def scan_once(self) -> int:
         """Enqueue the reminders due now; how many were new."""
         now = self._clock()
-        params = [("status", "booked"), ("date", f"ge{_instant(now)}"),
-                  ("date", f"lt{_instant(now + max(self._leads))}"), ("_count", "500")]  # fmt: skip
-        _, bundle = await self._system.request_json("GET", "Appointment", params=params)
+        query = (
+            SearchQuery(Appointment)
+            .where(
+                status="booked",
+                date=[f"ge{_instant(now)}", f"lt{_instant(now + max(self._leads))}"],
+            )
+            .count(500)
+        )
         added = 0
-        for entry in (bundle or {}).get("entry") or []:
+        # every page: a clinic's day may hold more visits than one page
+        entries = [
+            entry
+            async for page in self._system.search_pages_json(query, max_pages=1000)
+            for entry in page.get("entry") or []
+        ]
+        for entry in entries:
             appointment = entry.get("resource") or {}
             visit = visit_of(appointment)
             patients = [

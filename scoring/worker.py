@@ -22,11 +22,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
+from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.resource import Resource
 
 from integrations.fhir.client import FhirClient
+from integrations.fhir.search import SearchQuery
 from scoring.assessments import (
     FLAG_SYSTEM,
     RISK_ASSESSMENT_SYSTEM,
@@ -56,6 +59,7 @@ from scoring.windows import (
 
 log = logging.getLogger(__name__)
 Json = dict[str, Any]
+_ALL_PAGES = 1_000_000  # a stay is scored whole: no page of it may be left out
 
 
 class Cursor(Protocol):
@@ -170,22 +174,15 @@ class ScoringWorker:
 
     # ----- reads ------------------------------------------------------------------------
     async def _search(self, resource_type: str, params: list[tuple[str, str]]) -> list[Json]:
-        found: list[Json] = []
-        _, page = await self.client.request_json("GET", resource_type, params=params)
-        while page is not None:
-            found += [e["resource"] for e in _entries(page) if isinstance(e.get("resource"), dict)]
-            url = next(
-                (
-                    link.get("url")
-                    for link in page.get("link", [])
-                    if link.get("relation") == "next"
-                ),
-                None,
-            )
-            if not isinstance(url, str):
-                break
-            _, page = await self.client.request_json("GET", url)
-        return found
+        """Every match of PARAMS, all pages (`FhirClient.search_pages_json`)."""
+        model = cast(type[Resource], get_fhir_model_class(resource_type))
+        query = SearchQuery(model, tuple(params))
+        return [
+            entry["resource"]
+            async for page in self.client.search_pages_json(query, max_pages=_ALL_PAGES)
+            for entry in _entries(page)
+            if isinstance(entry.get("resource"), dict)
+        ]
 
     async def _samples(self, patient: str, since: datetime, until: datetime) -> list[VitalSample]:
         params = [

@@ -107,5 +107,12 @@ async def test_each_reminder_once_with_the_link_none_after_cancel_none_twice_aft
     assert await scanner.scan_once() == 0
 
 
+async def test_reminders_of_every_page_of_the_days_visits(world: World, outbox: Outbox) -> None:
+    for _ in range(3):
+        await _book(world, 0)  # 08:00, 08:30, 09:00 UTC on Monday: all within 24 h
+    scanner = ReminderScanner(world.access, outbox, clock=world.clock, page_size=1)
+    assert await scanner.scan_once() == 3
+
+
 def _alice() -> Patient:
     return Patient(str(ALICE.fhir_reference), ALICE.account_id, "en", "Europe/Paris")
