@@ -21,9 +21,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from fhir.resources.R4B.slot import Slot
+
 from integrations.codes import CAREBOT_BASE_URL
 from integrations.fhir.access import FhirAccess
 from integrations.fhir.errors import PreconditionFailed, ResourceNotFound
+from integrations.fhir.search import SearchQuery
 from integrations.scheduling.availability import WeeklyHours, candidate_starts, weekly_hours
 from integrations.scheduling.models import Booking, Hold, OpenSlot, SchedulingError, SlotTaken
 
@@ -169,15 +172,19 @@ class FhirScheduler:
         """Keys of slots held (unexpired) or booked with a start in [START, END)."""
         now = self._clock()
         taken: set[str] = set()
-        params = [
-            ("start", f"ge{_instant(start)}"),
-            ("start", f"lt{_instant(end)}"),
-            ("status", "busy,busy-tentative,busy-unavailable"),
-            ("_count", "500"),
+        query = (
+            SearchQuery(Slot)
+            .where(start=[f"ge{_instant(start)}", f"lt{_instant(end)}"])
+            .where(status="busy,busy-tentative,busy-unavailable")
+            .count(500)
+        )
+        # every page: a slot left off the first would be offered as free
+        slots = [
+            entry.get("resource") or {}
+            async for page in self._system.search_pages_json(query, max_pages=1000)
+            for entry in page.get("entry") or []
         ]
-        _, bundle = await self._system.request_json("GET", "Slot", params=params)
-        for entry in (bundle or {}).get("entry") or []:
-            slot = entry.get("resource") or {}
+        for slot in slots:
             hold = _hold_of(slot)
             if slot.get("status") == "busy-tentative" and hold is not None and hold[1] <= now:
                 continue  # an expired hold frees the slot
