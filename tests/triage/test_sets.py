@@ -96,8 +96,10 @@ def test_batch_header_and_stated_balance(path: Path) -> None:
 @pytest.mark.parametrize("path", _files(), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_vignette_is_well_formed(path: Path) -> None:
     data = _load(path)
-    # ids keep the split they were written for: a spent blind batch moved to dev/ keeps "blind-"
-    prefix = str(data["batch"]).split("-")[0] + "-"
+    # Ids keep the split they were written for: only a spent blind batch moved to dev/ differs.
+    written_for = str(data["batch"]).split("-")[0]
+    assert written_for == path.parent.name or (written_for, path.parent.name) == ("blind", "dev")
+    prefix = written_for + "-"
     for v in data["vignettes"]:
         assert set(v) == FIELDS, (v.get("id"), sorted(set(v) ^ FIELDS))
         assert v["lang"] in LANGS, v["id"]
