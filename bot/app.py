@@ -66,7 +66,7 @@ from integrations.accounts import AccountRepository
 from integrations.fhir.access import FhirService
 from integrations.mail.outbox_mail import MAIL, MailHandler, OutboxMail
 from integrations.persistence.conversation_refs import ConversationRefStore
-from integrations.persistence.database import create_engine, create_sessionmaker
+from integrations.persistence.database import close_engine, create_engine, create_sessionmaker
 from integrations.persistence.outbox import Outbox, OutboxDispatcher
 from integrations.sign_in_throttle import SignInThrottle
 from integrations.visits.service import VisitService
@@ -242,7 +242,7 @@ async def _services(
     finally:
         await http.close()
         await fhir.aclose()
-        await engine.dispose()
+        await close_engine(engine)
 
 
 async def health(request: web.Request) -> web.Response:

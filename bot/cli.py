@@ -73,7 +73,7 @@ async def service_fhir_for_gateway(gateway: GatewaySettings) -> tuple[str, str]:
     from integrations.fhir.access import STORE_PATH
     from integrations.fhir.backend import FhirBackend, get_default_backend
     from integrations.fhir_store import ensure_client
-    from integrations.persistence.database import create_engine, create_sessionmaker
+    from integrations.persistence.database import close_engine, create_engine, create_sessionmaker
 
     service = Settings()
     embedded = get_default_backend(service.fhir_url) is FhirBackend.EMBEDDED
@@ -84,7 +84,7 @@ async def service_fhir_for_gateway(gateway: GatewaySettings) -> tuple[str, str]:
     try:
         token = await ensure_client(create_sessionmaker(engine), "gateway", GATEWAY_SCOPES)
     finally:
-        await engine.dispose()
+        await close_engine(engine)
     return url.rstrip("/"), token
 
 

@@ -62,6 +62,7 @@ def _clients(args: argparse.Namespace) -> int:
         revoke_client,
     )
     from integrations.fhir_store.scopes import checked_scopes
+    from integrations.persistence.database import close_engine
 
     if args.clients_command == "add":
         try:  # bad scopes are refused before anything is opened
@@ -98,7 +99,7 @@ def _clients(args: argparse.Namespace) -> int:
                 print(f"revoked {args.name}", file=sys.stderr)
             return 0
         finally:
-            await engine.dispose()
+            await close_engine(engine)
 
     return asyncio.run(run())
 
@@ -106,6 +107,7 @@ def _clients(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from integrations.fhir_store.importer import Importer
     from integrations.fhir_store.outcome import StoreError
+    from integrations.persistence.database import close_engine
 
     async def run() -> int:
         engine, sessionmaker = await _with_db(Settings())
@@ -124,7 +126,7 @@ def _import(args: argparse.Namespace) -> int:
                 )
             return 0
         finally:
-            await engine.dispose()
+            await close_engine(engine)
 
     return asyncio.run(run())
 

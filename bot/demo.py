@@ -13,7 +13,7 @@ from bot.settings import Settings
 from gateway.simulated_gateway import demo_history_bundle
 from integrations.accounts import AccountExistsError, AccountRepository, Role
 from integrations.fhir.client import FhirClient
-from integrations.persistence.database import create_engine, create_sessionmaker
+from integrations.persistence.database import close_engine, create_engine, create_sessionmaker
 from integrations.persistence.migrate import migrate
 
 
@@ -111,7 +111,7 @@ async def run_demo_seed(settings: Settings, *, force: bool = False, days: float 
         else:
             state = "already seeded"
     finally:
-        await engine.dispose()
+        await close_engine(engine)
     print(f"demo data {state}. Sign in with password {password} as:")
     for person in DEMO_ACCOUNTS:
         area = "portal" if person.role is Role.PATIENT else "staff"

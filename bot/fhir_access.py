@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from bot.settings import Settings
 from integrations.fhir.access import FhirAccess, FhirConfig, standalone_access
 from integrations.fhir.backend import FhirBackend, get_default_backend
-from integrations.persistence.database import create_engine, create_sessionmaker
+from integrations.persistence.database import close_engine, create_engine, create_sessionmaker
 from integrations.persistence.migrate import migrate
 
 
@@ -35,4 +35,4 @@ async def cli_fhir_access(settings: Settings) -> AsyncIterator[FhirAccess]:
         async with standalone_access(fhir_config(settings), create_sessionmaker(engine)) as access:
             yield access
     finally:
-        await engine.dispose()
+        await close_engine(engine)

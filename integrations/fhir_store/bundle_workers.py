@@ -41,7 +41,7 @@ from integrations.fhir_store.outcome import StoreError
 from integrations.fhir_store.scopes import Grant
 from integrations.fhir_store.store import FhirStore
 from integrations.fhir_store.validate import parse_json
-from integrations.persistence.database import create_engine, create_sessionmaker
+from integrations.persistence.database import close_engine, create_engine, create_sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def _start_worker(database_url: str, write_gate: AbstractContextManager[Any]) ->
 
 def _stop_worker() -> None:
     if _worker is not None:
-        _worker.loop.run_until_complete(_worker.engine.dispose())
+        _worker.loop.run_until_complete(close_engine(_worker.engine))
         _worker.loop.close()
 
 

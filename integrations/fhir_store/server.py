@@ -9,7 +9,7 @@ import signal
 from aiohttp import web
 
 from integrations.fhir_store.app import create_fhir_app
-from integrations.persistence.database import create_engine, create_sessionmaker
+from integrations.persistence.database import close_engine, create_engine, create_sessionmaker
 from integrations.persistence.migrate import migrate
 from integrations.request_log import REQUEST_LOG, RequestLogger
 
@@ -41,4 +41,4 @@ async def run_fhir_server(database_url: str, host: str, port: int) -> None:
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
         await runner.cleanup()
-        await engine.dispose()
+        await close_engine(engine)

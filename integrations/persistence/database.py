@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import threading
+import time
+import weakref
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -54,6 +58,40 @@ def _sqlite_datetime(value: datetime) -> str:
     return value.isoformat(" ", "microseconds")
 
 
+# The worker thread of each aiosqlite connection an engine opened. A connection that
+# SQLAlchemy terminates (its task was cancelled mid-query) is stopped without waiting; its
+# thread must finish before the event loop closes, or it reports to a closed loop.
+_SQLITE_THREADS: weakref.WeakKeyDictionary[Any, weakref.WeakSet[threading.Thread]] = (
+    weakref.WeakKeyDictionary()
+)
+# How long closing an engine waits for those threads (a connection still checked out keeps
+# its thread: the wait is bounded).
+_THREAD_WAIT_S = 2.0
+
+
+def _thread_recorder(threads: weakref.WeakSet[threading.Thread]) -> Any:
+    def remember(dbapi_connection: Any, _record: Any) -> None:
+        thread = getattr(getattr(dbapi_connection, "_connection", None), "_thread", None)
+        if isinstance(thread, threading.Thread):
+            threads.add(thread)
+
+    return remember
+
+
+async def close_engine(engine: AsyncEngine) -> None:
+    """Dispose of ENGINE's pool and, on SQLite, wait (bounded) until the worker threads of
+    the connections it opened have finished, so none outlives the event loop."""
+    await engine.dispose()
+    threads = [t for t in _SQLITE_THREADS.get(engine.sync_engine, ()) if t.is_alive()]
+    if threads:
+        await asyncio.to_thread(_join_all, threads, time.monotonic() + _THREAD_WAIT_S)
+
+
+def _join_all(threads: list[threading.Thread], deadline: float) -> None:
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+
+
 def is_sqlite(url: str) -> bool:
     """True when the URL names a SQLite database."""
     return make_url(url).get_backend_name() == "sqlite"
@@ -70,6 +108,9 @@ def create_engine(url: str) -> AsyncEngine:
         sqlite3.register_adapter(datetime, _sqlite_datetime)
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        threads: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+        event.listen(engine.sync_engine, "connect", _thread_recorder(threads))
+        _SQLITE_THREADS[engine.sync_engine] = threads
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 

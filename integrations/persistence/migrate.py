@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
 
-from integrations.persistence.database import create_engine
+from integrations.persistence.database import close_engine, create_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -33,4 +33,4 @@ async def migrate(url: str) -> None:
         async with engine.begin() as connection:
             await connection.run_sync(_upgrade)
     finally:
-        await engine.dispose()
+        await close_engine(engine)
