@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 SETS = Path(__file__).parent / "sets"
-SPLITS = ("dev", "test", "blind")
+SPLITS = ("dev", "test", "blind", "train")
 OUTCOME_OF = {
     "emergency_ambulance": "emergency",
     "emergency": "emergency",
@@ -121,7 +121,7 @@ def test_ids_and_texts_are_unique_across_all_sets() -> None:
     assert [t[:60] for t, n in texts.items() if n > 1] == []
 
 
-@pytest.mark.parametrize("split", ["dev", "test"])
+@pytest.mark.parametrize("split", ["dev", "test", "train"])
 def test_split_balance(split: str) -> None:
     """Each outcome 25-42%, French 15-40%, clinical style 45-75%, every age group present."""
     vs = [v for s, v in _all() if s == split]
