@@ -82,6 +82,8 @@ class Written:
     patients: set[str] = field(default_factory=set)
     windows: list[str] = field(default_factory=list)
     """Identifiers of the windows scored, in order (`window_identifier`)."""
+    calls: int = 0
+    """Patients scored (`score_patient` calls)."""
 
     def add(self, other: Written) -> None:
         """Count OTHER in."""
@@ -90,6 +92,7 @@ class Written:
         self.flags += other.flags
         self.patients |= other.patients
         self.windows += other.windows
+        self.calls += other.calls
 
 
 def _strip(resource: Json) -> Json:
@@ -152,25 +155,32 @@ class ScoringWorker:
 
     # ----- writes -----------------------------------------------------------------------
     async def _upsert(self, resource: Json, system: str) -> bool:
-        """Create or update the resource with RESOURCE's identifier; False if unchanged."""
+        """Create or update the resource with RESOURCE's identifier; False if unchanged.
+
+        A conditional create first (one request for a new window); when it finds the
+        resource (200), that one is compared and rewritten only if its content differs."""
         value = resource["identifier"][0]["value"]
         token = f"{system}|{value}"
         rtype = resource["resourceType"]
-        existing = await self._search(rtype, [("identifier", token)])
-        if existing:
-            current = existing[0]
-            if _strip(current) == _strip(resource):
-                return False
-            body = {**resource, "id": current["id"]}
-            await self.client.request_json("PUT", f"{rtype}/{current['id']}", body=body)
-            return True
-        await self.client.request_json(
+        response, found = await self.client.request_json(
             "POST",
             rtype,
             body=resource,
-            headers={"If-None-Exist": f"identifier={token}"},
+            headers={"If-None-Exist": f"identifier={token}", "Prefer": "return=representation"},
             idempotent=True,
         )
+        if response.status_code == 201:
+            return True
+        if not (found and found.get("id") and found.get("identifier") == resource["identifier"]):
+            # a server that answered without the match: look it up
+            existing = await self._search(rtype, [("identifier", token)])
+            if not existing:
+                raise RuntimeError(f"{rtype}: a conditional create matched, a search did not")
+            found = existing[0]
+        if _strip(found) == _strip(resource):
+            return False
+        body = {**resource, "id": found["id"]}
+        await self.client.request_json("PUT", f"{rtype}/{found['id']}", body=body)
         return True
 
     # ----- scoring ----------------------------------------------------------------------
@@ -178,7 +188,7 @@ class ScoringWorker:
         """Score PATIENT's windows that start in [START, END) and write what changed: their
         RiskAssessments, and the Flags of the episodes that touch them (episodes are found
         from the whole stay, so a re-run finds the same ones)."""
-        written = Written(patients={patient})
+        written = Written(patients={patient}, calls=1)
         first = window_start(start, self.config.width)
         since = datetime(1970, 1, 1, tzinfo=UTC)
         if self.config.lookback is not None:
