@@ -30,13 +30,15 @@ from integrations.persistence.database import create_engine, create_sessionmaker
 from integrations.persistence.migrate import migrate
 from scoring.assessments import RISK_ASSESSMENT_SYSTEM, window_identifier
 from scoring.challenge_news2 import news2_of_rows
+from scoring.follower import FeedFollower
 from scoring.model import load_model
 from scoring.physionet import read_challenge_psv, subset
 from scoring.score import probabilities
 from scoring.stay_features import stay_features
 from scoring.training import mask_of
 from scoring.windows import window_start
-from scoring.worker import FileCursor, ScoringWorker, WorkerConfig
+from scoring.work_queue import WorkQueue, claim_strategy
+from scoring.worker import ScoringWorker, WorkerConfig
 from tests.corpora import shared_dir
 
 TARGET_WINDOWS_PER_S = 20_000
@@ -98,13 +100,9 @@ async def worker_latency(count: int) -> None:
                 "POST", "Patient", body={"resourceType": "Patient"}
             )
             pid = str((patient or {})["id"])
-            worker = ScoringWorker(
-                client,
-                load_model(),
-                WorkerConfig(poll_interval_s=0.05),
-                FileCursor(Path(folder) / "c.json"),
-            )
-            follower = asyncio.create_task(worker.follow())
+            worker = ScoringWorker(client, load_model(), WorkerConfig(poll_interval_s=0.05))
+            queue = WorkQueue(create_sessionmaker(engine), claim_strategy(url))
+            follower = asyncio.create_task(FeedFollower(worker, queue).follow())
             latencies = []
             start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(
                 hours=count

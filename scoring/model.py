@@ -12,6 +12,7 @@ match its manifest's digest (it is checked before anything is unpickled).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -23,6 +24,7 @@ from typing import Any
 import joblib
 import numpy as np
 import sklearn
+from threadpoolctl import ThreadpoolController
 
 from scoring.stay_features import FEATURE_NAMES, Floats
 
@@ -85,6 +87,15 @@ class Manifest:
         )
 
 
+PARALLEL_FROM_ROWS = 4096
+"""Fewer rows than this are predicted on one thread."""
+
+
+@functools.cache
+def _threads() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
 @dataclass
 class TrainedModel:
     """A classifier and the logistic recalibration of its log-odds (Platt scaling fitted on
@@ -96,8 +107,14 @@ class TrainedModel:
     manifest: Manifest
 
     def raw_log_odds(self, features: Floats) -> Floats:
-        """The classifier's log-odds for each row."""
-        odds = self.classifier.decision_function(features)
+        """The classifier's log-odds for each row. A few rows (a worker's patient) are
+        predicted on one OpenMP thread: handing them to a team of threads costs far more
+        than the trees, above all on a busy machine (0.45 s against 0.011 s for 11 rows
+        measured here under load)."""
+        if len(features) >= PARALLEL_FROM_ROWS:
+            return np.asarray(self.classifier.decision_function(features), dtype=np.float64)
+        with _threads().limit(limits=1, user_api="openmp"):
+            odds = self.classifier.decision_function(features)
         return np.asarray(odds, dtype=np.float64)
 
     def probabilities(self, features: Floats) -> Floats:
