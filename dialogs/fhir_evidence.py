@@ -42,8 +42,9 @@ _SINGLE: dict[str, VitalKind] = {
     "2339-0": VitalKind.GLUCOSE,
     "8480-6": VitalKind.SYSTOLIC_BP,
     "8462-4": VitalKind.DIASTOLIC_BP,
+    "29463-7": VitalKind.WEIGHT,
 }
-VITAL_CODES = ("8867-4", "59408-5", "2708-6", "85354-9", "8310-5", "9279-1", "2339-0")
+VITAL_CODES = ("8867-4", "59408-5", "2708-6", "85354-9", "8310-5", "9279-1", "2339-0", "29463-7")
 
 
 def _list(value: Any) -> list[Any]:
@@ -69,6 +70,8 @@ def _value(quantity: Any, kind: VitalKind) -> float | None:
         number = (number - 32) * 5 / 9
     if kind is VitalKind.GLUCOSE and unit.startswith("mmol"):
         number *= 18.0  # 1 mmol/L glucose = 18.0 mg/dL
+    if kind is VitalKind.WEIGHT and unit in ("[lb_av]", "lb", "lbs"):
+        number *= 0.45359237  # 1 lb = 0.45359237 kg
     return round(number, 1)
 
 
@@ -117,9 +120,18 @@ def observation_to_readings(observation: Mapping[str, Any]) -> list[VitalReading
 
 
 def device_label(device: Mapping[str, Any]) -> str:
-    """What a patient would call a device: its user-friendly name, else its model."""
-    names = [str(n["name"]) for n in map(_dict, _list(device.get("deviceName"))) if n.get("name")]
-    return names[0] if names else str(device.get("modelNumber") or "")
+    """What a patient would call a device: the name they gave it, else its manufacturer and
+    model, else its other names (an advertised Bluetooth name is the last resort)."""
+    names: dict[str, str] = {}
+    for entry in map(_dict, _list(device.get("deviceName"))):
+        if entry.get("name"):
+            names.setdefault(str(entry.get("type") or "other"), str(entry["name"]))
+    if "patient-reported-name" in names:
+        return names["patient-reported-name"]
+    model = str(device.get("modelNumber") or names.get("model-name") or "")
+    maker = str(device.get("manufacturer") or names.get("manufacturer-name") or "")
+    made = " ".join(part for part in (maker, model) if part)
+    return made or next(iter(names.values()), "")
 
 
 class FhirVitalsSource:
