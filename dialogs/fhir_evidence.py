@@ -30,6 +30,7 @@ from dialogs.triage.codes import (
 from dialogs.triage.levels import Level
 from dialogs.triage.models import Patient, Sex, VitalKind, VitalReading
 from integrations.fhir import FhirClient, SearchQuery
+from integrations.fhir.errors import ResourceNotFound
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
@@ -207,7 +208,10 @@ class FhirPatientFacts:
 
     async def facts(self, patient: str) -> Patient:
         """PATIENT's ("Patient/123") facts from the Patient and a pregnancy-status Observation."""
-        _, resource = await self._client.request_json("GET", patient)
+        try:
+            _, resource = await self._client.request_json("GET", patient)
+        except ResourceNotFound:
+            return Patient(from_writer_record=True)  # no record yet: nothing is known
         query = (
             SearchQuery(Observation)
             .where(patient=patient, code=f"{LOINC}|{PREGNANCY_STATUS}")
