@@ -15,6 +15,10 @@ from bot.web_sessions import PORTAL, current_account, current_session, login, lo
 from dialogs.texts import language_from_locale
 
 CHAT_SCRIPT = files("bot").joinpath("portal/chat.js")
+NEW_CONVERSATION = {
+    "en": '<button type="button" id="new-conversation">New conversation</button>',
+    "fr": '<button type="button" id="new-conversation">Nouvelle conversation</button>',
+}
 
 
 async def portal_home(request: web.Request) -> web.Response:
@@ -28,7 +32,8 @@ async def portal_home(request: web.Request) -> web.Response:
         title="carebot",
         heading="carebot",
         lang=lang,
-        header_right=sign_out_button("/portal/logout", account.display_name, csrf_token(request)),
+        header_right=NEW_CONVERSATION[lang]
+        + sign_out_button("/portal/logout", account.display_name, csrf_token(request)),
         body='<div id="webchat" role="main"></div>',
         scripts=("/portal/webchat.js", "/portal/chat.js"),
     )
@@ -47,7 +52,9 @@ async def portal_logout(request: web.Request) -> web.StreamResponse:
 async def directline_token(request: web.Request) -> web.Response:
     """A Direct Line token for the signed-in patient (identity comes from the session).
 
-    The token names the session, so it is refreshed only while the patient stays signed in."""
+    The token names the session, so it is refreshed only while the patient stays signed in.
+    It resumes the patient's latest conversation (its history is in our Direct Line tables,
+    however old), unless the body asks for a new one (`{"new": true}`)."""
     signed_in = await current_session(request, PORTAL)
     if signed_in is None:
         return json_error(401, "Unauthorized", "sign in first")
@@ -57,9 +64,15 @@ async def directline_token(request: web.Request) -> web.Response:
     language = language_from_locale(account.language) or language_from_locale(browser_locale)
     locale = {"fr": "fr-FR", "en": "en-US"}.get(language or "", "en-US")
     services = request.app[SERVICES]
-    token = services.signer.issue(
-        account.id, DIRECTLINE_AUDIENCE, TOKEN_TTL_SECONDS, locale=locale, sid=signed_in.session_id
+    resumed = (
+        None
+        if body.get("new") is True
+        else await services.directline.latest_conversation(account.id)
     )
+    token = services.signer.issue(
+        account.id, DIRECTLINE_AUDIENCE, TOKEN_TTL_SECONDS, locale=locale, sid=signed_in.session_id,
+        **({"conv": resumed} if resumed else {}),
+    )  # fmt: skip
     return web.json_response(
         {
             "token": token,

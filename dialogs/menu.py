@@ -133,7 +133,14 @@ class MenuDialog:
         if named is not None:  # asked for by name, but not offered here
             return self.start(ctx, named)
         command = command_in(ctx.input.text)
-        if text in GREETING_WORDS or text.split(" ")[0] in GREETING_WORDS:
+        if not text and isinstance((ctx.input.value or {}).get("question"), str):
+            # A button of an old question card, clicked after its triage ended.
+            offer = message("offer", ctx.language, options=self._options_text(ctx))
+            ctx.say(
+                message("old_card", ctx.language, options=offer),
+                suggestions=self._options(ctx.language),
+            )
+        elif text in GREETING_WORDS or text.split(" ")[0] in GREETING_WORDS:
             for reply in self.greeting(ctx.person):
                 ctx.send(reply)
         elif command in (Command.HELP, Command.MENU):

@@ -30,6 +30,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
             "Si vous pensez que c'est une urgence, appelez le {emergency} maintenant."
         ),
     },
+    "old_card": {
+        "en": "That answer was for a check that has already finished. {options}",
+        "fr": "Cette réponse concernait une vérification déjà terminée. {options}",
+    },
     "unknown": {
         "en": 'Sorry, I didn\'t understand that. You can say: {options}, or "help".',
         "fr": "Désolé, je n'ai pas compris. Vous pouvez dire : {options}, ou « aide ».",

@@ -58,6 +58,10 @@ TEXTS: dict[str, dict[Language, str]] = {
         "fr": "Répondez oui, non ou je ne sais pas, ou dites-m'en plus avec vos mots.",
     },
     "why": {"en": "Why:", "fr": "Pourquoi :"},
+    "earlier_card": {
+        "en": "That button was for an earlier question, already answered. This is the question now:",
+        "fr": "Ce bouton concernait une question précédente, déjà répondue. Voici la question actuelle :",
+    },
     "vitals_used": {
         "en": "I also looked at your device readings from the last 24 hours.",
         "fr": "J'ai aussi regardé les mesures de vos appareils des dernières 24 heures.",
@@ -328,6 +332,12 @@ class TriageDialog:
         return await self._next(ctx)
 
     async def _take_answer(self, ctx: DialogContext, pending: str) -> Step:
+        card_question = (ctx.input.value or {}).get("question")
+        if isinstance(card_question, str) and card_question != pending:
+            # A button of an earlier question's card: that one is answered; ask this one again.
+            ctx.say(_text("earlier_card", ctx.language))
+            self._ask(ctx, pending)
+            return Wait()
         answer, extra = parse_answer(ctx.input.text, ctx.input.value)
         question = self._question_text(ctx, pending)
         if answer is None:
@@ -393,15 +403,19 @@ class TriageDialog:
         ctx.state["pending"] = question.symptom.id
         if question.could_reach.is_emergency:
             ctx.state["cant_miss"] = [*self._strings(ctx, "cant_miss"), question.symptom.id]
-        text = self._question_text(ctx, question.symptom.id)
+        self._ask(ctx, question.symptom.id)
+        return Wait()
+
+    def _ask(self, ctx: DialogContext, symptom_id: str) -> None:
+        """Send the yes / no / not sure card about SYMPTOM_ID."""
+        text = self._question_text(ctx, symptom_id)
         ctx.send(
             Reply(
                 text=text,
                 suggestions=tuple(ANSWER_LABELS[ctx.language].values()),
-                card=question_card(text, question.symptom.id, ctx.language),
+                card=question_card(text, symptom_id, ctx.language),
             )
         )
-        return Wait()
 
     def _question_text(self, ctx: DialogContext, symptom_id: str) -> str:
         """The question about SYMPTOM_ID, phrased for the person concerned."""

@@ -16,7 +16,7 @@ from bot.settings import Settings
 from dialogs.triage.knowledge_base import load_knowledge
 from dialogs.vitals_bands import is_normal, shown
 from dialogs.vitals_dialog import SUMMARY_NAMES, describe_latest
-from tests.bot.browser import ARTIFACTS, chromium
+from tests.bot.browser import ARTIFACTS, chromium, portal_sign_in
 from tests.bot.service import DEMO_PASSWORD, running_app, service_settings
 from tests.bot.test_portal_triage_browser import wait_for_new_bubble
 
@@ -44,12 +44,7 @@ async def test_alice_and_david_see_text_chart_and_message_agree(
                 page = await browser.new_page(
                     locale="en-US", viewport={"width": width, "height": 900}
                 )
-                await page.goto(f"{base}/portal")
-                await page.fill("#username", username)
-                await page.fill("#password", DEMO_PASSWORD)
-                await page.click("button[type=submit]")
-                send_box = page.locator("[data-id='webchat-sendbox-input']")
-                await send_box.wait_for(timeout=30_000)
+                send_box = await portal_sign_in(page, base, username, DEMO_PASSWORD)
                 bubbles = await wait_for_new_bubble(page, 1)
                 await send_box.fill("my vitals")
                 await send_box.press("Enter")
