@@ -97,6 +97,18 @@ class MenuDialog:
             suggestions=self._options(ctx.language),
         )
 
+    def person(self, ctx: DialogContext) -> None:
+        """Answer a request for a person: a visit with a clinician, and the emergency number."""
+        booking = self.capabilities.booking is not None
+        ctx.say(
+            message(
+                "person" if booking else "person_no_booking",
+                ctx.language,
+                emergency=self._emergency.label(ctx.language),
+            ),
+            suggestions=(CAPABILITY_LABELS["booking"][ctx.language],) if booking else (),
+        )
+
     def start(self, ctx: DialogContext, capability: Capability, text: str = "") -> Step:
         """Start CAPABILITY, or say honestly that it is not available and offer the rest."""
         caps = self.capabilities
@@ -143,6 +155,8 @@ class MenuDialog:
         elif text in GREETING_WORDS or text.split(" ")[0] in GREETING_WORDS:
             for reply in self.greeting(ctx.person):
                 ctx.send(reply)
+        elif command is Command.PERSON:
+            self.person(ctx)
         elif command in (Command.HELP, Command.MENU):
             self.help(ctx)
         elif command is Command.CANCEL:  # nothing is under way: say what can be done
