@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from importlib.resources import files
 
 from aiohttp import web
@@ -10,11 +11,13 @@ from bot.csrf import csrf_token
 from bot.directline.routes import DIRECTLINE_AUDIENCE, TOKEN_TTL_SECONDS
 from bot.http_json import json_error, read_json_object
 from bot.pages import page, sign_out_button
+from bot.rendering import LOCALES
 from bot.services import SERVICES
 from bot.web_sessions import PORTAL, current_account, current_session, login, logout, sign_in_page
 from dialogs.texts import language_from_locale
 
 CHAT_SCRIPT = files("bot").joinpath("portal/chat.js")
+SIGN_OUT = {"en": "Sign out", "fr": "Se déconnecter"}
 NEW_CONVERSATION = {
     "en": '<button type="button" id="new-conversation">New conversation</button>',
     "fr": '<button type="button" id="new-conversation">Nouvelle conversation</button>',
@@ -33,7 +36,9 @@ async def portal_home(request: web.Request) -> web.Response:
         heading="carebot",
         lang=lang,
         header_right=NEW_CONVERSATION[lang]
-        + sign_out_button("/portal/logout", account.display_name, csrf_token(request)),
+        + sign_out_button(
+            "/portal/logout", account.display_name, csrf_token(request), SIGN_OUT[lang]
+        ),
         body='<div id="webchat" role="main"></div>',
         scripts=("/portal/webchat.js", "/portal/chat.js"),
     )
@@ -62,7 +67,7 @@ async def directline_token(request: web.Request) -> web.Response:
     body = await read_json_object(request, limit=4096)
     browser_locale = str(body.get("locale") or "")[:16]
     language = language_from_locale(account.language) or language_from_locale(browser_locale)
-    locale = {"fr": "fr-FR", "en": "en-US"}.get(language or "", "en-US")
+    locale = LOCALES.get(language or "", "en-US")
     services = request.app[SERVICES]
     resumed = (
         None
@@ -80,6 +85,8 @@ async def directline_token(request: web.Request) -> web.Response:
             "userId": account.id,
             "userName": account.display_name,
             "locale": locale,
+            # server time, so the page reacts only to bot messages newer than its chat
+            "issuedAt": datetime.now(UTC).isoformat(timespec="milliseconds"),
         }
     )
 

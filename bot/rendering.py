@@ -14,6 +14,7 @@ from botbuilder.schema import (
 from dialogs.base import Reply
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
+LOCALES = {"en": "en-US", "fr": "fr-FR"}  # the portal's Web Chat locales
 
 
 def to_activity(reply: Reply, locale: str) -> Activity:
@@ -24,6 +25,10 @@ def to_activity(reply: Reply, locale: str) -> Activity:
     suggested actions, so each answer is offered once."""
     text = reply.text if reply.card is None else None
     activity = Activity(type=ActivityTypes.message, text=text or None, locale=locale)
+    if reply.language is not None:
+        # The turn's locale overrides `locale` on sending; channelData says the new one, so
+        # the portal re-creates Web Chat in it.
+        activity.channel_data = {"carebotLocale": LOCALES[reply.language]}
     card_buttons = reply.card is not None and bool(reply.card.get("actions"))
     if reply.suggestions and not card_buttons:
         activity.suggested_actions = SuggestedActions(

@@ -22,8 +22,22 @@
     const directLine = window.WebChat.createDirectLine({
       token: grant.token, domain: window.location.origin + '/directline', webSocket: false
     });
+    // A new bot message in another locale confirms a language change: the page is served
+    // again in that language, Web Chat re-created with its labels, the conversation resumed.
+    const since = Date.parse(grant.issuedAt);
+    const store = window.WebChat.createStore({}, () => next => action => {
+      if (action.type === 'DIRECT_LINE/INCOMING_ACTIVITY') {
+        const activity = action.payload.activity;
+        const locale = activity.channelData && activity.channelData.carebotLocale;
+        if (activity.from && activity.from.role === 'bot' && locale &&
+            locale !== grant.locale && Date.parse(activity.timestamp) > since) {
+          setTimeout(() => window.location.reload(), 600);
+        }
+      }
+      return next(action);
+    });
     window.WebChat.renderWebChat(
-      { directLine, nonce, userID: grant.userId, username: grant.userName, locale: grant.locale,
+      { directLine, store, nonce, userID: grant.userId, username: grant.userName, locale: grant.locale,
         styleOptions: { bubbleBorderRadius: 8, bubbleFromUserBorderRadius: 8, hideUploadButton: true } },
       host
     );

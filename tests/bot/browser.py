@@ -79,3 +79,15 @@ async def portal_sign_in(page: Page, base: str, username: str, password: str) ->
     send_box = page.locator("[data-id='webchat-sendbox-input']")
     await send_box.wait_for(timeout=30_000)
     return send_box
+
+
+@asynccontextmanager
+async def portal_service(tmp_path: Path, sqlite_url: str) -> AsyncIterator[tuple[str, Browser]]:
+    """The whole service with the installed Web Chat, and a headless chromium: (base, browser)."""
+    from bot.settings import Settings
+    from tests.bot.service import running_service, service_settings
+
+    webchat = Settings().webchat_dir.resolve()
+    settings = service_settings(tmp_path, sqlite_url, webchat_dir=webchat)
+    async with running_service(settings) as base, chromium() as browser:
+        yield base, browser

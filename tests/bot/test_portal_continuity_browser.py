@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings
-from tests.bot.browser import ARTIFACTS, chromium, portal_sign_in
-from tests.bot.service import DEMO_PASSWORD, running_service, service_settings
+from tests.bot.browser import ARTIFACTS, portal_service, portal_sign_in
+from tests.bot.service import DEMO_PASSWORD
 from tests.bot.test_portal_triage_browser import bot_bubbles, wait_for_new_bubble
 
 pytestmark = pytest.mark.browser
@@ -20,9 +19,7 @@ STORY = "I have a sore throat and a runny nose since yesterday"
 async def test_a_reload_keeps_the_conversation_and_its_question(
     tmp_path: Path, sqlite_url: str
 ) -> None:
-    webchat = Settings().webchat_dir.resolve()
-    settings = service_settings(tmp_path, sqlite_url, webchat_dir=webchat)
-    async with running_service(settings) as base, chromium() as browser:
+    async with portal_service(tmp_path, sqlite_url) as (base, browser):
         page = await browser.new_page(locale="en-US", viewport={"width": 1280, "height": 1000})
         send_box = await portal_sign_in(page, base, "emma", DEMO_PASSWORD)
         bubbles = await wait_for_new_bubble(page, 1)
