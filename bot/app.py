@@ -26,7 +26,7 @@ from bot.directline.store import DirectLineStore
 from bot.fhir_access import fhir_config
 from bot.handler import CarebotBot
 from bot.http_json import json_errors
-from bot.patient_records import PatientRecorder, PatientVitals
+from bot.patient_records import PatientFacts, PatientRecorder, PatientVitals
 from bot.people import PersonResolver
 from bot.proactive import (
     CHAT_MESSAGE,
@@ -48,7 +48,7 @@ from bot.workers import WORKERS, WorkerHost, workers_ctx
 from dialogs.assessment import TriageEngine
 from dialogs.base import Dialog, Interrupt, Opening
 from dialogs.booking_dialog import BookingDialog
-from dialogs.evidence import TriageRecorder, VitalsSource
+from dialogs.evidence import PatientFactsSource, TriageRecorder, VitalsSource
 from dialogs.global_interrupt import GlobalInterrupt
 from dialogs.language import LanguageDialog, LanguagePreferences
 from dialogs.menu import Capabilities, MenuDialog
@@ -123,6 +123,7 @@ class DialogServices:
     emergency: EmergencyNumbers = field(default_factory=EmergencyNumbers)
     zone: tzinfo = UTC
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    facts: PatientFactsSource | None = None  # the record's age, sex, pregnancy for triage
     booking: Dialog[TriageOutcome | None] | None = None  # a given booking dialog (tests)
     visits: VisitService | None = None  # booking and "my visits" are built on it
     routine_hours: int = 14 * 24
@@ -145,7 +146,9 @@ def _visit_dialogs(
 def build_runner(services: DialogServices) -> tuple[MenuDialog, DialogRunner]:
     """The root menu and the runner holding every dialog and interrupt, wired once."""
     clock, emergency = services.clock, services.emergency
-    triage = TriageDialog(services.vitals, services.recorder, emergency=emergency, clock=clock)
+    triage = TriageDialog(
+        services.vitals, services.recorder, facts=services.facts, emergency=emergency, clock=clock
+    )
     vitals = VitalsDialog(
         services.vitals, triage, services.recorder, clock=clock, zone=services.zone
     )
@@ -184,6 +187,7 @@ async def _services(
         DialogServices(
             vitals=PatientVitals(fhir),
             recorder=PatientRecorder(fhir),
+            facts=PatientFacts(fhir),
             languages=accounts,
             knowledge=load_knowledge(),
             emergency=emergency_numbers(settings),

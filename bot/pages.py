@@ -83,11 +83,13 @@ def sign_in_form(action: str, intro: str, csrf: str, error: str | None = None) -
     )
 
 
-def sign_out_button(action: str, who: str, csrf: str) -> str:
-    """The header's name and sign-out button, carrying the page's CSRF token."""
+def sign_out_button(action: str, who: str, csrf: str, label: str = "Sign out") -> str:
+    """The header's name and sign-out button (LABEL in the page's language), carrying the
+    page's CSRF token."""
     return (
         f'<form method="post" action="{html.escape(action)}">{_csrf_input(csrf)}'
-        f'<span>{html.escape(who)}</span> <button type="submit">Sign out</button></form>'
+        f'<span>{html.escape(who)}</span> <button type="submit">{html.escape(label)}</button>'
+        "</form>"
     )
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from dialogs.evidence import TriageRecord
-from dialogs.fhir_evidence import FhirTriageRecorder, FhirVitalsSource
-from dialogs.triage.models import VitalReading
+from dialogs.fhir_evidence import FhirPatientFacts, FhirTriageRecorder, FhirVitalsSource
+from dialogs.triage.models import Patient, VitalReading
 from integrations.fhir.access import FhirAccess
 
 
@@ -24,6 +24,22 @@ class PatientVitals:
         naming READER's account."""
         client = self._fhir.for_patient(patient, person=reader)
         return await FhirVitalsSource(client).readings(patient, since)
+
+
+class PatientFacts:
+    """`PatientFactsSource` reading with a client bound to the patient, acting for the reader."""
+
+    def __init__(
+        self, fhir: FhirAccess, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self._fhir = fhir
+        self._clock = clock
+
+    async def facts(self, patient: str, *, reader: str) -> Patient:
+        """The patient's age, sex and recorded pregnancy; the store audits the reads, naming
+        READER's account."""
+        client = self._fhir.for_patient(patient, person=reader)
+        return await FhirPatientFacts(client, self._clock().date()).facts(patient)
 
 
 class PatientRecorder:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from importlib.resources import files
 
 from aiohttp import web
@@ -10,11 +11,17 @@ from bot.csrf import csrf_token
 from bot.directline.routes import DIRECTLINE_AUDIENCE, TOKEN_TTL_SECONDS
 from bot.http_json import json_error, read_json_object
 from bot.pages import page, sign_out_button
+from bot.rendering import LOCALES
 from bot.services import SERVICES
 from bot.web_sessions import PORTAL, current_account, current_session, login, logout, sign_in_page
 from dialogs.texts import language_from_locale
 
 CHAT_SCRIPT = files("bot").joinpath("portal/chat.js")
+SIGN_OUT = {"en": "Sign out", "fr": "Se déconnecter"}
+NEW_CONVERSATION = {
+    "en": '<button type="button" id="new-conversation">New conversation</button>',
+    "fr": '<button type="button" id="new-conversation">Nouvelle conversation</button>',
+}
 
 
 async def portal_home(request: web.Request) -> web.Response:
@@ -28,7 +35,10 @@ async def portal_home(request: web.Request) -> web.Response:
         title="carebot",
         heading="carebot",
         lang=lang,
-        header_right=sign_out_button("/portal/logout", account.display_name, csrf_token(request)),
+        header_right=NEW_CONVERSATION[lang]
+        + sign_out_button(
+            "/portal/logout", account.display_name, csrf_token(request), SIGN_OUT[lang]
+        ),
         body='<div id="webchat" role="main"></div>',
         scripts=("/portal/webchat.js", "/portal/chat.js"),
     )
@@ -47,7 +57,9 @@ async def portal_logout(request: web.Request) -> web.StreamResponse:
 async def directline_token(request: web.Request) -> web.Response:
     """A Direct Line token for the signed-in patient (identity comes from the session).
 
-    The token names the session, so it is refreshed only while the patient stays signed in."""
+    The token names the session, so it is refreshed only while the patient stays signed in.
+    It resumes the patient's latest conversation (its history is in our Direct Line tables,
+    however old), unless the body asks for a new one (`{"new": true}`)."""
     signed_in = await current_session(request, PORTAL)
     if signed_in is None:
         return json_error(401, "Unauthorized", "sign in first")
@@ -55,11 +67,17 @@ async def directline_token(request: web.Request) -> web.Response:
     body = await read_json_object(request, limit=4096)
     browser_locale = str(body.get("locale") or "")[:16]
     language = language_from_locale(account.language) or language_from_locale(browser_locale)
-    locale = {"fr": "fr-FR", "en": "en-US"}.get(language or "", "en-US")
+    locale = LOCALES.get(language or "", "en-US")
     services = request.app[SERVICES]
-    token = services.signer.issue(
-        account.id, DIRECTLINE_AUDIENCE, TOKEN_TTL_SECONDS, locale=locale, sid=signed_in.session_id
+    resumed = (
+        None
+        if body.get("new") is True
+        else await services.directline.latest_conversation(account.id)
     )
+    token = services.signer.issue(
+        account.id, DIRECTLINE_AUDIENCE, TOKEN_TTL_SECONDS, locale=locale, sid=signed_in.session_id,
+        **({"conv": resumed} if resumed else {}),
+    )  # fmt: skip
     return web.json_response(
         {
             "token": token,
@@ -67,6 +85,8 @@ async def directline_token(request: web.Request) -> web.Response:
             "userId": account.id,
             "userName": account.display_name,
             "locale": locale,
+            # server time, so the page reacts only to bot messages newer than its chat
+            "issuedAt": datetime.now(UTC).isoformat(timespec="milliseconds"),
         }
     )
 

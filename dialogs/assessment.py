@@ -71,7 +71,7 @@ class TurnAssessments:
         key: _Key = (
             text.strip(),
             self._language,
-            patient if patient != Patient() else None,
+            patient if patient is not None and _knows(patient) else None,
             vitals,
             frozenset((answers or {}).items()),
         )
@@ -85,6 +85,11 @@ class TurnAssessments:
                 answers=answers,
             )
         return found
+
+
+def _knows(patient: Patient) -> bool:
+    """True when PATIENT tells the engine anything (an empty record is no record)."""
+    return (patient.age_years, patient.sex, patient.pregnant) != (None, None, None)
 
 
 def mentions_symptom(result: TriageResult) -> bool:

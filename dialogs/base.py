@@ -60,6 +60,9 @@ class Reply:
     text: str = ""
     suggestions: tuple[str, ...] = ()
     card: Mapping[str, JSON] | None = None
+    # The language of this reply when it is not the person's at the start of the turn (the
+    # confirmation of a language change): the channel then switches its own labels.
+    language: Language | None = None
 
 
 @dataclass(frozen=True)

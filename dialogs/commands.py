@@ -23,6 +23,7 @@ class Command(StrEnum):
     CANCEL = "cancel"
     MENU = "menu"
     HELP = "help"
+    PERSON = "person"  # "I want to talk to a nurse", "parler à quelqu'un"
 
 
 # fmt: off
@@ -40,6 +41,18 @@ COMMAND_PHRASES: dict[Command, frozenset[str]] = {
     Command.HELP: frozenset(
         {"help", "help me", "aide", "aidez moi", "aide moi", "?", "what can you do", "options",
          "que pouvez vous faire", "que peux tu faire"}
+    ),
+    Command.PERSON: frozenset(
+        {f"{verb} {who}" for verb in ("talk to", "speak to", "speak with", "talk with", "chat with")
+         for who in ("a nurse", "the nurse", "a person", "a real person", "a human", "a real human",
+                     "someone", "somebody", "someone real", "a human being", "a doctor",
+                     "the care team", "my care team", "a clinician", "a live person", "an agent")}
+        | {f"parler {who}" for who in ("a quelqu un", "a une infirmiere", "a un infirmier",
+                                      "a une personne", "a une vraie personne", "a un humain",
+                                      "a un medecin", "a l equipe soignante", "avec quelqu un")}
+        | {"a nurse", "nurse", "a real person", "real person", "a human", "human", "a person",
+           "someone real", "quelqu un", "une infirmiere", "un humain", "une vraie personne",
+           "operator", "agent", "a live agent"}
     ),
 }
 

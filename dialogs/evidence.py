@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Protocol
 
 from dialogs.base import DialogContext, Language
-from dialogs.triage.models import TriageResult, VitalReading
+from dialogs.subject import Relative
+from dialogs.triage.models import Patient, TriageResult, VitalReading
 
 
 class VitalsSource(Protocol):
@@ -23,6 +24,15 @@ class VitalsSource(Protocol):
     ) -> Sequence[VitalReading]:
         """Every reading of PATIENT ("Patient/123") taken at or after SINCE, newest first,
         read on behalf of READER (an account id: the record's audit names who read)."""
+        ...
+
+
+class PatientFactsSource(Protocol):
+    """What the record says about a patient that triage needs: age, sex, pregnancy."""
+
+    async def facts(self, patient: str, *, reader: str) -> Patient:
+        """PATIENT's age, sex and recorded pregnancy (None where not recorded), read on
+        behalf of READER (an account id, named in the audit)."""
         ...
 
 
@@ -46,6 +56,9 @@ class TriageRecord:
     items: tuple[InterviewItem, ...]
     result: TriageResult
     time: datetime
+    # Set when the conversation was about someone else (a child, a spouse): the outcome is
+    # then a consultation about that relative, not the patient's own clinical record.
+    relative: Relative | None = None
 
 
 class TriageRecorder(Protocol):

@@ -4,7 +4,9 @@ Observations follow the R4 vital-signs profiles (DESIGN.md); the outcome is writ
 RiskAssessment (level as `prediction.outcome` in carebot's triage-level code system,
 findings with SNOMED CT codes as `reasonCode`, reasons as `prediction.rationale` and
 `note`) based on the interview's QuestionnaireResponse, in one transaction, each guarded
-by `ifNoneExist` on its identifier.
+by `ifNoneExist` on its identifier. A conversation about someone else (a child, a spouse) is
+filed as what it is: a QuestionnaireResponse about a contained RelatedPerson (relationship,
+age, outcome), authored by the patient, and no RiskAssessment on the patient's record.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
@@ -26,8 +28,9 @@ from dialogs.triage.codes import (
     TRIAGE_METHOD_SYSTEM,
 )
 from dialogs.triage.levels import Level
-from dialogs.triage.models import VitalKind, VitalReading
+from dialogs.triage.models import Patient, Sex, VitalKind, VitalReading
 from integrations.fhir import FhirClient, SearchQuery
+from integrations.fhir.errors import ResourceNotFound
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
@@ -40,8 +43,9 @@ _SINGLE: dict[str, VitalKind] = {
     "2339-0": VitalKind.GLUCOSE,
     "8480-6": VitalKind.SYSTOLIC_BP,
     "8462-4": VitalKind.DIASTOLIC_BP,
+    "29463-7": VitalKind.WEIGHT,
 }
-VITAL_CODES = ("8867-4", "59408-5", "2708-6", "85354-9", "8310-5", "9279-1", "2339-0")
+VITAL_CODES = ("8867-4", "59408-5", "2708-6", "85354-9", "8310-5", "9279-1", "2339-0", "29463-7")
 
 
 def _list(value: Any) -> list[Any]:
@@ -67,6 +71,8 @@ def _value(quantity: Any, kind: VitalKind) -> float | None:
         number = (number - 32) * 5 / 9
     if kind is VitalKind.GLUCOSE and unit.startswith("mmol"):
         number *= 18.0  # 1 mmol/L glucose = 18.0 mg/dL
+    if kind is VitalKind.WEIGHT and unit in ("[lb_av]", "lb", "lbs"):
+        number *= 0.45359237  # 1 lb = 0.45359237 kg
     return round(number, 1)
 
 
@@ -115,9 +121,18 @@ def observation_to_readings(observation: Mapping[str, Any]) -> list[VitalReading
 
 
 def device_label(device: Mapping[str, Any]) -> str:
-    """What a patient would call a device: its user-friendly name, else its model."""
-    names = [str(n["name"]) for n in map(_dict, _list(device.get("deviceName"))) if n.get("name")]
-    return names[0] if names else str(device.get("modelNumber") or "")
+    """What a patient would call a device: the name they gave it, else its manufacturer and
+    model, else its other names (an advertised Bluetooth name is the last resort)."""
+    names: dict[str, str] = {}
+    for entry in map(_dict, _list(device.get("deviceName"))):
+        if entry.get("name"):
+            names.setdefault(str(entry.get("type") or "other"), str(entry["name"]))
+    if "patient-reported-name" in names:
+        return names["patient-reported-name"]
+    model = str(device.get("modelNumber") or names.get("model-name") or "")
+    maker = str(device.get("manufacturer") or names.get("manufacturer-name") or "")
+    made = " ".join(part for part in (maker, model) if part)
+    return made or next(iter(names.values()), "")
 
 
 class FhirVitalsSource:
@@ -154,6 +169,63 @@ class FhirVitalsSource:
         return [replace(r, source=names.get(r.source, r.source)) for r in out[: self._max]]
 
 
+PREGNANCY_STATUS = "82810-3"  # LOINC Pregnancy status
+_PREGNANT, _NOT_PREGNANT = "LA15173-0", "LA26683-5"  # LOINC answers: Pregnant, Not pregnant
+
+
+def patient_facts(
+    patient: Mapping[str, Any], pregnancy: Mapping[str, Any] | None, today: date
+) -> Patient:
+    """Age (from `birthDate`), sex (`gender`) and the latest pregnancy status of a Patient
+    (FHIR JSON); what is not recorded stays None."""
+    age: float | None = None
+    birth = patient.get("birthDate")
+    if isinstance(birth, str) and len(birth) >= 4:
+        try:
+            born = date.fromisoformat(birth if len(birth) == 10 else f"{birth[:4]}-07-01")
+        except ValueError:
+            born = None
+        if born is not None and born <= today:
+            age = round((today - born).days / 365.25, 3)
+    gender = patient.get("gender")
+    sex = Sex(gender) if gender in ("female", "male") else None
+    pregnant: bool | None = None
+    if pregnancy is not None and pregnancy.get("status") in ("final", "amended", "corrected"):
+        codes = {
+            str(c.get("code"))
+            for c in map(_dict, _list(_dict(pregnancy.get("valueCodeableConcept")).get("coding")))
+        }
+        pregnant = True if _PREGNANT in codes else False if _NOT_PREGNANT in codes else None
+    return Patient(age_years=age, sex=sex, pregnant=pregnant, from_writer_record=True)
+
+
+class FhirPatientFacts:
+    """Reads a patient's age, sex and latest recorded pregnancy status."""
+
+    def __init__(self, client: FhirClient, today: date) -> None:
+        self._client = client
+        self._today = today
+
+    async def facts(self, patient: str) -> Patient:
+        """PATIENT's ("Patient/123") facts from the Patient and a pregnancy-status Observation."""
+        try:
+            _, resource = await self._client.request_json("GET", patient)
+        except ResourceNotFound:
+            return Patient(from_writer_record=True)  # no record yet: nothing is known
+        query = (
+            SearchQuery(Observation)
+            .where(patient=patient, code=f"{LOINC}|{PREGNANCY_STATUS}")
+            .sort("-date")
+            .count(1)
+        )
+        latest: dict[str, Any] | None = None
+        async for page in self._client.search_pages_json(query):
+            entries = [_dict(e.get("resource")) for e in map(_dict, _list(page.get("entry")))]
+            latest = next((e for e in entries if e.get("resourceType") == "Observation"), None)
+            break
+        return patient_facts(resource or {}, latest, self._today)
+
+
 def _coding(system: str, code: str, display: str = "") -> dict[str, Any]:
     return {"system": system, "code": code, **({"display": display} if display else {})}
 
@@ -168,7 +240,7 @@ def questionnaire_response(record: TriageRecord) -> dict[str, Any]:
             else {"valueString": item.answer or "-"}
         )
         items.append({"linkId": item.link_id, "text": item.question, "answer": [answer]})
-    return {
+    response: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
         "identifier": {"system": INTERVIEW_IDENTIFIER_SYSTEM, "value": f"{record.key}/interview"},
         "questionnaire": TRIAGE_INTERVIEW_QUESTIONNAIRE,
@@ -176,6 +248,61 @@ def questionnaire_response(record: TriageRecord) -> dict[str, Any]:
         "subject": {"reference": record.patient},
         "authored": record.time.isoformat(),
         "item": items,
+    }
+    if record.relative is not None:
+        response.update(_about_relative(record, items))
+    return response
+
+
+_ROLE_CODE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+_UCUM = "http://unitsofmeasure.org"
+
+
+def _about_relative(record: TriageRecord, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The QuestionnaireResponse fields of a consultation about a relative: its subject the
+    contained RelatedPerson, the patient its author and source, the outcome as items."""
+    relative = record.relative
+    assert relative is not None
+    person: dict[str, Any] = {
+        "resourceType": "RelatedPerson",
+        "id": "relative",
+        "patient": {"reference": record.patient},
+        "relationship": [
+            {
+                "coding": [_coding(_ROLE_CODE, relative.relation.code, relative.relation.display)],
+                "text": relative.words("en").removeprefix("your "),
+            }
+        ],
+    }
+    if relative.sex is not None:
+        person["gender"] = relative.sex.value
+    extra: list[dict[str, Any]] = []
+    if relative.age_years is not None:
+        age = {"value": relative.age_years, "unit": "years", "system": _UCUM, "code": "a"}
+        extra.append({"linkId": "subject-age", "text": "Age", "answer": [{"valueQuantity": age}]})
+    result = record.result
+    extra.append(
+        {
+            "linkId": "outcome",
+            "text": "Triage outcome",
+            "answer": [{"valueCoding": _coding(TRIAGE_LEVEL_SYSTEM, result.level.value)}],
+        }
+    )
+    reasons = [r.text for r in result.reasons if r.level is result.level]
+    if reasons:
+        extra.append(
+            {
+                "linkId": "reasons",
+                "text": "Reasons",
+                "answer": [{"valueString": text} for text in reasons],
+            }
+        )
+    return {
+        "contained": [person],
+        "subject": {"reference": "#relative"},
+        "author": {"reference": record.patient},
+        "source": {"reference": record.patient},
+        "item": [*items, *extra],
     }
 
 
@@ -226,32 +353,29 @@ def risk_assessment(record: TriageRecord, interview_ref: str) -> dict[str, Any]:
 def triage_bundle(record: TriageRecord) -> dict[str, Any]:
     """One transaction writing the interview and the outcome, idempotent on the key."""
     interview_url = f"urn:uuid:{_uuid(record.key, 'interview')}"
-    return {
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [
-            {
-                "fullUrl": interview_url,
-                "resource": questionnaire_response(record),
-                "request": {
-                    "method": "POST",
-                    "url": "QuestionnaireResponse",
-                    "ifNoneExist": (
-                        f"identifier={INTERVIEW_IDENTIFIER_SYSTEM}|{record.key}/interview"
-                    ),
-                },
+    entries = [
+        {
+            "fullUrl": interview_url,
+            "resource": questionnaire_response(record),
+            "request": {
+                "method": "POST",
+                "url": "QuestionnaireResponse",
+                "ifNoneExist": (f"identifier={INTERVIEW_IDENTIFIER_SYSTEM}|{record.key}/interview"),
             },
-            {
-                "fullUrl": f"urn:uuid:{_uuid(record.key, 'outcome')}",
-                "resource": risk_assessment(record, interview_url),
-                "request": {
-                    "method": "POST",
-                    "url": "RiskAssessment",
-                    "ifNoneExist": f"identifier={INTERVIEW_IDENTIFIER_SYSTEM}|{record.key}/outcome",
-                },
+        },
+        {
+            "fullUrl": f"urn:uuid:{_uuid(record.key, 'outcome')}",
+            "resource": risk_assessment(record, interview_url),
+            "request": {
+                "method": "POST",
+                "url": "RiskAssessment",
+                "ifNoneExist": f"identifier={INTERVIEW_IDENTIFIER_SYSTEM}|{record.key}/outcome",
             },
-        ],
-    }
+        },
+    ]
+    if record.relative is not None:
+        entries = entries[:1]  # the relative's outcome is not the patient's RiskAssessment
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
 
 
 def _uuid(key: str, part: str) -> str:

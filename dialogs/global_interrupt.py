@@ -34,6 +34,9 @@ class GlobalInterrupt:
         if command is Command.MENU:
             self._menu.offer(ctx)
             return Done()
+        if command is Command.PERSON:
+            self._menu.person(ctx)
+            return Wait()  # the dialog keeps waiting; "book a visit" switches to booking
         if command is Command.HELP:
             self._menu.help(ctx)
             ctx.say(message("help_midway", ctx.language))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from dialogs.base import DialogContext, Done, Language, Opening, Step, Wait
+from dialogs.base import DialogContext, Done, Language, Opening, Reply, Step, Wait
 from dialogs.outcomes import LanguageChosen, Outcome
 from dialogs.texts import LANGUAGE_WORDS, SUPPORTED_LANGUAGES, message, normalise
 
@@ -49,7 +49,7 @@ class LanguageDialog:
             ctx.say(message("language_again", ctx.language), suggestions=("English", "Français"))
             return Wait()
         await self._preferences.set_language(ctx.person.account_id, choice)
-        ctx.say(message("language_set", choice))
+        ctx.send(Reply(message("language_set", choice), language=choice))
         return Done(LanguageChosen(choice))
 
     async def on_child_done(self, ctx: DialogContext, child: str, result: Outcome | None) -> Step:

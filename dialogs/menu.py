@@ -97,6 +97,18 @@ class MenuDialog:
             suggestions=self._options(ctx.language),
         )
 
+    def person(self, ctx: DialogContext) -> None:
+        """Answer a request for a person: a visit with a clinician, and the emergency number."""
+        booking = self.capabilities.booking is not None
+        ctx.say(
+            message(
+                "person" if booking else "person_no_booking",
+                ctx.language,
+                emergency=self._emergency.label(ctx.language),
+            ),
+            suggestions=(CAPABILITY_LABELS["booking"][ctx.language],) if booking else (),
+        )
+
     def start(self, ctx: DialogContext, capability: Capability, text: str = "") -> Step:
         """Start CAPABILITY, or say honestly that it is not available and offer the rest."""
         caps = self.capabilities
@@ -133,9 +145,18 @@ class MenuDialog:
         if named is not None:  # asked for by name, but not offered here
             return self.start(ctx, named)
         command = command_in(ctx.input.text)
-        if text in GREETING_WORDS or text.split(" ")[0] in GREETING_WORDS:
+        if not text and isinstance((ctx.input.value or {}).get("question"), str):
+            # A button of an old question card, clicked after its triage ended.
+            offer = message("offer", ctx.language, options=self._options_text(ctx))
+            ctx.say(
+                message("old_card", ctx.language, options=offer),
+                suggestions=self._options(ctx.language),
+            )
+        elif text in GREETING_WORDS or text.split(" ")[0] in GREETING_WORDS:
             for reply in self.greeting(ctx.person):
                 ctx.send(reply)
+        elif command is Command.PERSON:
+            self.person(ctx)
         elif command in (Command.HELP, Command.MENU):
             self.help(ctx)
         elif command is Command.CANCEL:  # nothing is under way: say what can be done

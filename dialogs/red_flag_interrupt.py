@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 from dialogs.base import DialogContext, Done, Reply, Step
 from dialogs.evidence import InterviewItem, TriageRecord, TriageRecorder, record_key
 from dialogs.outcomes import TriageOutcome
+from dialogs.subject import read_relative, subject_text
 from dialogs.triage import TriageResult
 from dialogs.triage.advice import EmergencyNumbers, advice_for
+from dialogs.triage.normalise import normalise
 from dialogs.triage_cards import outcome_card
 
 _log = logging.getLogger(__name__)
@@ -35,10 +37,12 @@ class RedFlagInterrupt:
         if not result.level.is_emergency or not result.red_flags:
             return None
         advice = advice_for(result.level, ctx.language, self._emergency)
-        reasons = [r.text for r in result.red_flags][:3]
+        reasons = list(dict.fromkeys(r.text for r in result.red_flags))[:3]
+        relative = read_relative(normalise(text)) if result.context.about_someone_else else None
+        for_whom = " " + subject_text("advice_for", relative, ctx.language) if relative else ""
         ctx.send(
             Reply(
-                text=f"{advice.title}. {advice.meaning} {advice.action}\n"
+                text=f"{advice.title}. {advice.meaning} {advice.action}{for_whom}\n"
                 + f"{_WHY[ctx.language]} "
                 + "; ".join(reasons)
                 + ".",
@@ -67,6 +71,9 @@ async def _record(
                 items=(item,),
                 result=result,
                 time=now,
+                relative=read_relative(normalise(text))
+                if result.context.about_someone_else
+                else None,
             )
         )
     except Exception:

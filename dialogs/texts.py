@@ -30,6 +30,32 @@ MESSAGES: dict[str, dict[Language, str]] = {
             "Si vous pensez que c'est une urgence, appelez le {emergency} maintenant."
         ),
     },
+    "person": {
+        "en": (
+            "I can't put you through to a person in this chat yet. A clinician can see you at a "
+            'video visit: say "book a visit". If you think it is an emergency, call {emergency} now.'
+        ),
+        "fr": (
+            "Je ne peux pas encore vous mettre en relation avec une personne dans ce chat. Un "
+            "soignant peut vous voir en téléconsultation : dites « prendre rendez-vous ». Si vous "
+            "pensez que c'est une urgence, appelez le {emergency} maintenant."
+        ),
+    },
+    "person_no_booking": {
+        "en": (
+            "I can't put you through to a person in this chat yet: please call your clinic. "
+            "If you think it is an emergency, call {emergency} now."
+        ),
+        "fr": (
+            "Je ne peux pas encore vous mettre en relation avec une personne dans ce chat : "
+            "appelez votre cabinet. Si vous pensez que c'est une urgence, appelez le {emergency} "
+            "maintenant."
+        ),
+    },
+    "old_card": {
+        "en": "That answer was for a check that has already finished. {options}",
+        "fr": "Cette réponse concernait une vérification déjà terminée. {options}",
+    },
     "unknown": {
         "en": 'Sorry, I didn\'t understand that. You can say: {options}, or "help".',
         "fr": "Désolé, je n'ai pas compris. Vous pouvez dire : {options}, ou « aide ».",

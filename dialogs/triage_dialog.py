@@ -19,18 +19,21 @@ from dialogs.assessment import mentions_symptom
 from dialogs.base import JSON, DialogContext, Done, Language, Opening, Reply, Step, Wait
 from dialogs.evidence import (
     InterviewItem,
+    PatientFactsSource,
     TriageRecord,
     TriageRecorder,
     VitalsSource,
     record_key,
 )
 from dialogs.outcomes import Outcome, TriageOutcome
-from dialogs.triage import Patient, TriageResult, VitalKind, VitalReading
+from dialogs.subject import Relative, question_for, read_relative, subject_text
+from dialogs.triage import Patient, Sex, TriageResult, VitalKind, VitalReading
 from dialogs.triage.advice import EmergencyNumbers, advice_for
 from dialogs.triage.context_text import parse_age
 from dialogs.triage.interview import MAX_QUESTIONS, next_question
 from dialogs.triage.normalise import normalise
 from dialogs.triage_cards import ANSWER_LABELS, NO, UNSURE, YES, outcome_card, question_card
+from dialogs.triage_explain import unsure_line, why_lines
 
 _log = logging.getLogger(__name__)
 AGE = "__age__"
@@ -46,7 +49,6 @@ TEXTS: dict[str, dict[Language, str]] = {
         "en": "I did not recognise a symptom there. Could you describe what you feel, for example where it hurts and since when?",
         "fr": "Je n'ai pas reconnu de symptôme. Pouvez-vous décrire ce que vous ressentez, par exemple où vous avez mal et depuis quand ?",
     },
-    "age": {"en": "How old is the person who is unwell?", "fr": "Quel âge a la personne malade ?"},
     "age_again": {
         "en": "Please give the age as a number, for example 42, or 8 months for a baby.",
         "fr": "Indiquez l'âge en chiffres, par exemple 42, ou 8 mois pour un bébé.",
@@ -56,6 +58,10 @@ TEXTS: dict[str, dict[Language, str]] = {
         "fr": "Répondez oui, non ou je ne sais pas, ou dites-m'en plus avec vos mots.",
     },
     "why": {"en": "Why:", "fr": "Pourquoi :"},
+    "earlier_card": {
+        "en": "That button was for an earlier question, already answered. This is the question now:",
+        "fr": "Ce bouton concernait une question précédente, déjà répondue. Voici la question actuelle :",
+    },
     "vitals_used": {
         "en": "I also looked at your device readings from the last 24 hours.",
         "fr": "J'ai aussi regardé les mesures de vos appareils des dernières 24 heures.",
@@ -141,12 +147,14 @@ class TriageDialog:
         vitals: VitalsSource | None = None,
         recorder: TriageRecorder | None = None,
         *,
+        facts: PatientFactsSource | None = None,
         emergency: EmergencyNumbers | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         max_questions: int = MAX_QUESTIONS,
     ) -> None:
         self._vitals = vitals
         self._recorder = recorder
+        self._facts = facts
         self._emergency = emergency or EmergencyNumbers()
         self._clock = clock
         self._max_questions = max_questions
@@ -173,12 +181,35 @@ class TriageDialog:
         if isinstance(items, list):
             items.append({"link_id": link_id, "question": question, "answer": answer, "yes": yes})
 
+    @staticmethod
+    def _relative(ctx: DialogContext) -> Relative | None:
+        return Relative.from_json(ctx.state.get("relative"))
+
+    def _patient(self, ctx: DialogContext) -> Patient:
+        """The person concerned as the engine takes them: a relative's age and sex from the
+        story (and the answer to "How old is your son?"), else the writer's own record."""
+        relative = self._relative(ctx)
+        if relative is not None:
+            return Patient(age_years=relative.age_years, sex=relative.sex)
+        raw = ctx.state.get("record")
+        record = raw if isinstance(raw, dict) else {}
+        age, sex, pregnant = ctx.state.get("age"), record.get("sex"), record.get("pregnant")
+        if not isinstance(age, int | float):
+            age = record.get("age")
+        return Patient(
+            age_years=float(age) if isinstance(age, int | float) else None,
+            sex=Sex(sex) if isinstance(sex, str) else None,
+            pregnant=pregnant if isinstance(pregnant, bool) else None,
+            from_writer_record=True,
+        )
+
     def _assess(self, ctx: DialogContext) -> TriageResult:
-        age = ctx.state.get("age")
+        # The writer's own device readings say nothing about the relative the story is about.
+        vitals = [] if self._relative(ctx) else _readings_from_json(ctx.state.get("vitals"))
         return ctx.assessments.of(
             str(ctx.state.get("text", "")),
-            patient=Patient(age_years=float(age) if isinstance(age, int | float) else None),
-            device_vitals=_readings_from_json(ctx.state.get("vitals")),
+            patient=self._patient(ctx),
+            device_vitals=vitals,
             answers=self._answers(ctx),
         )
 
@@ -207,12 +238,16 @@ class TriageDialog:
     async def begin(self, ctx: DialogContext, args: Opening) -> Step:
         """Load recent device vitals, then triage the opening words or ask for them."""
         ctx.state.update(
-            {"text": "", "answers": {}, "asked": [], "items": [], "vitals": [], "pending": None}
-        )
+            {"text": "", "answers": {}, "asked": [], "items": [], "vitals": [], "pending": None,
+             "record": None, "relative": None, "subject_set": False, "cant_miss": [],
+             "unsure": []}
+        )  # fmt: skip
         now = self._clock()
         ctx.state["started"] = now.isoformat()
         ctx.state["record_key"] = record_key(ctx, now, "triage")
         patient = ctx.person.fhir_reference
+        if self._facts is not None and patient:
+            ctx.state["record"] = await self._record_facts(ctx, patient)
         if self._vitals is not None and patient:
             try:
                 readings = await self._vitals.readings(
@@ -230,6 +265,21 @@ class TriageDialog:
         if vitals_result.level.is_emergency:
             return await self._finish(ctx, vitals_result)
         return self._ask_description(ctx, again=False)
+
+    async def _record_facts(self, ctx: DialogContext, patient: str) -> JSON:
+        """The writer's age, sex and pregnancy from the record, as state JSON (None when the
+        record cannot be read: the interview then asks the age)."""
+        assert self._facts is not None
+        try:
+            facts = await self._facts.facts(patient, reader=ctx.person.account_id)
+        except Exception:
+            _log.exception("patient record unavailable for triage")
+            return None
+        return {
+            "age": facts.age_years,
+            "sex": facts.sex.value if facts.sex else None,
+            "pregnant": facts.pregnant,
+        }
 
     async def resume(self, ctx: DialogContext) -> Step:
         """Handle the answer to the pending question."""
@@ -270,16 +320,26 @@ class TriageDialog:
             ctx.state["age_reprompted"] = True
             ctx.say(_text("age_again", ctx.language))
             return Wait()
-        ctx.state["age"] = age
-        self._add_item(ctx, "age", _text("age", ctx.language), ctx.input.text, None)
+        relative = self._relative(ctx)
+        if relative is not None:
+            ctx.state["relative"] = Relative(relative.relation, age).to_json()
+        else:
+            ctx.state["age"] = age
+        question = self._age_question(ctx)
+        self._add_item(ctx, "age", question, ctx.input.text, None)
         asked = self._asked(ctx)
         ctx.state["asked"] = [*asked, AGE]
         return await self._next(ctx)
 
     async def _take_answer(self, ctx: DialogContext, pending: str) -> Step:
+        card_question = (ctx.input.value or {}).get("question")
+        if isinstance(card_question, str) and card_question != pending:
+            # A button of an earlier question's card: that one is answered; ask this one again.
+            ctx.say(_text("earlier_card", ctx.language))
+            self._ask(ctx, pending)
+            return Wait()
         answer, extra = parse_answer(ctx.input.text, ctx.input.value)
-        symptom = ctx.assessments.knowledge.symptoms[pending]
-        question = symptom.ask[ctx.language] if symptom.ask else symptom.name[ctx.language]
+        question = self._question_text(ctx, pending)
         if answer is None:
             # The extra words are the whole message here: the turn's own assessment serves.
             if not ctx.assessments.words().findings and not ctx.state.get("yes_no_reprompted"):
@@ -293,13 +353,39 @@ class TriageDialog:
         answers = self._answers(ctx)
         if answer in (YES, NO):
             answers[pending] = answer == YES
+        elif pending in self._strings(ctx, "cant_miss"):
+            # Safety-netting: not knowing whether a can't-miss sign is there is taken as yes.
+            answers[pending] = True
+            ctx.state["unsure"] = [*self._strings(ctx, "unsure"), pending]
         ctx.state["answers"] = dict(answers)
         shown = ctx.input.text or answer
         self._add_item(ctx, pending, question, shown, {YES: True, NO: False}.get(answer))
         return await self._next(ctx)
 
+    @staticmethod
+    def _strings(ctx: DialogContext, key: str) -> list[str]:
+        raw = ctx.state.get(key)
+        return [str(x) for x in raw] if isinstance(raw, list) else []
+
+    def _age_question(self, ctx: DialogContext) -> str:
+        relative = self._relative(ctx)
+        key = "age_self" if relative is None else "age_other"
+        return subject_text(key, relative, ctx.language)
+
+    async def _settle_subject(self, ctx: DialogContext, result: TriageResult) -> TriageResult:
+        """Decide once, from the story, who the triage is about; a relative's age and sex
+        from the story then replace the writer's record."""
+        ctx.state["subject_set"] = True
+        if not result.context.about_someone_else:
+            return result
+        relative = read_relative(normalise(str(ctx.state.get("text", ""))))
+        ctx.state["relative"] = relative.to_json()
+        return await asyncio.to_thread(self._assess, ctx)
+
     async def _next(self, ctx: DialogContext) -> Step:
         result = await asyncio.to_thread(self._assess, ctx)  # off the event loop
+        if not ctx.state.get("subject_set"):
+            result = await self._settle_subject(ctx, result)
         if result.level.is_emergency:
             return await self._finish(ctx, result)
         asked = self._asked(ctx)
@@ -307,7 +393,7 @@ class TriageDialog:
             return await self._finish(ctx, result)
         if result.context.age_years is None and AGE not in asked:
             ctx.state["pending"] = AGE
-            ctx.say(_text("age", ctx.language))
+            ctx.say(self._age_question(ctx))
             return Wait()
         focus = self._focus(ctx, result)
         question = next_question(result, asked, ctx.assessments.knowledge, focus=focus)
@@ -315,25 +401,44 @@ class TriageDialog:
             return await self._finish(ctx, result)
         ctx.state["asked"] = [*asked, question.symptom.id]
         ctx.state["pending"] = question.symptom.id
-        text = question.symptom.ask[ctx.language]
+        if question.could_reach.is_emergency:
+            ctx.state["cant_miss"] = [*self._strings(ctx, "cant_miss"), question.symptom.id]
+        self._ask(ctx, question.symptom.id)
+        return Wait()
+
+    def _ask(self, ctx: DialogContext, symptom_id: str) -> None:
+        """Send the yes / no / not sure card about SYMPTOM_ID."""
+        text = self._question_text(ctx, symptom_id)
         ctx.send(
             Reply(
                 text=text,
                 suggestions=tuple(ANSWER_LABELS[ctx.language].values()),
-                card=question_card(text, question.symptom.id, ctx.language),
+                card=question_card(text, symptom_id, ctx.language),
             )
         )
-        return Wait()
+
+    def _question_text(self, ctx: DialogContext, symptom_id: str) -> str:
+        """The question about SYMPTOM_ID, phrased for the person concerned."""
+        symptom = ctx.assessments.knowledge.symptoms[symptom_id]
+        asked = symptom.ask[ctx.language] if symptom.ask else symptom.name[ctx.language]
+        return question_for(symptom_id, asked, self._relative(ctx), ctx.language)
 
     async def _finish(self, ctx: DialogContext, result: TriageResult) -> Step:
         language = ctx.language
         advice = advice_for(result.level, language, self._emergency)
-        top = [r.text for r in result.reasons if r.level is result.level][:3]
+        kb = ctx.assessments.knowledge
+        top = why_lines(result, kb, language)
+        relative = self._relative(ctx)
         ctx.state["pending"] = None
         text = f"{advice.title}. {advice.meaning} {advice.action}"
+        if relative is not None:
+            text += " " + subject_text("advice_for", relative, language)
         if top:
             text += f"\n{_text('why', language)} " + "; ".join(top) + "."
-        if ctx.state.get("vitals"):
+        unsure = unsure_line(self._strings(ctx, "unsure"), kb, language)
+        if unsure:
+            text += "\n" + unsure
+        if ctx.state.get("vitals") and relative is None:
             text += "\n" + _text("vitals_used", language)
         ctx.send(
             Reply(text=text, card=outcome_card(result.level, advice, top, _text("why", language)))
@@ -364,6 +469,7 @@ class TriageDialog:
                 items=interview,
                 result=result,
                 time=self._clock(),
+                relative=self._relative(ctx),
             )
         )
 

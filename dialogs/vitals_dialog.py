@@ -26,6 +26,7 @@ from dialogs.triage.knowledge_base import Knowledge
 from dialogs.triage.vitals_judge import judge_vitals
 from dialogs.triage_cards import image_card
 from dialogs.triage_dialog import parse_answer
+from dialogs.vitals_bands import DECIMALS, is_normal, normal_range, outside_band, shown
 from dialogs.vitals_chart import png_data_uri, render_trend_png
 
 _log = logging.getLogger(__name__)
@@ -40,14 +41,17 @@ NAMES: dict[VitalKind, dict[Language, str]] = {
     VitalKind.TEMPERATURE: {"en": "temperature", "fr": "température"},
     VitalKind.RESPIRATORY_RATE: {"en": "breathing rate", "fr": "fréquence respiratoire"},
     VitalKind.GLUCOSE: {"en": "blood sugar", "fr": "glycémie"},
+    VitalKind.WEIGHT: {"en": "weight", "fr": "poids"},
 }
 UNITS: dict[VitalKind, dict[Language, str]] = {
     VitalKind.SPO2: {"en": "%", "fr": " %"},
     VitalKind.HEART_RATE: {"en": " beats per minute", "fr": " battements par minute"},
     VitalKind.SYSTOLIC_BP: {"en": " mmHg", "fr": " mmHg"},
+    VitalKind.DIASTOLIC_BP: {"en": " mmHg", "fr": " mmHg"},
     VitalKind.TEMPERATURE: {"en": " °C", "fr": " °C"},
     VitalKind.RESPIRATORY_RATE: {"en": " breaths per minute", "fr": " respirations par minute"},
     VitalKind.GLUCOSE: {"en": " mg/dL", "fr": " mg/dL"},
+    VitalKind.WEIGHT: {"en": " kg", "fr": " kg"},
 }
 TEXTS: dict[str, dict[Language, str]] = {
     "no_record": {
@@ -78,8 +82,20 @@ TEXTS: dict[str, dict[Language, str]] = {
         "fr": "Certaines de ces mesures demandent une attention immédiate.",
     },
     "offer": {
-        "en": "Some readings are outside the normal range. Shall we check your symptoms now?",
-        "fr": "Certaines mesures sont hors de la normale. Voulez-vous vérifier vos symptômes maintenant ?",
+        "en": "Shall we check your symptoms now?",
+        "fr": "Voulez-vous vérifier vos symptômes maintenant ?",
+    },
+    "outside": {
+        "en": "Outside the normal range in the last 7 days: {what}.",
+        "fr": "Hors de la normale ces 7 derniers jours : {what}.",
+    },
+    "worst": {
+        "en": "{name} {count} times, the worst {value} {when} (normal: {normal})",
+        "fr": "{name} {count} fois, au pire {value} {when} (normale : {normal})",
+    },
+    "worst_once": {
+        "en": "{name} once, {value} {when} (normal: {normal})",
+        "fr": "{name} une fois, {value} {when} (normale : {normal})",
     },
     "ok": {
         "en": "All right. Ask me again any time.",
@@ -91,6 +107,13 @@ _WEEKDAYS: dict[Language, tuple[str, ...]] = {
     "fr": ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim."),
 }
 _ORDER = tuple(NAMES)
+UNJUDGED = frozenset({VitalKind.WEIGHT})
+# The summary names each pressure, since either can be out of range alone.
+SUMMARY_NAMES: dict[VitalKind, dict[Language, str]] = {
+    **NAMES,
+    VitalKind.SYSTOLIC_BP: {"en": "systolic pressure", "fr": "tension systolique"},
+    VitalKind.DIASTOLIC_BP: {"en": "diastolic pressure", "fr": "tension diastolique"},
+}
 
 
 def when_words(moment: datetime | None, now: datetime, language: Language) -> str:
@@ -111,24 +134,77 @@ def when_words(moment: datetime | None, now: datetime, language: Language) -> st
     return f"le {day} à {clock}" if language == "fr" else f"on {day} at {clock}"
 
 
+def number_text(kind: VitalKind, value: float, language: Language) -> str:
+    """VALUE of KIND at its display precision ("74", "37.8"; French "37,8")."""
+    text = f"{shown(VitalReading(kind, value)).value:.{DECIMALS.get(kind, 1)}f}"
+    return text.replace(".", ",") if language == "fr" else text
+
+
 def _value(reading: VitalReading, diastolic: VitalReading | None, language: Language) -> str:
-    number = f"{reading.value:g}"
+    number = number_text(reading.kind, reading.value, language)
     if reading.kind is VitalKind.SYSTOLIC_BP and diastolic is not None:
-        number = f"{reading.value:g}/{diastolic.value:g}"
-    if language == "fr":
-        number = number.replace(".", ",")
+        number += "/" + number_text(diastolic.kind, diastolic.value, language)
     return number + UNITS[reading.kind][language]
+
+
+def normal_text(kind: VitalKind, knowledge: Knowledge, language: Language) -> str:
+    """The normal range in words: "95-100%" style limits, from the knowledge's bands."""
+    span = normal_range(kind, knowledge)
+    step = 10.0 ** -DECIMALS.get(kind, 1)
+    unit = UNITS[kind][language].strip()
+    low = number_text(kind, span.above + step, language) if span.above is not None else None
+    high = number_text(kind, span.below - step, language) if span.below is not None else None
+    if low and high:
+        return f"{low}-{high} {unit}"
+    if low:
+        return f"≥ {low} {unit}"
+    return f"≤ {high} {unit}" if high else "-"
 
 
 def _status(
     readings: Sequence[VitalReading], language: Language, knowledge: Knowledge
 ) -> tuple[str, bool]:
-    judged = judge_vitals(readings, frozenset(), knowledge)
-    hits = [j for j in judged if j.band.level is not None or j.band.id == "fever"]
-    if not hits:
+    out = [r for r in readings if not is_normal(r, knowledge)]
+    if not out:
         return TEXTS["normal"][language], False
-    what = ", ".join(dict.fromkeys(j.band.name[language] for j in hits))
-    return TEXTS["abnormal"][language].format(what=what), True
+    bands = [outside_band(r, knowledge) for r in out]
+    what = ", ".join(dict.fromkeys(b.name[language] for b in bands if b is not None))
+    return TEXTS["abnormal"][language].format(what=what or NAMES[out[0].kind][language]), True
+
+
+def outside_summary(
+    readings: Sequence[VitalReading],
+    now: datetime,
+    language: Language,
+    zone: tzinfo,
+    knowledge: Knowledge,
+) -> str | None:
+    """Which vitals were outside the normal range over READINGS' period: how often, the
+    worst value and when; None when every reading was normal."""
+    parts: list[str] = []
+    for kind in (*_ORDER, VitalKind.DIASTOLIC_BP):
+        if kind in UNJUDGED:
+            continue
+        out = [r for r in readings if r.kind is kind and not is_normal(r, knowledge)]
+        if not out:
+            continue
+        span = normal_range(kind, knowledge)
+        worst = max(out, key=lambda r: span.distance(shown(r).value))
+        moment = worst.time.astimezone(zone) if worst.time else None
+        key = "worst_once" if len(out) == 1 else "worst"
+        parts.append(
+            TEXTS[key][language].format(
+                name=SUMMARY_NAMES[kind][language],
+                count=len(out),
+                value=_value(worst, None, language),
+                when=when_words(moment, now.astimezone(zone), language),
+                normal=normal_text(kind, knowledge, language),
+            )
+        )
+    if not parts:
+        return None
+    what = "; ".join(parts)
+    return TEXTS["outside"][language].format(what=what[0].upper() + what[1:])
 
 
 def describe_latest(
@@ -149,15 +225,16 @@ def describe_latest(
         judged = [reading, *([diastolic] if diastolic else [])]
         status, _ = _status(judged, language, knowledge)
         moment = reading.time.astimezone(zone) if reading.time else None
-        lines.append(
-            TEXTS["reading"][language].format(
-                name=NAMES[kind][language],
-                value=_value(reading, diastolic, language),
-                when=when_words(moment, now.astimezone(zone), language),
-                device=reading.source,
-                status=status,
-            )
+        line = TEXTS["reading"][language].format(
+            name=NAMES[kind][language],
+            value=_value(reading, diastolic, language),
+            when=when_words(moment, now.astimezone(zone), language),
+            device=reading.source,
+            status=status,
         )
+        if kind in UNJUDGED:  # no band says what is normal: the value alone
+            line = line.split("), ")[0] + ")."
+        lines.append(line)
     return lines
 
 
@@ -202,13 +279,16 @@ class VitalsDialog:
             return Done(VitalsOutcome(readings=0))
         knowledge = ctx.assessments.knowledge
         lines = describe_latest(readings, now, language, self._zone, knowledge)
-        png = await asyncio.to_thread(render_trend_png, readings, language)
+        png = await asyncio.to_thread(render_trend_png, readings, language, knowledge, self._zone)
         card = image_card(
             TEXTS["title"][language], png_data_uri(png), TEXTS["alt"][language], lines
         )
         ctx.send(Reply(text="\n".join(lines), card=card))
         recent = [r for r in readings if r.time is None or r.time >= now - RECENT]
         ctx.state["readings"] = len(readings)
+        summary = outside_summary(readings, now, language, self._zone, knowledge)
+        if summary is not None:
+            ctx.say(summary)
         level = ctx.assessments.of("", device_vitals=latest_by_kind(recent)).level
         if level.is_emergency:
             ctx.state["attention"] = True

@@ -54,6 +54,17 @@ class DirectLineStore:
             )
         return int(count or 0)
 
+    async def latest_conversation(self, account_id: str) -> str | None:
+        """The conversation ACCOUNT_ID opened last, which the portal resumes; None if none."""
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(DirectLineConversationRow.id)
+                .where(DirectLineConversationRow.account_id == account_id)
+                .order_by(DirectLineConversationRow.created_at.desc())
+                .limit(1)
+            )
+        return str(found) if found is not None else None
+
     async def owner(self, conversation_id: str) -> str | None:
         """The account id that owns the conversation, or None if there is none."""
         async with self._sessions() as session:

@@ -19,6 +19,7 @@ class VitalKind(StrEnum):
     TEMPERATURE = "temperature"
     RESPIRATORY_RATE = "respiratory_rate"
     GLUCOSE = "glucose"
+    WEIGHT = "weight"  # shown with the vitals; no band judges it
 
     @property
     def loinc(self) -> str:
@@ -39,6 +40,7 @@ _LOINC = {
     VitalKind.TEMPERATURE: "8310-5",
     VitalKind.RESPIRATORY_RATE: "9279-1",
     VitalKind.GLUCOSE: "2339-0",
+    VitalKind.WEIGHT: "29463-7",
 }
 
 _UNIT = {
@@ -49,6 +51,7 @@ _UNIT = {
     VitalKind.TEMPERATURE: "Cel",
     VitalKind.RESPIRATORY_RATE: "/min",
     VitalKind.GLUCOSE: "mg/dL",
+    VitalKind.WEIGHT: "kg",
 }
 
 

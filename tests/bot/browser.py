@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Locator, Page, async_playwright
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMIUM_FLAGS = [
@@ -68,3 +68,26 @@ async def post_sign_in(
         allow_redirects=False,
     ) as response:
         return response.status, await response.text()
+
+
+async def portal_sign_in(page: Page, base: str, username: str, password: str) -> Locator:
+    """Sign USERNAME in at the portal and wait for Web Chat; its send box."""
+    await page.goto(f"{base}/portal")
+    await page.fill("#username", username)
+    await page.fill("#password", password)
+    await page.click("button[type=submit]")
+    send_box = page.locator("[data-id='webchat-sendbox-input']")
+    await send_box.wait_for(timeout=30_000)
+    return send_box
+
+
+@asynccontextmanager
+async def portal_service(tmp_path: Path, sqlite_url: str) -> AsyncIterator[tuple[str, Browser]]:
+    """The whole service with the installed Web Chat, and a headless chromium: (base, browser)."""
+    from bot.settings import Settings
+    from tests.bot.service import running_service, service_settings
+
+    webchat = Settings().webchat_dir.resolve()
+    settings = service_settings(tmp_path, sqlite_url, webchat_dir=webchat)
+    async with running_service(settings) as base, chromium() as browser:
+        yield base, browser

@@ -88,7 +88,7 @@ async def test_state_is_saved_before_the_replies_are_sent(people: PersonResolver
     await adapter.receive_activity(_message("I have a sore throat"))
     assert log == ["saved", "sent"]
     reply = adapter.get_next_activity()
-    assert reply.text == "How old is the person who is unwell?"
+    assert reply.text == "How old are you?"
 
 
 async def test_a_failed_save_sends_no_reply(people: PersonResolver) -> None:

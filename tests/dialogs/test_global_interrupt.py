@@ -171,18 +171,16 @@ async def test_check_my_symptoms_from_the_vitals_offer_starts_a_triage() -> None
 async def test_a_symptom_answer_is_never_taken_for_a_command() -> None:
     conversation = chat()
     await in_triage(conversation)
-    assert await conversation.send("I can't stop coughing") == [
-        "How old is the person who is unwell?"
-    ]
+    assert await conversation.send("I can't stop coughing") == ["How old are you?"]
     assert conversation.pending == "__age__"
     other = chat()
     await in_triage(other)
     texts = await other.send("help, I have a sore throat")
-    assert texts == ["How old is the person who is unwell?"]
+    assert texts == ["How old are you?"]
     claire = chat(CLAIRE)
     await in_triage(claire, "vérifier des symptômes")
     texts = await claire.send("Je tousse, j'arrête pas")
-    assert texts == ["Quel âge a la personne malade ?"]
+    assert texts == ["Quel âge avez-vous ?"]
     assert claire.active == ["menu", "triage"]
 
 

@@ -71,9 +71,7 @@ def test_the_one_mentions_symptom_is_the_services_reading() -> None:
 
 async def test_a_tired_story_at_the_menu_starts_a_triage() -> None:
     chat = service_conversation(ALICE, now=NOW)
-    assert await chat.send("a bit tired since yesterday") == [
-        "How old is the person who is unwell?"
-    ]
+    assert await chat.send("a bit tired since yesterday") == ["How old are you?"]
     assert chat.active == ["menu", "triage"]
 
 

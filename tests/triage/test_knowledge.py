@@ -38,6 +38,7 @@ def test_loinc_codes_match_design_and_the_vital_signs_profiles() -> None:
         VitalKind.TEMPERATURE: "8310-5",
         VitalKind.RESPIRATORY_RATE: "9279-1",
         VitalKind.GLUCOSE: "2339-0",
+        VitalKind.WEIGHT: "29463-7",
     }
     text = " ".join(p.read_text("utf-8", errors="ignore") for p in PROFILES.rglob("*.json"))
     for kind in VitalKind:

@@ -70,9 +70,11 @@ async def test_abnormal_readings_offer_triage() -> None:
     chat, _ = _chat(readings)
     texts = await chat.send("my vitals")
     assert "outside the normal range: very high blood pressure" in texts[0]
-    assert (
-        texts[1] == "Some readings are outside the normal range. Shall we check your symptoms now?"
+    assert texts[1] == (
+        "Outside the normal range in the last 7 days: Systolic pressure 14 times, the worst "
+        "186 mmHg this morning at 08:30 (normal: 91-139 mmHg)."
     )
+    assert texts[2] == "Shall we check your symptoms now?"
     assert chat.active == ["menu", "vitals"]
     texts = await chat.send("yes")
     assert texts[0].startswith("Tell me what is wrong")
@@ -87,8 +89,9 @@ async def test_emergency_readings_go_straight_to_triage_advice() -> None:
     chat, _ = _chat(_week(VitalKind.SPO2, 86, "Nonin 3230"), recorder=recorder)
     texts = await chat.send("my vitals")
     assert "outside the normal range: severely low oxygen level" in texts[0]
-    assert texts[1] == "Some of these readings need attention now."
-    assert texts[2].startswith("Call 911 now.")
+    assert texts[1].startswith("Outside the normal range in the last 7 days: Oxygen level 14")
+    assert texts[2] == "Some of these readings need attention now."
+    assert texts[3].startswith("Call 911 now.")
     assert recorder.records[0].result.level.value == "emergency_ambulance"
 
 
