@@ -192,10 +192,18 @@ class BookingsScheduler:
     # ----- free slots --------------------------------------------------------------------
     async def free_slots(self, start: datetime, end: datetime, limit: int = 20) -> list[OpenSlot]:
         """Bookings' available times of every staff member starting in [START, END), less
-        the slots carebot holds or booked."""
+        the slots carebot holds or booked; asked a day first, then twice as far each time
+        until LIMIT are found (the SDK parses each availability item at some cost)."""
         start = max(start, self._clock())
-        if end <= start:
-            return []
+        found: list[OpenSlot] = []
+        span = timedelta(days=1)
+        while start < end and len(found) < limit:
+            upto = min(end, start + span)
+            found += await self._free_between(start, upto)
+            start, span = upto, span * 2
+        return found[:limit]
+
+    async def _free_between(self, start: datetime, end: datetime) -> list[OpenSlot]:
         try:
             staff, _, length = await self._load()
             body = GetStaffAvailabilityPostRequestBody(
@@ -224,7 +232,7 @@ class BookingsScheduler:
                     if slot.key not in taken:
                         found.append(slot)
         found.sort(key=lambda s: (s.start, s.provider_name))
-        return found[:limit]
+        return found
 
     # ----- holds (FHIR Slots) --------------------------------------------------------------
     async def hold(self, slot: OpenSlot) -> Hold:

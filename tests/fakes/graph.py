@@ -321,19 +321,19 @@ class FakeGraph:
             "defaultPrice": 0.0, "defaultPriceType": "free", "isHiddenFromCustomers": False,
         }]})  # fmt: skip
 
-    def _busy(self, staff_id: str, start: datetime, end: datetime) -> bool:
-        for appointment in self.live_appointments():
-            if staff_id not in appointment["staffMemberIds"]:
-                continue
-            a_start = _parse_graph_time(appointment["startDateTime"])
-            a_end = _parse_graph_time(appointment["endDateTime"])
-            if a_start < end and start < a_end:
-                return True
-        return False
+    def _booked(self, staff_id: str) -> list[tuple[datetime, datetime]]:
+        return [(_parse_graph_time(a["startDateTime"]), _parse_graph_time(a["endDateTime"]))
+                for a in self.live_appointments() if staff_id in a["staffMemberIds"]]  # fmt: skip
+
+    def _busy(self, staff_id: str, start: datetime, end: datetime,
+              booked: list[tuple[datetime, datetime]] | None = None) -> bool:  # fmt: skip
+        taken = self._booked(staff_id) if booked is None else booked
+        return any(a_start < end and start < a_end for a_start, a_end in taken)
 
     def _free_ranges(self, staff: Staff, start: datetime, end: datetime) -> list[Json]:
         """Available items: the staff member's hours, less their appointments, by 30 min."""
         zone = ZoneInfo(staff.zone)
+        booked = self._booked(staff.id)
         items: list[Json] = []
         day = start.astimezone(zone).date()
         while datetime.combine(day, datetime.min.time(), zone) < end:
@@ -341,12 +341,18 @@ class FakeGraph:
             close = datetime(day.year, day.month, day.day, staff.hours[1], tzinfo=zone)
             while moment < close:
                 after = moment + timedelta(minutes=30)
-                if moment >= start and after <= end and not self._busy(staff.id, moment, after):
-                    if items and _parse_graph_time(items[-1]["endDateTime"]) == moment:
+                if (
+                    moment >= start
+                    and after <= end
+                    and not self._busy(staff.id, moment, after, booked)
+                ):
+                    if items and items[-1]["_end"] == moment:
                         items[-1]["endDateTime"] = _graph_time(after)
+                        items[-1]["_end"] = after
                     else:
                         items.append({"status": "available", "startDateTime": _graph_time(moment),
-                                      "endDateTime": _graph_time(after), "serviceId": ""})  # fmt: skip
+                                      "endDateTime": _graph_time(after), "serviceId": "",
+                                      "_end": after})  # fmt: skip
                 moment = after
             day += timedelta(days=1)
         return items
@@ -362,7 +368,8 @@ class FakeGraph:
         except (KeyError, TypeError, ValueError):
             return _error(400, "BadRequest", "staffIds, startDateTime and endDateTime are required")
         return web.json_response({"value": [
-            {"staffId": s.id, "availabilityItems": self._free_ranges(s, start, end)}
+            {"staffId": s.id, "availabilityItems": [self._public(i) for i in
+                                                    self._free_ranges(s, start, end)]}
             for s in self.staff if s.id in wanted
         ]})  # fmt: skip
 
