@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -43,7 +44,7 @@ from bot.settings import Settings
 from bot.signing import Signer
 from bot.text_limit import TextLimit
 from bot.turn_locks import TurnLocks
-from bot.visits_wiring import mail_from_settings, visit_service
+from bot.visits_wiring import open_visit_backends, visit_service
 from bot.workers import WORKERS, WorkerHost, workers_ctx
 from dialogs.assessment import TriageEngine
 from dialogs.base import Dialog, Interrupt, Opening
@@ -173,6 +174,7 @@ async def _services(
     app: web.Application, settings: Settings, engine: AsyncEngine, fhir_service: FhirService
 ) -> AsyncIterator[None]:
     sessions = create_sessionmaker(engine)
+    stack = AsyncExitStack()  # the visit backends' Graph client, when one is named
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
     accounts = AccountRepository(sessions)
     fhir = fhir_service.open()
@@ -182,7 +184,10 @@ async def _services(
         app[OUTBOX].notify()
 
     # visit mails go through the outbox; its handler hands them to the configured adapter
-    visits = visit_service(settings, fhir, mail=OutboxMail(outbox, settings.mail_from, notify))
+    backends = await stack.enter_async_context(open_visit_backends(settings, fhir))
+    visits = visit_service(
+        settings, fhir, backends, mail=OutboxMail(outbox, settings.mail_from, notify)
+    )
     menu, runner = build_runner(
         DialogServices(
             vitals=PatientVitals(fhir),
@@ -220,7 +225,7 @@ async def _services(
         {
             CHAT_MESSAGE: ChatMessageHandler(app[PROACTIVE]),
             REMINDER: ReminderHandler(visits, outbox, notify),
-            MAIL: MailHandler(mail_from_settings(settings)),
+            MAIL: MailHandler(backends.mail),
         },
     )
     app[WORKERS].register("outbox", app[OUTBOX].run)
@@ -244,6 +249,7 @@ async def _services(
     try:
         yield
     finally:
+        await stack.aclose()
         await http.close()
         await fhir.aclose()
         await close_engine(engine)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 
@@ -59,6 +60,11 @@ async def serve(
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
+    # what start-up built (models, knowledge, the SDK's classes) lives as long as the process:
+    # frozen out of the collector's generations, a full collection no longer walks it in a
+    # patient's turn (a booking turn's p99 fell from 100.6 to 69.7 ms)
+    gc.collect()
+    gc.freeze()
     stop = asyncio.Event()
     gateway: asyncio.Task[None] | None = None
     if simulate_gateway:

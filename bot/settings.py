@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.service_url import BOT_FRAMEWORK_ORIGINS, valid_origin
@@ -82,16 +82,39 @@ class Settings(BaseSettings):
         default=Path("bot/portal/node_modules/botframework-webchat/dist"),
         description="Folder holding Web Chat's webchat.js bundle",
     )
-    # -- visits: scheduler, meeting links, mail (Microsoft Graph backends: not built yet) --
-    scheduler: Literal["fhir"] = Field(
-        default="fhir", description="Where slots and bookings live: FHIR Schedule/Slot"
+    # -- visits: scheduler, meeting links, mail (embedded, or Microsoft 365 through Graph) --
+    scheduler: Literal["fhir", "bookings"] = Field(
+        default="fhir",
+        description="Where slots and bookings live: FHIR Schedule/Slot, or Microsoft Bookings",
     )
-    meetings: Literal["jitsi"] = Field(default="jitsi", description="Meeting links: Jitsi Meet")
+    meetings: Literal["jitsi", "teams", "bookings"] = Field(
+        default="jitsi",
+        description="Meeting links: Jitsi Meet, Teams online meetings, or the Bookings "
+        "appointment's own Teams link",
+    )
     jitsi_url: str = Field(default="https://meet.jit.si", description="Jitsi Meet base URL")
     jitsi_app_id: str = Field(default="", description="A self-hosted Jitsi's JWT app id")
     jitsi_secret: str = Field(default="", description="A self-hosted Jitsi's JWT app secret")
-    mail: Literal["file", "smtp"] = Field(
-        default="file", description="Outgoing mail: .eml files in var/mail, or SMTP"
+    mail: Literal["file", "smtp", "graph"] = Field(
+        default="file", description="Outgoing mail: .eml files in var/mail, SMTP, or Graph sendMail"
+    )
+    graph_url: str = Field(
+        default="https://graph.microsoft.com/v1.0", description="Microsoft Graph base URL"
+    )
+    graph_tenant_id: str = Field(default="", description="Microsoft Entra tenant of the app")
+    graph_client_id: str = Field(default="", description="The app registration's client id")
+    graph_client_secret: str = Field(default="", description="The app registration's secret")
+    graph_authority: str = Field(
+        default="", description="Token endpoint base; default Microsoft Entra ID's (tests)"
+    )
+    graph_ca_file: str = Field(
+        default="", description="CA bundle trusted for the token endpoint (a local one, tests)"
+    )
+    graph_timeout_s: float = Field(
+        default=10.0, gt=0, description="How long one Graph request may take"
+    )
+    bookings_business_id: str = Field(
+        default="", description="The Bookings business, e.g. Clinic@contoso.onmicrosoft.com"
     )
     smtp_url: str = Field(default="", description="smtp://[user:password@]host[:port] or smtps://")
     mail_from: str = Field(
@@ -102,6 +125,23 @@ class Settings(BaseSettings):
     )
     slot_minutes: int = Field(default=30, ge=5, le=240, description="Length of a visit slot")
     hold_minutes: int = Field(default=10, ge=1, le=60, description="How long a slot is held")
+
+    @model_validator(mode="after")
+    def _graph_backends(self) -> Settings:
+        if self.meetings == "bookings" and self.scheduler != "bookings":
+            raise ValueError("CAREBOT_MEETINGS=bookings needs CAREBOT_SCHEDULER=bookings")
+        if self.scheduler == "bookings" and not self.bookings_business_id:
+            raise ValueError("CAREBOT_SCHEDULER=bookings needs CAREBOT_BOOKINGS_BUSINESS_ID")
+        return self
+
+    @property
+    def uses_graph(self) -> bool:
+        """Whether any visit backend is on Microsoft Graph."""
+        return (
+            self.scheduler == "bookings"
+            or self.meetings in ("teams", "bookings")
+            or self.mail == "graph"
+        )
 
     @field_validator("frame_ancestors")
     @classmethod

@@ -24,7 +24,7 @@ from dialogs.slot_choice import picked, slot_from_json, slot_label, slot_to_json
 from dialogs.texts import normalise
 from dialogs.triage import Level
 from dialogs.triage.advice import EmergencyNumbers
-from integrations.scheduling.models import Hold, OpenSlot, SlotTaken
+from integrations.scheduling.models import Hold, OpenSlot, SchedulerUnavailable, SlotTaken
 from integrations.visits.consent import Signature, consent_text
 from integrations.visits.intake import IntakeInputError
 from integrations.visits.service import ConsentRequired, Patient, VisitService
@@ -144,6 +144,26 @@ class BookingDialog:
     # ----- the steps ---------------------------------------------------------------------
     async def begin(self, ctx: DialogContext, args: BookingArgs) -> Step:
         """Look the patient up, then offer the slots of the window."""
+        try:
+            return await self._begin(ctx, args)
+        except SchedulerUnavailable:
+            return await self._unavailable(ctx)
+
+    async def resume(self, ctx: DialogContext) -> Step:
+        """Go on from the step in state."""
+        try:
+            return await self._resume(ctx)
+        except SchedulerUnavailable:
+            return await self._unavailable(ctx)
+
+    async def _unavailable(self, ctx: DialogContext) -> Step:
+        """The booking system did not answer: say so plainly, give the time back."""
+        if "hold" in ctx.state:
+            await self._visits.release(_hold_from_json(ctx.state.pop("hold")))
+        ctx.say(say("unavailable", ctx.language))
+        return Done()
+
+    async def _begin(self, ctx: DialogContext, args: BookingArgs) -> Step:
         if ctx.person.fhir_reference is None or not ctx.person.fhir_reference.startswith(
             "Patient/"
         ):
@@ -160,8 +180,7 @@ class BookingDialog:
             ctx.state["reschedule"] = args.appointment_id
         return await self._first_offer(ctx, outcome)
 
-    async def resume(self, ctx: DialogContext) -> Step:
-        """Go on from the step in state."""
+    async def _resume(self, ctx: DialogContext) -> Step:
         step = ctx.state.get("step")
         words = normalise(ctx.input.text)
         if step == "slot":

@@ -41,6 +41,10 @@ BOOKING_MESSAGES: dict[str, dict[Language, str]] = {
         "en": "Sorry, that time was just taken by someone else. Here are the next free times:",
         "fr": "Désolé, ce créneau vient d'être pris par quelqu'un d'autre. Voici les suivants :",
     },
+    "unavailable": {
+        "en": "Sorry, the booking system is not answering right now, so nothing was booked and no time is held for you. Please try again in a few minutes.",
+        "fr": "Désolé, le système de rendez-vous ne répond pas pour le moment : rien n'a été réservé et aucun créneau n'est retenu pour vous. Veuillez réessayer dans quelques minutes.",
+    },
     "held": {
         "en": "I'm holding {slot} for you for {minutes} minutes.",
         "fr": "Je vous réserve {slot} pendant {minutes} minutes.",

@@ -79,9 +79,9 @@ class JitsiMeetings:
 
     async def create(self, request: MeetingRequest) -> Meeting:
         """A new room: nothing to call, Jitsi makes the room when the first person joins."""
-        return self.links(room_name(), request)
+        return await self.links(room_name(), request)
 
-    def links(self, meeting_id: str, request: MeetingRequest) -> Meeting:
+    async def links(self, meeting_id: str, request: MeetingRequest) -> Meeting:
         """The links of room MEETING_ID (signed afresh when a secret is configured)."""
         room = meeting_id
         return Meeting(

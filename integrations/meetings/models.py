@@ -35,9 +35,9 @@ class Meetings(Protocol):
         """A new meeting for REQUEST."""
         ...
 
-    def links(self, meeting_id: str, request: MeetingRequest) -> Meeting:
-        """The join links of an existing meeting (made again, never stored: the provider's
-        moderator link is not kept where the patient's record could show it)."""
+    async def links(self, meeting_id: str, request: MeetingRequest) -> Meeting:
+        """The join links of an existing meeting (made again or asked of the backend, never
+        stored: no link is kept where the patient's record could show it)."""
         ...
 
     async def cancel(self, meeting_id: str) -> None:

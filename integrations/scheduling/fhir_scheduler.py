@@ -168,7 +168,7 @@ class FhirScheduler:
         self._providers = (now, providers)
         return providers
 
-    async def _taken(self, start: datetime, end: datetime) -> set[str]:
+    async def taken(self, start: datetime, end: datetime) -> set[str]:
         """Keys of slots held (unexpired) or booked with a start in [START, END)."""
         now = self._clock()
         taken: set[str] = set()
@@ -199,7 +199,7 @@ class FhirScheduler:
         if end <= start:
             return []
         providers = await self._load_providers()
-        taken = await self._taken(start, end)
+        taken = await self.taken(start, end)
         found: list[OpenSlot] = []
         for p in providers:
             zone = ZoneInfo(p.zone)

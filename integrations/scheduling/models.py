@@ -11,6 +11,11 @@ class SlotTaken(Exception):
     """The slot was held or booked by someone else meanwhile (or the hold expired)."""
 
 
+class SchedulerUnavailable(Exception):
+    """An outside system (Bookings, Teams, Graph) did not carry out the request after
+    retries; nothing was booked (or, for a cancel, nothing changed)."""
+
+
 class SchedulingError(Exception):
     """The scheduler could not do what was asked (bad input, a record it cannot read)."""
 

@@ -18,7 +18,7 @@ from integrations.mail.ics import visit_invitation
 from integrations.mail.models import Mail, MailMessage
 from integrations.meetings.models import Meeting, MeetingRequest, Meetings
 from integrations.scheduling.fhir_scheduler import MEETING_EXTENSION, TIMEZONE_EXTENSION
-from integrations.scheduling.models import Hold, OpenSlot, Scheduler
+from integrations.scheduling.models import Hold, OpenSlot, Scheduler, SchedulerUnavailable
 from integrations.visits.consent import ConsentRecords
 from integrations.visits.intake import IntakeRecords, contact_of
 from integrations.visits.mail_texts import Kind, Language, mail_text, spoken_time
@@ -131,7 +131,7 @@ class VisitService:
             return None
         if await self.consents.active(patient.reference, patient.person) is None:
             return None
-        return self._meetings.links(visit.meeting_id, self._request(visit, patient))
+        return await self._meetings.links(visit.meeting_id, self._request(visit, patient))
 
     def _request(self, visit: Visit, patient: Patient) -> MeetingRequest:
         return MeetingRequest(
@@ -166,7 +166,12 @@ class VisitService:
         appointment = await self._appointment(booking.appointment_id, patient)
         visit = visit_of(appointment)
         if visit.meeting_id is None:  # a retried booking keeps its first meeting
-            meeting = await self._meetings.create(self._request(visit, patient))
+            try:
+                meeting = await self._meetings.create(self._request(visit, patient))
+            except SchedulerUnavailable:  # no meeting, so no visit: nothing left half made
+                await self.scheduler.cancel(booking.appointment_id, patient.reference,
+                                            patient.person)  # fmt: skip
+                raise
             visit = await self._record_meeting(appointment, meeting, patient)
         url = await self.link(visit, patient)
         if url is None:

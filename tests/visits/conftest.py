@@ -18,7 +18,7 @@ import pytest
 from bot.app import DialogServices, build_runner
 from bot.demo_clinical import record_bundle
 from bot.settings import Settings
-from bot.visits_wiring import visit_service
+from bot.visits_wiring import open_visit_backends, visit_service
 from dialogs.base import Person
 from dialogs.triage.advice import EmergencyNumbers
 from dialogs.triage.knowledge_base import load_knowledge
@@ -83,7 +83,7 @@ class World:
 
 @asynccontextmanager
 async def open_world(
-    folder: Path, start: datetime = MONDAY, zone: ZoneInfo = PARIS
+    folder: Path, start: datetime = MONDAY, zone: ZoneInfo = PARIS, **settings_: object
 ) -> AsyncIterator[World]:
     """A world in FOLDER whose clock starts at START (the demo seeded then), patients'
     times told in ZONE."""
@@ -91,14 +91,17 @@ async def open_world(
     await migrate(url)
     engine = create_engine(url)
     clock = Clock(start)
-    settings = Settings(var_dir=folder / "var", timezone=zone.key,
-                        mail_from="clinic@example.org")  # fmt: skip
+    settings = Settings(
+        var_dir=folder / "var", timezone=zone.key, mail_from="clinic@example.org", **settings_
+    )  # type: ignore[arg-type]
     try:
         async with standalone_access(FhirConfig(secret_key=SECRET),
                                      create_sessionmaker(engine)) as access:  # fmt: skip
             await access.system().post_bundle_json(record_bundle(start))
-            service = visit_service(settings, access, clock=clock)
-            yield World(access, clock, service, folder / "var" / "mail", zone, database_url=url)
+            async with open_visit_backends(settings, access, clock) as backends:
+                service = visit_service(settings, access, backends, clock=clock)
+                yield World(access, clock, service, folder / "var" / "mail", zone,
+                            database_url=url)  # fmt: skip
     finally:
         await engine.dispose()
 

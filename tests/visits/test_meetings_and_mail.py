@@ -37,7 +37,7 @@ async def test_jitsi_rooms_are_unguessable_and_on_the_configured_base() -> None:
     room = meeting.meeting_id
     assert len(room.removeprefix("carebot-")) >= 22  # 128 random bits
     assert meeting.patient_url == meeting.provider_url == f"https://video.clinic.example/{room}"
-    assert meetings.links(room, REQUEST) == meeting  # made again, the same
+    assert await meetings.links(room, REQUEST) == meeting  # made again, the same
 
 
 async def test_with_a_secret_links_are_signed_the_provider_moderates_and_the_lobby_is_on() -> None:

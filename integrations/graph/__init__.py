@@ -1,0 +1,1 @@
+"""Microsoft Graph through msgraph-sdk: one client per process, and its adapters."""
