@@ -30,6 +30,7 @@ from dialogs.triage.models import (
     VitalReading,
 )
 from dialogs.triage.normalise import normalise
+from dialogs.triage.physiology import assess_physiology, parse_capillary_refill
 from dialogs.triage.reasoner import ConditionEvidence, ConditionHit, reason_over
 from dialogs.triage.rules import Evidence, fired_rules
 from dialogs.triage.scopes import Scopes, context_scopes
@@ -42,6 +43,7 @@ _NEWS2_MIN_AGE = 16  # RCP NEWS2 is validated for adults only: a child's vitals 
 _STABLE_ANGINA_HOURS = 14 * 24
 _GCS_NORMAL = 15
 _GCS_LOW = 12  # NICE NG232: GCS < 13 at any point is a CT within 1 hour
+_ALTERED = frozenset({"confusion", "unresponsive"})  # qSOFA's altered mentation
 _NOT_NOW = frozenset({Modifier.HISTORICAL, Modifier.HYPOTHETICAL, Modifier.OTHER})
 
 
@@ -207,8 +209,9 @@ def assess(
 
     if _stable_exertional_pain(present, context.duration_hours):
         context_ids.add("chest_pain.stable")
-    vitals = tuple(parse_vitals(norm)) + tuple(device_vitals)
-    context_ids |= _gcs_ids(parse_gcs(norm))
+    own = scopes.blank(norm, _NOT_NOW)  # "BP 80/50 last year", "return if T > 39": not now
+    vitals = tuple(parse_vitals(own)) + tuple(device_vitals)
+    context_ids |= _gcs_ids(parse_gcs(own))
     temperatures = [v.value for v in vitals if v.kind is VitalKind.TEMPERATURE]
     if temperatures and max(temperatures) < _FEVER_CELSIUS and not (answers or {}).get("fever"):
         present.discard("fever")  # "a temperature of 37.8" is a measured no-fever, not a fever
@@ -225,6 +228,13 @@ def assess(
             "news2.high" if news2.level is Level.EMERGENCY_AMBULANCE else "news2.medium"
         )
 
+    context_ids |= assess_physiology(
+        vitals,
+        age_years=context.age_years,
+        altered_mentation=bool(present & _ALTERED) or "gcs.reduced" in context_ids,
+        capillary_refill_s=parse_capillary_refill(own),
+        limits=kb.physiology,
+    ).ids
     evidence = Evidence(
         present=frozenset(present | context_ids | {f"vital.{j.band.id}" for j in judged}),
         absent=frozenset(absent),

@@ -15,6 +15,7 @@ from dialogs.triage.context_rules import ContextRules, context_rules
 from dialogs.triage.levels import Level
 from dialogs.triage.models import VitalKind
 from dialogs.triage.normalise import compile_phrase, normalise
+from dialogs.triage.physiology import PHYSIOLOGY_IDS, PhysiologyLimits, physiology_limits
 
 Text = dict[str, str]  # language -> words
 
@@ -127,6 +128,7 @@ class Knowledge:
     context: ContextRules
     default_reason: Text
     unknown_reason: Text
+    physiology: PhysiologyLimits
     conditions: tuple[Condition, ...] = ()
 
 
@@ -231,7 +233,7 @@ def _band(item: dict[str, Any]) -> VitalBand:
 def _check(knowledge: Knowledge) -> None:
     """Every id a rule or band names must exist: a typo must not silently disable a rule."""
     known = set(knowledge.symptoms) | {f"vital.{b.id}" for b in knowledge.vital_bands}
-    known |= CONTEXT_IDS
+    known |= CONTEXT_IDS | PHYSIOLOGY_IDS
     ids = [rule.id for rule in knowledge.rules]
     if len(ids) != len(set(ids)):
         raise ValueError(f"rule ids given twice: {sorted({i for i in ids if ids.count(i) > 1})}")
@@ -314,6 +316,7 @@ def load_knowledge() -> Knowledge:
         context=context_rules(_load_yaml("context.yaml")),
         default_reason=_text(rules_doc["default_reason"], "default_reason"),
         unknown_reason=_text(rules_doc["unknown_reason"], "unknown_reason"),
+        physiology=physiology_limits(vitals_doc["physiology"]),
         conditions=conditions(_load_yaml("conditions.yaml")["conditions"]),
     )
     _check(knowledge)
