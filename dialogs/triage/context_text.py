@@ -87,6 +87,12 @@ _AGE_NOUNS = (
 )
 # In a pregnancy, "the baby" is the fetus, not the patient.
 _PREGNANCY = re.compile(r"\b(?:pregnan\w*|enceinte|grossesse|gestation)\b")
+# A woman "at 30 weeks", "at 38+2 weeks", "a 32 SA": a gestation stated without the word.
+_GESTATION = re.compile(
+    r"\b(?:at|a)\s+(?P<w>\d{1,2})(?:\s*\+\s*\d)?\s*(?:weeks?|wks?|sa|semaines d amenorrhee)\b"
+    r"(?!\s*(?:ago|old|of age|of life|after|post|since|de vie|apres))"
+)
+_GESTATION_WEEKS = (4, 42)
 _CHILD_NOUNS = (
     (re.compile(r"\b(?:newborn|new born|neonate|nouveau ne)\b"), 0.05),
     (re.compile(r"\b(?:baby|bebe|infant|nourrisson)\b"), 0.5),
@@ -134,7 +140,11 @@ def parse_age(text: str) -> float | None:
         if decade.group(1):
             return float(decade.group(1)) * 10 + 5
         return float(_DECADES[decade.group(2) or decade.group(3)])
-    nouns = _AGE_NOUNS if _PREGNANCY.search(text) else (*_CHILD_NOUNS, *_AGE_NOUNS)
+    nouns = (
+        _AGE_NOUNS
+        if _PREGNANCY.search(text) or states_gestation(text)
+        else (*_CHILD_NOUNS, *_AGE_NOUNS)
+    )
     for pattern, years in nouns:
         if pattern.search(text):
             return years
@@ -215,3 +225,9 @@ _ABOUT = re.compile(
     r"\b(?:worried about|concerned about|calling about|asking for|asking about|for my|"
     r"inquiet pour|inquiete pour|pour mon|pour ma|au sujet de)\s+(?:my|mon|ma|our|notre)\b"
 )
+
+
+def states_gestation(text: str) -> bool:
+    """True when normalised TEXT gives a week of pregnancy without naming it ("at 30 weeks")."""
+    low, high = _GESTATION_WEEKS
+    return any(low <= int(m.group("w")) <= high for m in _GESTATION.finditer(text))

@@ -14,6 +14,7 @@ from dialogs.triage.context_text import (
     parse_duration_hours,
     parse_pain_score,
     parse_sex,
+    states_gestation,
 )
 from dialogs.triage.knowledge_base import Knowledge, Rule, load_knowledge
 from dialogs.triage.levels import Level, most_urgent
@@ -98,7 +99,7 @@ def _context(text: str, patient: Patient, present: set[str], scopes: Scopes) -> 
     return Context(
         age_years=age,
         sex=sex,
-        pregnant=bool(record.pregnant) or "pregnant" in present,
+        pregnant=bool(record.pregnant) or "pregnant" in present or states_gestation(own),
         duration_hours=parse_duration_hours(own),
         sudden_onset="sudden_onset" in present,
         severity=severity,
