@@ -121,7 +121,8 @@ def physiology_limits(raw: Mapping[str, Any]) -> PhysiologyLimits:
 # "temps de recoloration cutanée > 3 secondes" (normalised text: no accents, lower case).
 _CRT = re.compile(
     r"\b(?:crt|cap(?:illary)? refill(?: time)?|trc|temps de recoloration(?: cutanee| capillaire)?)"
-    r"[\s:=]*(?:is|was|of|de|a|est|en|at)?\s*(?P<cmp>[<>]|less than|more than|under|over|moins de|plus de)?"
+    r"[\s:=]*(?:(?:is|was|of|de|a|est|en|at|prolonged|allonge|delayed|centrally|about|around|environ)\s+){0,3}"
+    r"(?P<cmp>[<>]|less than|more than|under|over|moins de|plus de)?"
     r"\s*(?P<v>\d{1,2}(?:[.,]\d)?)\s*(?:s\b|sec\w*|seconds?|secondes?)"
 )
 _MORE = {">", "more than", "over", "plus de"}

@@ -81,7 +81,7 @@ def _glucose(m: re.Match[str]) -> list[VitalReading]:
 _PATTERNS: tuple[tuple[re.Pattern[str], Parser], ...] = (
     (
         re.compile(
-            rf"\b{_BP_WORDS}{_BP_GAP}(?P<s>\d{{2,3}})\s*(?:/|over|sur)\s*(?P<d>\d{{2,3}})\b"
+            rf"\b{_BP_WORDS}{_BP_GAP}(?P<s>\d{{1,3}})\s*(?:/|over|sur)\s*(?P<d>\d{{1,3}})\b"
             r"|\b(?P<s2>\d{2,3})\s*/\s*(?P<d2>\d{2,3})\s*(?:mm ?hg|mmhg)"
         ),
         lambda m: _bp_any(m),

@@ -111,7 +111,8 @@ def test_capillary_refill_edge(crt: float, fires: bool) -> None:
         ("TRC 4 s", 4.0),
         ("temps de recoloration cutanée à 4 secondes", 4.0),
         ("temps de recoloration capillaire > 3 secondes", 3.5),
-        ("TRC inférieur à 3 s", None),
+        ("capillary refill time is prolonged at 4 seconds", 4.0),
+        ("TRC allongé à 4 secondes", 4.0),
         ("refill of the prescription in 3 days", None),
     ],
 )
@@ -202,6 +203,8 @@ def test_every_id_is_known() -> None:
         ("FC 124, TA 88/50, FR 28", {HR: 124, SBP: 88, RR: 28}),
         ("SpO2 91 % en air ambiant, T 39,2 °C", {SPO2: 91, TEMP: 39.2}),
         ("fréquence respiratoire à 32, pouls à 140", {RR: 32, HR: 140}),
+        ("TA 9/6, pouls à 124", {SBP: 90, HR: 124}),  # French cmHg
+        ("his pulse is 124 and blood pressure is 88 over 50", {HR: 124, SBP: 88}),
     ],
 )
 def test_vital_numbers_from_notes(text: str, expected: dict[VitalKind, float]) -> None:
