@@ -240,3 +240,37 @@ def test_vignettes_still_pass_with_the_model() -> None:
         if v.expected.is_emergency and not r.level.is_emergency
     ]
     assert missed == []
+
+
+def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    from bot.cli import main
+
+    assert main(argv) == 0
+    out: dict[str, Any] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    return out
+
+
+def test_carebot_triage_blends_the_model_unless_the_setting_is_off(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = (
+        "I have a mild cough and my chest feels a bit tight with a cold, no wheezing, "
+        "no shortness of breath, I'm 30."
+    )
+    blended = _cli(["triage", "--json", "--", text], capsys)
+    assert blended["level"] == "self_care"
+    assert blended["reasons"][0]["rule"] == RULE and blended["reasons"][0]["citation"]
+    monkeypatch.setenv("CAREBOT_TRIAGE_TEXT_MODEL", "false")
+    plain = _cli(["triage", "--json", "--", text], capsys)
+    assert plain["level"] == "consultation_24"
+    assert all(r["rule"] != RULE for r in plain["reasons"])
+
+
+def test_french_reasons_name_the_model(capsys: pytest.CaptureFixture[str]) -> None:
+    text = (
+        "Fillette de 4 ans, mal à l'oreille droite depuis cette nuit avec une fièvre à 38,5 "
+        "après un rhume."
+    )
+    out = _cli(["triage", "--json", "--lang", "fr", "--", text], capsys)
+    assert out["level"] == "consultation"
+    assert "modèle de texte" in out["reasons"][0]["text"]
