@@ -35,6 +35,10 @@ _TAGS = (
     (Modifier.HYPOTHETICAL, "if:"),
     (Modifier.OTHER, "other:"),
 )
+# The model reads a text's first 20,000 characters (the engine reads it all): far more than
+# any message or clinical note of the training sets, and it bounds the model's cost on a
+# megabyte of pasted text to a constant (bench/triage.py's `note_1mb`).
+MAX_CHARS = 20_000
 _TOKEN = re.compile(r"\w+")
 _BREAK = re.compile(r"[.!?;\n]")
 
@@ -115,7 +119,8 @@ def _tags(tokens: list[re.Match[str]], scopes: Scopes) -> list[str]:
 
 def text_terms(norm: str, scopes: Scopes) -> list[str]:
     """The terms of normalised text NORM: scope-tagged words, and pairs of adjacent words
-    within one sentence."""
+    within one sentence (of the first MAX_CHARS characters)."""
+    norm = norm[:MAX_CHARS]
     tokens = list(_TOKEN.finditer(norm))
     tags = _tags(tokens, scopes)
     words = [tag + token.group() for tag, token in zip(tags, tokens, strict=True)]

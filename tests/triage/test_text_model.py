@@ -22,6 +22,7 @@ from dialogs.triage.scopes import context_scopes
 from dialogs.triage.text_blend import RULE, decide, protected
 from dialogs.triage.text_model import (
     DEFAULT_PATH,
+    MAX_CHARS,
     OUTCOMES,
     TextModelError,
     Thresholds,
@@ -274,3 +275,10 @@ def test_french_reasons_name_the_model(capsys: pytest.CaptureFixture[str]) -> No
     out = _cli(["triage", "--json", "--lang", "fr", "--", text], capsys)
     assert out["level"] == "consultation"
     assert "modèle de texte" in out["reasons"][0]["text"]
+
+
+def test_the_model_reads_a_bounded_prefix_of_a_huge_text() -> None:
+    clause = "I do not have a fever, not a cough but a headache; "
+    huge = clause * (3 * MAX_CHARS // len(clause))
+    assert _terms(huge) == _terms(huge[: 2 * MAX_CHARS])  # the same terms: cost stays bounded
+    assert len(_terms(huge)) < len(_terms(clause * 10)) * (MAX_CHARS // (len(clause) * 10) + 2)
