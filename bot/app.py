@@ -43,6 +43,7 @@ from bot.services import SERVICES, Services
 from bot.settings import Settings
 from bot.signing import Signer
 from bot.text_limit import TextLimit
+from bot.triage_text import triage_text_model
 from bot.turn_locks import TurnLocks
 from bot.visits_wiring import open_visit_backends, visit_service
 from bot.workers import WORKERS, WorkerHost, workers_ctx
@@ -60,6 +61,7 @@ from dialogs.slot_choice import warm as warm_date_parser
 from dialogs.texts import language_from_locale
 from dialogs.triage.advice import EmergencyNumbers
 from dialogs.triage.knowledge_base import Knowledge, load_knowledge
+from dialogs.triage.text_model import TextModel
 from dialogs.triage_dialog import TriageDialog
 from dialogs.visits_dialog import VisitsDialog
 from dialogs.vitals_dialog import VitalsDialog
@@ -121,6 +123,7 @@ class DialogServices:
     recorder: TriageRecorder
     languages: LanguagePreferences
     knowledge: Knowledge
+    text_model: TextModel | None = None  # blended into triage when given
     emergency: EmergencyNumbers = field(default_factory=EmergencyNumbers)
     zone: tzinfo = UTC
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -167,7 +170,9 @@ def build_runner(services: DialogServices) -> tuple[MenuDialog, DialogRunner]:
         RedFlagInterrupt(emergency, services.recorder),
         GlobalInterrupt(menu),
     ]
-    return menu, DialogRunner(menu, dialogs, interrupts, engine=TriageEngine(services.knowledge))
+    return menu, DialogRunner(
+        menu, dialogs, interrupts, engine=TriageEngine(services.knowledge, services.text_model)
+    )
 
 
 async def _services(
@@ -195,6 +200,7 @@ async def _services(
             facts=PatientFacts(fhir),
             languages=accounts,
             knowledge=load_knowledge(),
+            text_model=triage_text_model(settings),
             emergency=emergency_numbers(settings),
             zone=ZoneInfo(settings.timezone),
             visits=visits,

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.settings import Settings
+from bot.triage_text import triage_text_model
 from dialogs.base import Language
 from dialogs.triage import TriageResult, VitalKind, VitalReading, assess
 from dialogs.triage.to_json import result_to_json
@@ -90,11 +91,12 @@ def _cmd_triage(args: argparse.Namespace) -> int:
     language: Language = args.lang
     device: Sequence[VitalReading] = ()
     vitals_source = "none"
+    settings = Settings()
     if args.patient:
         from integrations.fhir import FhirError, ResourceNotFound
 
         try:
-            device = asyncio.run(_device_vitals(args.patient, Settings()))
+            device = asyncio.run(_device_vitals(args.patient, settings))
             vitals_source = "fhir"
         except ResourceNotFound:
             print(f"error: no patient {args.patient!r} in the FHIR store", file=sys.stderr)
@@ -102,7 +104,8 @@ def _cmd_triage(args: argparse.Namespace) -> int:
         except (FhirError, OSError) as error:
             print(f"warning: device vitals not read ({error}); text only", file=sys.stderr)
             vitals_source = "unavailable"
-    result = assess(text, language=language, device_vitals=device)
+    model = triage_text_model(settings)
+    result = assess(text, language=language, device_vitals=device, text_model=model)
     if args.json:
         out = result_to_json(result)
         out["vitals_source"] = vitals_source

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
         default=Path("bot/portal/node_modules/botframework-webchat/dist"),
         description="Folder holding Web Chat's webchat.js bundle",
     )
+    triage_text_model: bool = Field(
+        default=True,
+        description="Blend the learned text model (knowledge/text_model.json) into triage, "
+        "under the safety limits of dialogs/triage/text_blend.py",
+    )
     # -- visits: scheduler, meeting links, mail (embedded, or Microsoft 365 through Graph) --
     scheduler: Literal["fhir", "bookings"] = Field(
         default="fhir",

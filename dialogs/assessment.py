@@ -8,15 +8,17 @@ from collections.abc import Iterable, Mapping
 from dialogs.base import Language
 from dialogs.triage import Patient, TriageResult, VitalReading, assess
 from dialogs.triage.knowledge_base import Knowledge
+from dialogs.triage.text_model import TextModel
 
 _Key = tuple[str, Language, Patient | None, tuple[VitalReading, ...], frozenset[tuple[str, bool]]]
 
 
 class TriageEngine:
-    """`dialogs.triage.assess` with the knowledge the service loaded (no process-wide load)."""
+    """`dialogs.triage.assess` with the knowledge (and text model) the service loaded."""
 
-    def __init__(self, knowledge: Knowledge) -> None:
+    def __init__(self, knowledge: Knowledge, text_model: TextModel | None = None) -> None:
         self.knowledge = knowledge
+        self.text_model = text_model
         self.runs = 0  # assessments made, for tests and benchmarks that count them
 
     def assess(
@@ -37,6 +39,7 @@ class TriageEngine:
             device_vitals=device_vitals,
             answers=dict(answers) if answers is not None else None,
             knowledge=self.knowledge,
+            text_model=self.text_model,
         )
 
 

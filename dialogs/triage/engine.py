@@ -35,6 +35,8 @@ from dialogs.triage.physiology import assess_physiology, parse_capillary_refill
 from dialogs.triage.reasoner import ConditionEvidence, ConditionHit, reason_over
 from dialogs.triage.rules import Evidence, fired_rules
 from dialogs.triage.scopes import Scopes, context_scopes
+from dialogs.triage.text_blend import blend
+from dialogs.triage.text_model import TextModel
 from dialogs.triage.vitals_judge import VitalJudgement, judge_vitals, news2_level, news2_score
 from dialogs.triage.vitals_text import parse_gcs, parse_vitals
 
@@ -187,11 +189,13 @@ def assess(
     device_vitals: Iterable[VitalReading] = (),
     answers: dict[str, bool] | None = None,
     knowledge: Knowledge | None = None,
+    text_model: TextModel | None = None,
 ) -> TriageResult:
     """Triage TEXT (a message or a whole vignette) with the record, device vitals and answers.
 
     ANSWERS are the patient's yes/no replies to follow-up questions, by finding id; they
-    override what the text said about the same finding.
+    override what the text said about the same finding. TEXT_MODEL, when given, may move the
+    level within the safety limits of `text_blend`.
     """
     kb = knowledge or load_knowledge()
     norm = normalise(text)
@@ -261,7 +265,7 @@ def assess(
         reasons.append(default)
     reasons.sort(key=lambda r: -r.level.rank)
     words = {m.symptom: m.words for m in mentions}
-    return TriageResult(
+    result = TriageResult(
         level=most_urgent([r.level for r in reasons], Level.CONSULTATION),
         reasons=tuple(reasons),
         findings=_findings(present, absent, judged, kb, language, words),
@@ -269,6 +273,7 @@ def assess(
         context=context,
         conditions=tuple(_view(h, kb, language) for h in hits),
     )
+    return result if text_model is None else blend(result, text_model, norm, scopes, language)
 
 
 def _capped(found: list[Reason], others: list[Reason]) -> list[Reason]:
