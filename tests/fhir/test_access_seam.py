@@ -160,14 +160,15 @@ async def test_a_first_triage_turn_opens_no_tcp_connection_and_leaves_one_audit_
         assert connects == [], "the bot reached its embedded store over TCP"
         assert texts, "the triage dialog answered"
         events = [e for e in await system.search_all(SearchQuery(AuditEvent)) if e.id not in before]
-        assert len(events) == 1, [e.agent[0].who for e in events]
-        (event,) = events
-        person = event.agent[0]
-        assert person.requestor is True
-        assert person.who is not None and person.who.identifier is not None
-        assert (person.who.identifier.system, person.who.identifier.value) == (
-            ACCOUNT_SYSTEM,
-            account.id,
-        )
-        assert ALICE in {e.what.reference for e in event.entity or [] if e.what}
-        assert event.action == "E"  # one search: Observations and their Devices together
+        # The turn reads the patient's record (birth date and sex, pregnancy status, then the
+        # vitals with their Devices): each read leaves its AuditEvent naming the person.
+        assert len(events) == 3, [e.agent[0].who for e in events]
+        for event in events:
+            person = event.agent[0]
+            assert person.requestor is True
+            assert person.who is not None and person.who.identifier is not None
+            assert (person.who.identifier.system, person.who.identifier.value) == (
+                ACCOUNT_SYSTEM,
+                account.id,
+            )
+            assert ALICE in {e.what.reference for e in event.entity or [] if e.what}
