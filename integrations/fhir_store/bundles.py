@@ -226,7 +226,6 @@ async def run_transaction(
             await also(writer.session)
     for index, stored in created.items():
         responses[index] = _response(stored, "201 Created", representation)
-    await store.note_bulk_write(len(entries))
     for entry in ordered:
         if entry.method == "GET":
             responses[entry.index] = await _get(store, entry, access)
@@ -325,5 +324,4 @@ async def run_batch(
             out.append(response)
         except StoreError as error:
             out.append({"response": {"status": str(error.status), "outcome": error.outcome()}})
-    await store.note_bulk_write(len(entries))
     return out

@@ -102,10 +102,8 @@ class FhirStore:
                 await writer.lock()
                 yield writer
                 await writer.finish()
-
-    async def note_bulk_write(self, count: int) -> None:
-        """After bulk loads, refresh the planner statistics now and then (maintenance.py)."""
-        await self._maintenance.note_bulk_write(self.sessionmaker, count)
+        # every committed write counts, single ones too: statistics follow the tables' growth
+        await self._maintenance.note_writes(self.sessionmaker, writer.written)
 
     # ----- reads -------------------------------------------------------------------------
     async def read(self, resource_type: str, resource_id: str, *, access: Access) -> Stored:

@@ -68,6 +68,7 @@ class Writer:
         self.clock = clock
         self.seq = 0
         self.ts = datetime(1970, 1, 1)
+        self.written = 0  # versions written in this transaction (ticks of the clock)
         self.resources: list[dict[str, Any]] = []
         self.versions: list[dict[str, Any]] = []
         self.index: list[SearchRow] = []
@@ -92,6 +93,7 @@ class Writer:
     def tick(self) -> tuple[int, datetime]:
         """The next sequence number and a unique, increasing instant."""
         self.seq += 1
+        self.written += 1
         self.ts = max(utcnow(), self.ts + timedelta(microseconds=1))
         return self.seq, self.ts
 
