@@ -105,10 +105,18 @@ class ReminderScanner:
 class ReminderHandler:
     """Delivers `visit-reminder` items: mail + Communication now, the chat through the outbox."""
 
-    def __init__(self, visits: VisitService, outbox: Outbox, notify: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        visits: VisitService,
+        outbox: Outbox,
+        notify: Callable[[], None],
+        *,
+        link_attempts: int = 3,
+    ) -> None:
         self._visits = visits
         self._outbox = outbox
         self._notify = notify
+        self._link_attempts = link_attempts  # then the reminder goes out saying there is none
 
     async def deliver(self, item: ClaimedItem) -> None:
         """Send the reminder, unless the visit was cancelled or has no consent meanwhile."""
@@ -117,7 +125,10 @@ class ReminderHandler:
             appointment, patient = str(data["appointment"]), str(data["patient"])
         except (ValueError, KeyError, TypeError):
             raise PermanentDeliveryError("not a reminder payload") from None
-        reminder = await self._visits.remind(appointment, patient, item.key)
+        # no link from the meetings backend: the outbox tries again (MeetingUnavailable);
+        # the last try tells the patient plainly instead of staying silent
+        last_try = item.attempt >= self._link_attempts
+        reminder = await self._visits.remind(appointment, patient, item.key, last_try=last_try)
         if reminder is None or reminder.account_id is None:
             return  # cancelled, started, no consent, or no chat account: nothing (more) to send
         await self._outbox.enqueue(ChatMessage(reminder.account_id, reminder.text).to_item(

@@ -388,7 +388,11 @@ class BookingDialog:
             return Wait()
         label = slot_label(hold.slot, self._zone_of(ctx), ctx.language)
         key = "rescheduled" if isinstance(old, str) else "booked"
-        ctx.say(say(key, ctx.language, provider=visit.provider_name, slot=label, url=url or "—"))
+        if url is None:  # booked; the meetings backend did not give the link just now
+            ctx.say(say(key, ctx.language, provider=visit.provider_name, slot=label, url="—"))
+            ctx.say(say("link_later", ctx.language))
+        else:
+            ctx.say(say(key, ctx.language, provider=visit.provider_name, slot=label, url=url))
         contact = await self._visits.intake.contact(patient.reference, patient.person)
         if contact.email:
             ctx.say(say("mail_sent", ctx.language, email=contact.email))

@@ -101,6 +101,14 @@ BOOKING_MESSAGES: dict[str, dict[Language, str]] = {
         "en": "Your video visit with {provider} is booked for {slot}.\nJoin here when it is time: {url}",
         "fr": "Votre téléconsultation avec {provider} est réservée le {slot}.\nRejoignez-la ici le moment venu : {url}",
     },
+    "link_later": {
+        "en": 'Your visit is booked, but the video service did not give the join link just now. Say "my visits" a little before the visit to get it; the reminder will carry it too.',
+        "fr": "Votre rendez-vous est réservé, mais le service vidéo n'a pas donné le lien pour le moment. Dites « mes rendez-vous » un peu avant la consultation pour l'avoir ; le rappel le contiendra aussi.",
+    },
+    "visit_link_later": {
+        "en": "   (the video service did not give the join link just now: ask again in a moment)",
+        "fr": "   (le service vidéo n'a pas donné le lien pour le moment : redemandez dans un instant)",
+    },
     "mail_sent": {
         "en": "A confirmation with a calendar invitation was sent to {email}.",
         "fr": "Une confirmation avec une invitation d'agenda a été envoyée à {email}.",

@@ -12,6 +12,7 @@ from dialogs.booking_texts import say
 from dialogs.outcomes import Outcome
 from dialogs.slot_choice import slot_label
 from dialogs.texts import normalise
+from integrations.meetings.models import MeetingUnavailable
 from integrations.scheduling.models import OpenSlot
 from integrations.visits.service import Patient, Visit, VisitService
 
@@ -65,7 +66,11 @@ class VisitsDialog:
         for n, visit in enumerate(upcoming, 1):
             lines.append(say("visit_line", ctx.language, n=str(n),
                              slot=_label(visit, zone, ctx.language)))  # fmt: skip
-            url = await self._visits.link(visit, patient)  # the gate
+            try:
+                url = await self._visits.link(visit, patient)  # the gate
+            except MeetingUnavailable:
+                lines.append(say("visit_link_later", ctx.language))
+                continue
             lines.append(
                 say("visit_link", ctx.language, url=url) if url
                 else say("visit_no_link", ctx.language)

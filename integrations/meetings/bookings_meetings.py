@@ -5,7 +5,10 @@ appointment ends it."""
 
 from __future__ import annotations
 
-from integrations.meetings.models import Meeting, MeetingRequest
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+from integrations.graph.retry_policy import GraphUnavailable
+from integrations.meetings.models import Meeting, MeetingRequest, MeetingUnavailable
 from integrations.scheduling.bookings_scheduler import BookingsScheduler
 from integrations.scheduling.models import SchedulerUnavailable
 
@@ -26,9 +29,14 @@ class BookingsMeetings:
 
     async def links(self, meeting_id: str, request: MeetingRequest) -> Meeting:
         """The appointment's join link (the same for both sides)."""
-        url = self._urls.get(meeting_id) or await self._scheduler.join_url(meeting_id)
+        url = self._urls.get(meeting_id)
         if not url:
-            raise SchedulerUnavailable("Bookings gave the appointment no join link")
+            try:
+                url = await self._scheduler.join_url(meeting_id)
+            except (GraphUnavailable, ODataError):
+                raise MeetingUnavailable("Bookings did not give the join link") from None
+        if not url:
+            raise MeetingUnavailable("Bookings gave the appointment no join link")
         self._urls[meeting_id] = url
         return Meeting(meeting_id, url, url)
 

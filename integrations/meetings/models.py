@@ -7,6 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from integrations.scheduling.models import SchedulerUnavailable
+
+
+class MeetingUnavailable(SchedulerUnavailable):
+    """The meetings backend did not give an existing meeting's join link just now (the
+    visit itself stands; ask again later)."""
+
 
 @dataclass(frozen=True)
 class MeetingRequest:
@@ -37,7 +44,8 @@ class Meetings(Protocol):
 
     async def links(self, meeting_id: str, request: MeetingRequest) -> Meeting:
         """The join links of an existing meeting (made again or asked of the backend, never
-        stored: no link is kept where the patient's record could show it)."""
+        stored: no link is kept where the patient's record could show it);
+        `MeetingUnavailable` when the backend does not answer."""
         ...
 
     async def cancel(self, meeting_id: str) -> None:

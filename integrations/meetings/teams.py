@@ -16,7 +16,7 @@ from msgraph.generated.users.item.online_meetings.create_or_get.create_or_get_po
 
 from integrations.graph.client import GraphClient
 from integrations.graph.retry_policy import GraphUnavailable, call_with_retry
-from integrations.meetings.models import Meeting, MeetingRequest
+from integrations.meetings.models import Meeting, MeetingRequest, MeetingUnavailable
 from integrations.scheduling.models import SchedulerUnavailable
 
 
@@ -48,11 +48,14 @@ class TeamsMeetings:
         """The meeting's join link (the same for both: Teams' lobby tells them apart)."""
         url = self._urls.get(meeting_id)
         if url is None:
-            found = await call_with_retry(
-                lambda: self._meetings.by_online_meeting_id(meeting_id).get()
-            )
+            try:
+                found = await call_with_retry(
+                    lambda: self._meetings.by_online_meeting_id(meeting_id).get()
+                )
+            except (GraphUnavailable, ODataError):  # down, throttled, or the meeting deleted
+                raise MeetingUnavailable("Teams did not give the join link") from None
             if found is None or not found.join_web_url:
-                raise SchedulerUnavailable("Teams returned no join link")
+                raise MeetingUnavailable("Teams returned no join link")
             url = self._urls[meeting_id] = found.join_web_url
         return Meeting(meeting_id, url, url)
 

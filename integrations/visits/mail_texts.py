@@ -49,6 +49,12 @@ BODIES: dict[Kind, dict[Language, str]] = {
     },
 }
 JOIN = {"en": "Join the visit: {url}", "fr": "Rejoindre la consultation : {url}"}
+NO_LINK: dict[Language, str] = {
+    "en": 'The join link could not be fetched just now. Say "my visits" in the chat a little '
+          "before the visit to get it.",
+    "fr": "Le lien de connexion n'a pas pu être obtenu pour le moment. Dites « mes rendez-vous » "
+          "dans la conversation un peu avant la consultation pour l'avoir.",
+}  # fmt: skip
 
 
 def spoken_time(moment: datetime, zone: str, language: Language) -> str:

@@ -16,12 +16,12 @@ from integrations.codes import CAREBOT_BASE_URL
 from integrations.fhir.access import FhirAccess
 from integrations.mail.ics import visit_invitation
 from integrations.mail.models import Mail, MailMessage
-from integrations.meetings.models import Meeting, MeetingRequest, Meetings
+from integrations.meetings.models import Meeting, MeetingRequest, Meetings, MeetingUnavailable
 from integrations.scheduling.fhir_scheduler import MEETING_EXTENSION, TIMEZONE_EXTENSION
 from integrations.scheduling.models import Hold, OpenSlot, Scheduler, SchedulerUnavailable
 from integrations.visits.consent import ConsentRecords
 from integrations.visits.intake import IntakeRecords, contact_of
-from integrations.visits.mail_texts import Kind, Language, mail_text, spoken_time
+from integrations.visits.mail_texts import NO_LINK, Kind, Language, mail_text, spoken_time
 
 Json = dict[str, Any]
 BOOKED_BY_EXTENSION = f"{CAREBOT_BASE_URL}/StructureDefinition/booked-by-account"
@@ -119,7 +119,8 @@ class VisitService:
     # ----- the one gate ------------------------------------------------------------------
     async def link(self, visit: Visit, patient: Patient, *, provider: bool = False) -> str | None:
         """The join link of VISIT, only for a booked visit of a patient with an active
-        Consent (the provider's moderator link with PROVIDER)."""
+        Consent (the provider's moderator link with PROVIDER); `MeetingUnavailable` when
+        the meetings backend does not give it just now."""
         meeting = await self._gated(visit, patient)
         if meeting is None:
             return None
@@ -157,9 +158,10 @@ class VisitService:
         return sorted(visits, key=lambda v: v.start)
 
     # ----- booking -----------------------------------------------------------------------
-    async def book(self, hold: Hold, patient: Patient) -> tuple[Visit, str]:
+    async def book(self, hold: Hold, patient: Patient) -> tuple[Visit, str | None]:
         """Book HOLD for PATIENT (who must have an active Consent), make the meeting, record
-        it on the Appointment and mail both sides; the visit and the patient's link."""
+        it on the Appointment and mail both sides; the visit and the patient's link (None:
+        booked, but the meetings backend did not give the link just now)."""
         if await self.consents.active(patient.reference, patient.person) is None:
             raise ConsentRequired(patient.reference)
         booking = await self.scheduler.book(hold, patient.reference, patient.person)
@@ -173,11 +175,14 @@ class VisitService:
                                             patient.person)  # fmt: skip
                 raise
             visit = await self._record_meeting(appointment, meeting, patient)
-        url = await self.link(visit, patient)
+        try:
+            url = await self.link(visit, patient)
+        except MeetingUnavailable:  # the visit stands; the link comes with "my visits"
+            url = ""
         if url is None:
             raise ConsentRequired(patient.reference)
         await self._notify("confirmed", visit, patient)
-        return visit, url
+        return visit, url or None
 
     async def _record_meeting(self, appointment: Json, meeting: Meeting, patient: Patient) -> Visit:
         client = self._access.for_patient(patient.reference, person=patient.person)
@@ -209,7 +214,7 @@ class VisitService:
 
     async def reschedule(
         self, appointment_id: str, hold: Hold, patient: Patient
-    ) -> tuple[Visit, str]:
+    ) -> tuple[Visit, str | None]:
         """Book HOLD, then cancel the old visit (so the patient is never left with none);
         the new visit and the patient's link."""
         visit, url = await self.book(hold, patient)
@@ -237,10 +242,14 @@ class VisitService:
         return await self.scheduler.free_slots(start, end, limit)
 
     # ----- reminders ---------------------------------------------------------------------
-    async def remind(self, appointment_id: str, patient_ref: str, key: str) -> Reminder | None:
+    async def remind(
+        self, appointment_id: str, patient_ref: str, key: str, *, last_try: bool = True
+    ) -> Reminder | None:
         """Mail PATIENT_REF's reminder of a booked visit with its link and record it as a
         Communication (once per KEY); the chat text and the account to send it to. None when
-        the visit is no longer booked, has started, or has no active Consent."""
+        the visit is no longer booked, has started, or has no active Consent. When the
+        meetings backend gives no link: `MeetingUnavailable`, unless LAST_TRY, when the
+        reminder goes out saying plainly that the link could not be fetched."""
         client = self._access.for_patient(patient_ref, person=None)
         _, appointment = await client.request_json("GET", f"Appointment/{appointment_id}")
         if not appointment:
@@ -251,12 +260,19 @@ class VisitService:
         contact = await self.intake.contact(patient_ref, None)
         language: Language = "fr" if contact.language == "fr" else "en"
         patient = Patient(patient_ref, None, language, contact.zone or self._default_zone())
-        url = await self.link(visit, patient)
+        try:
+            url = await self.link(visit, patient)
+        except MeetingUnavailable:
+            if not last_try:
+                raise
+            url = ""
         if url is None:
             return None
         when = spoken_time(visit.start, patient.zone, language)
         subject, text = mail_text("reminder", language, other=visit.provider_name, when=when,
-                                  url=url)  # fmt: skip
+                                  url=url or None)  # fmt: skip
+        if not url:
+            text = f"{text}\n{NO_LINK[language]}"
         if contact.email:
             await self._mail.send(MailMessage(f"{key}/mail", contact.email, subject, text))
         await client.request_json(
@@ -308,7 +324,12 @@ class VisitService:
             ("patient", contact.email, patient.language, patient.zone, visit.provider_name, False),
             ("provider", provider_email, "en", provider_zone, contact.name, True),
         ]
-        meeting = None if kind == "cancelled" else await self._gated(visit, patient)
+        meeting = None
+        if kind != "cancelled":
+            try:
+                meeting = await self._gated(visit, patient)
+            except MeetingUnavailable:  # mailed without the link: the reminder carries it
+                meeting = None
         for side, address, language, zone, other, is_provider in sides:
             if not address:
                 continue

@@ -149,6 +149,11 @@ class FakeGraph:
         return sum(1 for m, p, s in self.requests if m == "POST" and
                    p.endswith("/appointments") and s == 500)  # fmt: skip
 
+    def delete_meetings_in_teams(self) -> None:
+        """Every meeting made so far is deleted in Teams by someone else (GETs answer 404)."""
+        for meeting in self.meetings.values():
+            meeting["_deleted"] = True
+
     def revoke_tokens(self) -> None:
         """Every token issued so far is revoked from now on (a CAE challenge)."""
         self._revoked.update(self._tokens)
