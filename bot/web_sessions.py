@@ -31,6 +31,7 @@ class Area:
     heading: str
     intro: str
     admits: Callable[[Account], bool]
+    elsewhere: str  # where the others sign in, said on every failed sign-in
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ PORTAL = Area(
     "carebot patient portal",
     "Sign in to talk with your care assistant.",
     lambda account: account.role is Role.PATIENT,
+    "Care team members sign in at /staff.",
 )
 STAFF = Area(
     "staff",
@@ -56,6 +58,7 @@ STAFF = Area(
     "carebot staff",
     "Sign in with your staff account.",
     lambda account: account.is_staff,
+    "Patients sign in at the patient portal, /portal.",
 )
 
 
@@ -146,7 +149,9 @@ async def login(request: web.Request, area: Area) -> web.StreamResponse:
     )
     if account is None or not area.admits(account):
         await services.sign_in_throttle.record_failure(username, address)
-        return sign_in_page(request, area, error=WRONG_CREDENTIALS)
+        # the same words for an unknown user, a wrong password and the wrong area: where
+        # to sign in instead is said to everyone, so it tells nobody the account exists
+        return sign_in_page(request, area, error=f"{WRONG_CREDENTIALS} {area.elsewhere}")
     await services.sign_in_throttle.record_success(username)
     response = see_other(area.path)
     await start_session(request, response, area, account)

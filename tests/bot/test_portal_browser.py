@@ -54,5 +54,7 @@ async def test_wrong_password_is_refused_in_the_browser(tmp_path: Path, sqlite_u
         await page.fill("#password", "not the password")
         await page.click("button[type=submit]")
         await page.get_by_role("alert").wait_for()
-        assert await page.get_by_role("alert").inner_text() == "Wrong username or password."
+        assert await page.get_by_role("alert").inner_text() == (
+            "Wrong username or password. Care team members sign in at /staff."
+        )
         assert await page.locator("#webchat").count() == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tests.bot.browser import csrf_field
@@ -38,16 +39,26 @@ async def test_patients_cannot_sign_in_to_staff_nor_staff_to_portal(
     async with running_service(service_settings(tmp_path, sqlite_url)) as base:
         async with browser_session() as http:
             token = await csrf_field(http, f"{base}/portal")
-            async with http.post(
-                f"{base}/staff/login",
-                data={"username": "alice", "password": DEMO_PASSWORD, **token},
-            ) as response:
-                assert response.status == 401
-            async with http.post(
-                f"{base}/portal/login",
-                data={"username": "grace", "password": DEMO_PASSWORD, **token},
-            ) as response:
-                assert response.status == 401
+            alerts: dict[str, set[str]] = {}
+            for area, username, password in (
+                ("staff", "alice", DEMO_PASSWORD), ("staff", "nobody", DEMO_PASSWORD),
+                ("staff", "grace", "wrong"), ("portal", "grace", DEMO_PASSWORD),
+                ("portal", "nobody", DEMO_PASSWORD), ("portal", "alice", "wrong"),
+            ):  # fmt: skip
+                async with http.post(
+                    f"{base}/{area}/login",
+                    data={"username": username, "password": password, **token},
+                ) as response:
+                    assert response.status == 401
+                    alert = re.search(r'role="alert">([^<]*)</p>', await response.text())
+                    assert alert is not None
+                    alerts.setdefault(area, set()).add(alert.group(1))
+            # where to sign in instead, in the same words whether the account exists or not
+            assert alerts == {
+                "staff": {"Wrong username or password. Patients sign in at the patient portal, "
+                          "/portal."},
+                "portal": {"Wrong username or password. Care team members sign in at /staff."},
+            }  # fmt: skip
             async with http.post(f"{base}/portal/api/directline-token", json={}) as response:
                 assert response.status == 401
             # A portal session cookie does not open the staff area.
