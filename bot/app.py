@@ -15,7 +15,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import messages, portal, staff
+from bot import handoff_pages, messages, portal, staff
 from bot.adapter import CarebotAdapter, ChannelConversationState
 from bot.bot_storage import SqlStorage
 from bot.channel_auth import ChannelAuthenticator, ChannelGate, ClosedChannel, EmulatorChannel
@@ -26,6 +26,7 @@ from bot.directline import routes as directline_routes
 from bot.directline.store import DirectLineStore
 from bot.fhir_access import fhir_config
 from bot.handler import CarebotBot
+from bot.handoffs import HANDOFFS, ChatHandoffDesk, HandoffDesks, HandoffRelay
 from bot.http_json import json_errors
 from bot.patient_records import PatientFacts, PatientRecorder, PatientVitals
 from bot.people import PersonResolver
@@ -52,6 +53,7 @@ from dialogs.base import Dialog, Interrupt, Opening
 from dialogs.booking_dialog import BookingDialog
 from dialogs.evidence import PatientFactsSource, TriageRecorder, VitalsSource
 from dialogs.global_interrupt import GlobalInterrupt
+from dialogs.handoff_dialog import HandoffDesk, HandoffDialog
 from dialogs.language import LanguageDialog, LanguagePreferences
 from dialogs.menu import Capabilities, MenuDialog
 from dialogs.outcomes import TriageOutcome
@@ -70,6 +72,7 @@ from integrations.fhir.access import FhirService
 from integrations.mail.outbox_mail import MAIL, MailHandler, OutboxMail
 from integrations.persistence.conversation_refs import ConversationRefStore
 from integrations.persistence.database import close_engine, create_engine, create_sessionmaker
+from integrations.persistence.handoffs import HandoffStore
 from integrations.persistence.outbox import Outbox, OutboxDispatcher
 from integrations.sign_in_throttle import SignInThrottle
 from integrations.visits.service import VisitService
@@ -132,6 +135,7 @@ class DialogServices:
     visits: VisitService | None = None  # booking and "my visits" are built on it
     routine_hours: int = 14 * 24
     hold_minutes: int = 10
+    handoff: HandoffDesk | None = None  # "a care manager in this chat" when given
 
 
 def _visit_dialogs(
@@ -158,14 +162,20 @@ def build_runner(services: DialogServices) -> tuple[MenuDialog, DialogRunner]:
     )
     language = LanguageDialog(services.languages)
     booking, visits = _visit_dialogs(services)
+    handoff = HandoffDialog(services.handoff, emergency) if services.handoff else None
     menu = MenuDialog(
         Capabilities(
-            triage=triage, vitals=vitals, booking=booking, visits=visits, language=language
+            triage=triage,
+            vitals=vitals,
+            booking=booking,
+            visits=visits,
+            language=language,
+            handoff=handoff,
         ),
         emergency,
     )
     dialogs: list[Dialog[Any]] = [triage, vitals, language]
-    dialogs += [d for d in (booking, visits) if d is not None]
+    dialogs += [d for d in (booking, visits, handoff) if d is not None]
     interrupts: list[Interrupt] = [
         RedFlagInterrupt(emergency, services.recorder),
         GlobalInterrupt(menu),
@@ -188,6 +198,10 @@ async def _services(
     def notify() -> None:
         app[OUTBOX].notify()
 
+    handoffs = HandoffStore(sessions)
+    app[HANDOFFS] = HandoffDesks(ChatHandoffDesk(handoffs, fhir),
+                                 HandoffRelay(handoffs, fhir, outbox, notify))  # fmt: skip
+
     # visit mails go through the outbox; its handler hands them to the configured adapter
     backends = await stack.enter_async_context(open_visit_backends(settings, fhir))
     visits = visit_service(
@@ -206,6 +220,7 @@ async def _services(
             visits=visits,
             routine_hours=settings.booking_routine_hours,
             hold_minutes=settings.hold_minutes,
+            handoff=app[HANDOFFS].desk,
         )
     )
     # the date parser's first parse costs seconds: paid here, not in a patient's turn
@@ -290,5 +305,6 @@ def create_app(settings: Settings) -> web.Application:
     directline_routes.add_routes(app)
     portal.add_routes(app)
     staff.add_routes(app)
+    handoff_pages.add_routes(app)
     fhir.mount(app)
     return app

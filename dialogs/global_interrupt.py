@@ -12,6 +12,7 @@ from __future__ import annotations
 from dialogs.assessment import mentions_symptom
 from dialogs.base import DialogContext, Done, Step, Wait
 from dialogs.commands import Command, capability_named, command_in
+from dialogs.handoff_dialog import NAME as HANDOFF
 from dialogs.menu import MenuDialog
 from dialogs.texts import message
 
@@ -26,6 +27,10 @@ class GlobalInterrupt:
         """Take over when a dialog is under way and the message is a command or a switch."""
         if not ctx.active or not ctx.input.text.strip():
             return None  # the menu itself routes these; a card submit is an answer
+        if ctx.active[-1] == HANDOFF:
+            return None  # everything is for the care manager (cancel too: the dialog's)
+        if self._menu.wants_handoff(ctx):
+            return self._menu.start_handoff(ctx)
         command = command_in(ctx.input.text)
         if command is Command.CANCEL:
             ctx.say(message("cancelled", ctx.language))

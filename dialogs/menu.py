@@ -19,7 +19,7 @@ from dialogs.base import (
 )
 from dialogs.commands import CAPABILITIES, Capability, Command, capability_named, command_in
 from dialogs.outcomes import Outcome, TriageOutcome, triage_outcome_of
-from dialogs.texts import CAPABILITY_LABELS, message, normalise
+from dialogs.texts import CAPABILITY_LABELS, HANDOFF_LABEL, message, normalise
 from dialogs.triage.advice import EmergencyNumbers
 
 GREETING_WORDS = frozenset({"hello", "hi", "hey", "bonjour", "salut", "bonsoir", "coucou", "start"})
@@ -43,6 +43,7 @@ class Capabilities:
     booking: Dialog[TriageOutcome | None] | None = None
     visits: Dialog[Opening] | None = None
     language: Dialog[Opening] | None = None
+    handoff: Dialog[Opening] | None = None  # a care manager in the chat (not listed)
 
     def offered(self) -> tuple[Capability, ...]:
         """The capabilities that can be started, in the order the menu lists them."""
@@ -97,9 +98,27 @@ class MenuDialog:
             suggestions=self._options(ctx.language),
         )
 
+    def wants_handoff(self, ctx: DialogContext) -> bool:
+        """Whether the input picks a care manager in the chat (and one can be asked for)."""
+        labels = {normalise(label) for label in HANDOFF_LABEL.values()}
+        return self.capabilities.handoff is not None and normalise(ctx.input.text) in labels
+
+    def start_handoff(self, ctx: DialogContext) -> Step:
+        """Ask the care team for a person in this chat."""
+        assert self.capabilities.handoff is not None
+        return StartChild(self.capabilities.handoff, Opening(ctx.input.text))
+
     def person(self, ctx: DialogContext) -> None:
-        """Answer a request for a person: a visit with a clinician, and the emergency number."""
+        """Answer a request for a person: a care manager in the chat, a visit with a
+        clinician, and the emergency number."""
         booking = self.capabilities.booking is not None
+        if self.capabilities.handoff is not None:
+            offers: tuple[str, ...] = (HANDOFF_LABEL[ctx.language],)
+            if booking:
+                offers += (CAPABILITY_LABELS["booking"][ctx.language],)
+            emergency = self._emergency.label(ctx.language)
+            ctx.say(message("person_live", ctx.language, emergency=emergency), suggestions=offers)
+            return
         ctx.say(
             message(
                 "person" if booking else "person_no_booking",
@@ -132,6 +151,8 @@ class MenuDialog:
             for reply in self.greeting(ctx.person):
                 ctx.send(reply)
             return Done()
+        if self.wants_handoff(ctx):
+            return self.start_handoff(ctx)
         for capability in self.capabilities.offered():
             labels = {normalise(label) for label in CAPABILITY_LABELS[capability].values()}
             if text in labels or any(w in padded for w in CAPABILITY_WORDS[capability]):

@@ -41,6 +41,42 @@ MESSAGES: dict[str, dict[Language, str]] = {
             "pensez que c'est une urgence, appelez le {emergency} maintenant."
         ),
     },
+    "person_live": {
+        "en": (
+            "A care manager can join this chat, or a clinician can see you at a video visit. "
+            "If you think it is an emergency, call {emergency} now."
+        ),
+        "fr": (
+            "Un soignant peut rejoindre cette conversation, ou un médecin peut vous voir en "
+            "téléconsultation. Si vous pensez que c'est une urgence, appelez le {emergency} "
+            "maintenant."
+        ),
+    },
+    "handoff_waiting": {
+        "en": (
+            "I've asked the care team: a care manager will join this chat as soon as one is "
+            'free. You can keep writing here, they will see it. Say "cancel" to stop waiting. '
+            "If you think it is an emergency, call {emergency} now."
+        ),
+        "fr": (
+            "J'ai prévenu l'équipe soignante : un soignant rejoindra cette conversation dès que "
+            "possible. Vous pouvez continuer à écrire ici, il le verra. Dites « annuler » pour ne "
+            "plus attendre. Si vous pensez que c'est une urgence, appelez le {emergency} maintenant."
+        ),
+    },
+    "handoff_no_record": {
+        "en": "I can only put patients with a record at the clinic through to the care team.",
+        "fr": "Je ne peux mettre en relation avec l'équipe soignante que les patients suivis "
+        "par le cabinet.",
+    },
+    "handoff_withdrawn": {
+        "en": "All right, I've told the care team you no longer need them to join.",
+        "fr": "D'accord, j'ai prévenu l'équipe soignante que vous n'avez plus besoin d'elle.",
+    },
+    "handoff_over": {
+        "en": "You are back with the care assistant.",
+        "fr": "Vous êtes de nouveau avec l'assistant de soins.",
+    },
     "person_no_booking": {
         "en": (
             "I can't put you through to a person in this chat yet: please call your clinic. "
@@ -105,6 +141,11 @@ CAPABILITY_LABELS: dict[str, dict[Language, str]] = {
     "booking": {"en": "book a visit", "fr": "prendre rendez-vous"},
     "visits": {"en": "my visits", "fr": "mes rendez-vous"},
 }
+
+# the suggestion that asks for a care manager in the chat (not a menu capability: offered
+# only when a person is asked for)
+HANDOFF_LABEL: dict[Language, str] = {"en": "a care manager in this chat",
+                                      "fr": "un soignant dans le chat"}  # fmt: skip
 
 LANGUAGE_WORDS: dict[Language, tuple[str, ...]] = {
     "en": ("english", "anglais"),
