@@ -15,11 +15,21 @@ import pytest
 
 from bot.demo_clinical import record_bundle
 from bot.settings import Settings
+from integrations.fhir.client import FhirClient
 from tests.bot.browser import ARTIFACTS, chromium
 from tests.bot.service import DEMO_PASSWORD, running_app, service_settings
 from tests.bot.test_portal_triage_browser import wait_for_new_bubble
 
 pytestmark = pytest.mark.browser
+
+
+async def _around_the_clock(system: FhirClient) -> None:
+    """Dr Chen works every day, all day: a slot within 24 hours whenever the test runs."""
+    path = "PractitionerRole/demo-practitioner-chen-role"
+    _, role = await system.request_json("GET", path)
+    assert role is not None
+    body = {k: v for k, v in role.items() if k != "meta"}
+    await system.request_json("PUT", path, body={**body, "availableTime": [{"allDay": True}]})
 
 
 async def test_a_patient_books_a_visit_in_the_portal_and_sees_the_link(
@@ -30,6 +40,7 @@ async def test_a_patient_books_a_visit_in_the_portal_and_sees_the_link(
     async with running_app(settings) as (base, services), chromium() as browser:
         system = services.fhir.system()
         await system.post_bundle_json(record_bundle(datetime.now(UTC)))  # what `carebot demo` does
+        await _around_the_clock(system)  # demo doctors work Mon-Fri: any day and hour passes
         page = await browser.new_page(locale="en-US", viewport={"width": 900, "height": 1600})
         await page.goto(f"{base}/portal")
         await page.fill("#username", "alice")
