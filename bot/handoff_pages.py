@@ -97,7 +97,7 @@ async def handoff_page(request: web.Request) -> web.Response:
         return account
     handoff = await _visible(request, account)
     relay = request.app[HANDOFFS].relay
-    await relay.audited(handoff, account)
+    name = await relay.audited(handoff, account)
     messages = await relay.store.messages(handoff.id)
     csrf, base = csrf_token(request), f"/staff/handoffs/{handoff.id}"
     actions = ""
@@ -110,7 +110,7 @@ async def handoff_page(request: web.Request) -> web.Response:
             f"{base}/close", csrf, "Hand back to the bot"
         )
     last = messages[-1].id if messages else 0
-    body = (f'<div class="card"><h2>{html.escape(handoff.patient)}</h2>'
+    body = (f'<div class="card"><h2>{html.escape(name)}</h2>'
             f'<p class="muted" id="status">{handoff.status.value}</p>'
             f'<div id="messages" data-stream="{base}/events" data-last="{last}">'
             f'{"".join(_line(m) for m in messages)}</div>{actions}</div>')  # fmt: skip

@@ -80,10 +80,13 @@ class HandoffRelay:
         self._outbox = outbox
         self._notify = notify
 
-    async def audited(self, handoff: Handoff, staff: Account) -> None:
-        """Record STAFF's access to HANDOFF's patient (the store writes the AuditEvent)."""
+    async def audited(self, handoff: Handoff, staff: Account) -> str:
+        """Read HANDOFF's patient for STAFF (the store writes the AuditEvent); their name."""
         client = self._fhir.for_patient(handoff.patient, person=staff.id)
-        await client.request_json("GET", handoff.patient)
+        _, patient = await client.request_json("GET", handoff.patient)
+        names = (patient or {}).get("name") or [{}]
+        parts = [*(names[0].get("given") or []), str(names[0].get("family") or "")]
+        return " ".join(p for p in parts if p) or handoff.patient
 
     async def _tell(self, handoff: Handoff, key: str, text: str) -> None:
         await self._outbox.enqueue(ChatMessage(handoff.account_id, text).to_item(

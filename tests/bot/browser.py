@@ -81,6 +81,44 @@ async def portal_sign_in(page: Page, base: str, username: str, password: str) ->
     return send_box
 
 
+async def staff_sign_in(page: Page, base: str, username: str, password: str) -> None:
+    """Sign USERNAME in at the staff area through its form."""
+    await page.goto(f"{base}/staff")
+    await page.fill("#username", username)
+    await page.fill("#password", password)
+    await page.click("button[type=submit]")
+    await page.get_by_text("Welcome,").wait_for(timeout=30_000)
+
+
+BOT_TEXTS = (
+    "() => [...document.querySelectorAll('.webchat__bubble:not(.webchat__bubble--from-user)')]"
+    ".map(b => b.innerText)"
+)
+
+
+async def bot_bubbles(page: Page) -> list[str]:
+    """The texts of the bot's bubbles in Web Chat, oldest first."""
+    texts: list[str] = await page.evaluate(BOT_TEXTS)
+    return texts
+
+
+async def wait_for_new_bubble(page: Page, seen: int) -> list[str]:
+    """Wait until the bot has said more than SEEN bubbles; all of them."""
+    await page.wait_for_function(
+        f"() => ({BOT_TEXTS})().length > {seen}", timeout=30_000, polling=200
+    )
+    return await bot_bubbles(page)
+
+
+async def wait_for_bubble(page: Page, text: str) -> list[str]:
+    """Wait until a bot bubble contains TEXT; all of them."""
+    await page.wait_for_function(
+        f"(text) => ({BOT_TEXTS})().some(b => b.includes(text))", arg=text,
+        timeout=30_000, polling=200,
+    )  # fmt: skip
+    return await bot_bubbles(page)
+
+
 @asynccontextmanager
 async def portal_service(tmp_path: Path, sqlite_url: str) -> AsyncIterator[tuple[str, Browser]]:
     """The whole service with the installed Web Chat, and a headless chromium: (base, browser)."""

@@ -16,9 +16,8 @@ import pytest
 from bot.demo_clinical import record_bundle
 from bot.settings import Settings
 from integrations.fhir.client import FhirClient
-from tests.bot.browser import ARTIFACTS, chromium
+from tests.bot.browser import ARTIFACTS, chromium, portal_sign_in, wait_for_new_bubble
 from tests.bot.service import DEMO_PASSWORD, running_app, service_settings
-from tests.bot.test_portal_triage_browser import wait_for_new_bubble
 
 pytestmark = pytest.mark.browser
 
@@ -42,12 +41,7 @@ async def test_a_patient_books_a_visit_in_the_portal_and_sees_the_link(
         await system.post_bundle_json(record_bundle(datetime.now(UTC)))  # what `carebot demo` does
         await _around_the_clock(system)  # demo doctors work Mon-Fri: any day and hour passes
         page = await browser.new_page(locale="en-US", viewport={"width": 900, "height": 1600})
-        await page.goto(f"{base}/portal")
-        await page.fill("#username", "alice")
-        await page.fill("#password", DEMO_PASSWORD)
-        await page.click("button[type=submit]")
-        send_box = page.locator("[data-id='webchat-sendbox-input']")
-        await send_box.wait_for(timeout=30_000)
+        send_box = await portal_sign_in(page, base, "alice", DEMO_PASSWORD)
         bubbles = await wait_for_new_bubble(page, 1)
 
         async def say(text: str) -> list[str]:

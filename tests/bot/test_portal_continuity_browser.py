@@ -8,9 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.bot.browser import ARTIFACTS, portal_service, portal_sign_in
+from tests.bot.browser import (
+    ARTIFACTS,
+    bot_bubbles,
+    portal_service,
+    portal_sign_in,
+    wait_for_new_bubble,
+)
 from tests.bot.service import DEMO_PASSWORD
-from tests.bot.test_portal_triage_browser import bot_bubbles, wait_for_new_bubble
 
 pytestmark = pytest.mark.browser
 STORY = "I have a sore throat and a runny nose since yesterday"

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.bot.browser import ARTIFACTS, portal_service, portal_sign_in
+from tests.bot.browser import ARTIFACTS, portal_service, portal_sign_in, wait_for_new_bubble
 from tests.bot.service import DEMO_PASSWORD
-from tests.bot.test_portal_triage_browser import wait_for_new_bubble
 
 pytestmark = pytest.mark.browser
 PLACEHOLDER = "[data-id='webchat-sendbox-input']"

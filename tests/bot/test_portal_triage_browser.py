@@ -5,30 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page
 
 from bot.settings import Settings
-from tests.bot.browser import ARTIFACTS, chromium
+from tests.bot.browser import ARTIFACTS, chromium, portal_sign_in, wait_for_new_bubble
 from tests.bot.service import DEMO_PASSWORD, running_service, service_settings
 
 pytestmark = pytest.mark.browser
-
-BOT_TEXTS = (
-    "() => [...document.querySelectorAll('.webchat__bubble:not(.webchat__bubble--from-user)')]"
-    ".map(b => b.innerText)"
-)
-
-
-async def bot_bubbles(page: Page) -> list[str]:
-    texts: list[str] = await page.evaluate(BOT_TEXTS)
-    return texts
-
-
-async def wait_for_new_bubble(page: Page, seen: int) -> list[str]:
-    await page.wait_for_function(
-        f"() => ({BOT_TEXTS})().length > {seen}", timeout=30_000, polling=200
-    )
-    return await bot_bubbles(page)
 
 
 async def test_patient_completes_a_triage_by_typing_and_clicking_card_answers(
@@ -38,12 +20,7 @@ async def test_patient_completes_a_triage_by_typing_and_clicking_card_answers(
     settings = service_settings(tmp_path, sqlite_url, webchat_dir=webchat)
     async with running_service(settings) as base, chromium() as browser:
         page = await browser.new_page(locale="en-US", viewport={"width": 900, "height": 1400})
-        await page.goto(f"{base}/portal")
-        await page.fill("#username", "emma")
-        await page.fill("#password", DEMO_PASSWORD)
-        await page.click("button[type=submit]")
-        send_box = page.locator("[data-id='webchat-sendbox-input']")
-        await send_box.wait_for(timeout=30_000)
+        send_box = await portal_sign_in(page, base, "emma", DEMO_PASSWORD)
         bubbles = await wait_for_new_bubble(page, 1)  # greeting and offer
 
         await send_box.fill("I have a sore throat and a runny nose since yesterday")
@@ -75,12 +52,7 @@ async def test_a_red_flag_in_the_portal_gives_emergency_advice(
     settings = service_settings(tmp_path, sqlite_url, webchat_dir=webchat)
     async with running_service(settings) as base, chromium() as browser:
         page = await browser.new_page(locale="en-US")
-        await page.goto(f"{base}/portal")
-        await page.fill("#username", "david")
-        await page.fill("#password", DEMO_PASSWORD)
-        await page.click("button[type=submit]")
-        send_box = page.locator("[data-id='webchat-sendbox-input']")
-        await send_box.wait_for(timeout=30_000)
+        send_box = await portal_sign_in(page, base, "david", DEMO_PASSWORD)
         bubbles = await wait_for_new_bubble(page, 1)
         await send_box.fill("crushing chest pain going down my left arm and I'm sweating")
         await send_box.press("Enter")

@@ -16,9 +16,8 @@ from bot.settings import Settings
 from dialogs.triage.knowledge_base import load_knowledge
 from dialogs.vitals_bands import is_normal, shown
 from dialogs.vitals_dialog import SUMMARY_NAMES, describe_latest
-from tests.bot.browser import ARTIFACTS, chromium, portal_sign_in
+from tests.bot.browser import ARTIFACTS, chromium, portal_sign_in, wait_for_new_bubble
 from tests.bot.service import DEMO_PASSWORD, running_app, service_settings
-from tests.bot.test_portal_triage_browser import wait_for_new_bubble
 
 pytestmark = pytest.mark.browser
 ZONE = "Europe/Paris"

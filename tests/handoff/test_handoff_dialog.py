@@ -98,7 +98,7 @@ async def test_a_care_manager_takes_the_chat_relays_both_ways_and_hands_back(des
     audits = [
         a for a in entries(await desk.world.get("AuditEvent"))
         if any(g.get("who", {}).get("identifier", {}).get("value") == GRACE.id
-               for g in a["agent"])  # type: ignore[union-attr, attr-defined]
+               for g in a["agent"])  # type: ignore[attr-defined]
     ]  # fmt: skip
     assert audits and all(
         {"what": {"reference": "Patient/demo-patient-alice"}} in a["entity"]  # type: ignore[operator]

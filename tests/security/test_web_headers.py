@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from bot.settings import Settings
-from tests.bot.browser import ARTIFACTS, chromium
+from tests.bot.browser import ARTIFACTS, chromium, portal_sign_in
 from tests.bot.service import DEMO_PASSWORD, running_app, running_service, service_settings
 
 WEBCHAT_DIR = Settings().webchat_dir.resolve()
@@ -78,12 +78,7 @@ async def test_web_chat_works_under_the_csp_without_violations(
             "window.__csp = []; document.addEventListener('securitypolicyviolation',"
             " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
         )
-        await page.goto(f"{base}/portal")
-        await page.fill("#username", "alice")
-        await page.fill("#password", DEMO_PASSWORD)
-        await page.click("button[type=submit]")
-        send_box = page.locator("[data-id='webchat-sendbox-input']")
-        await send_box.wait_for(timeout=30_000)
+        send_box = await portal_sign_in(page, base, "alice", DEMO_PASSWORD)
         await page.get_by_text("Hello Alice!").first.wait_for(timeout=30_000)
         await send_box.fill("my vitals")
         await send_box.press("Enter")
