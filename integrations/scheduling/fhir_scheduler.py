@@ -15,6 +15,7 @@ client; the Appointment is the patient's, written through their own client
 from __future__ import annotations
 
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -99,6 +100,9 @@ def _freed(slot: Json) -> Json:
     return {**_with_extensions(slot, kept), "status": "free"}
 
 
+HELD_KEPT = 1000  # holds of this process remembered for `book`
+
+
 class FhirScheduler:
     """`Scheduler` on FHIR Schedule/Slot/Appointment (the embedded default)."""
 
@@ -120,6 +124,9 @@ class FhirScheduler:
         self._clock = clock
         self._providers_ttl = timedelta(seconds=providers_ttl_s)
         self._providers: tuple[datetime, list[_Provider]] | None = None
+        # the Slot each hold of this process wrote, so `book` need not read it back; a
+        # stale copy only costs a refused If-Match, then the slot is read as before
+        self._held: OrderedDict[str, Json] = OrderedDict()
 
     # ----- reading the clinic's schedules -------------------------------------------------
     async def _load_providers(self) -> list[_Provider]:
@@ -213,14 +220,16 @@ class FhirScheduler:
         return found[:limit]
 
     # ----- holds and bookings --------------------------------------------------------------
-    async def _slot_resource(self, slot: OpenSlot) -> Json:
-        """The Slot resource of SLOT, created once (If-None-Exist on its key)."""
+    async def _slot_resource(self, slot: OpenSlot, hold: Json) -> Json:
+        """The Slot resource of SLOT, created once (If-None-Exist on its key); a new one is
+        created held by HOLD (the hold extension), an existing one is returned as it is."""
         document: Json = {
             "resourceType": "Slot",
             "identifier": [{"system": SLOT_SYSTEM, "value": slot.key}],
+            "extension": [hold],
             "serviceType": [VIRTUAL_VISIT],
             "schedule": {"reference": slot.schedule},
-            "status": "free",
+            "status": "busy-tentative",
             "start": _instant(slot.start),
             "end": _instant(slot.end),
         }
@@ -259,19 +268,23 @@ class FhirScheduler:
         now = self._clock()
         if slot.start <= now:
             raise SlotTaken("the slot has started")
-        resource = await self._slot_resource(slot)
-        held = _hold_of(resource)
-        status = resource.get("status")
-        if status == "busy" or (status == "busy-tentative" and held and held[1] > now):
-            raise SlotTaken(resource["id"])
         token, expires = secrets.token_urlsafe(16), now + self._hold
-        free = _freed(resource)
-        resource = {
-            **_with_extensions(free, [*free.get("extension", []), _hold_extension(token, expires)]),
-            "status": "busy-tentative",
-        }
-        written = await self._put_slot(resource)
-        return Hold(slot, str(written["id"]), token, expires)
+        resource = await self._slot_resource(slot, _hold_extension(token, expires))
+        held = _hold_of(resource)
+        if held is None or held[0] != token:  # the slot existed: hold it if it is free
+            status = resource.get("status")
+            if status == "busy" or (status == "busy-tentative" and held and held[1] > now):
+                raise SlotTaken(resource["id"])
+            free = _freed(resource)
+            resource = await self._put_slot({
+                **_with_extensions(free, [*free.get("extension", []),
+                                          _hold_extension(token, expires)]),
+                "status": "busy-tentative",
+            })  # fmt: skip
+        self._held[str(resource["id"])] = resource
+        while len(self._held) > HELD_KEPT:
+            self._held.popitem(last=False)
+        return Hold(slot, str(resource["id"]), token, expires)
 
     async def _read_slot(self, slot_id: str) -> Json:
         _, data = await self._system.request_json("GET", f"Slot/{slot_id}")
@@ -301,6 +314,9 @@ class FhirScheduler:
     async def book(self, hold: Hold, patient: str, person: str | None) -> Booking:
         """Mark the slot busy (If-Match), then write the patient's Appointment (keyed by the
         hold, so a retry finds it); the slot is freed again if the Appointment cannot be."""
+        resource = await self._busy_from_held(hold)
+        if resource is not None:
+            return await self._write_appointment(hold, patient, person, resource)
         resource = await self._read_slot(hold.slot_id)
         held = _hold_of(resource)
         if held is None or held[0] != hold.token:
@@ -315,6 +331,27 @@ class FhirScheduler:
             raise SlotTaken("the hold expired")  # someone else may have seen it free
         else:
             resource = await self._put_slot({**resource, "status": "busy"})
+        return await self._write_appointment(hold, patient, person, resource)
+
+    async def _busy_from_held(self, hold: Hold) -> Json | None:
+        """The slot marked busy from the copy HOLD wrote (one write, no read); None when
+        there is no copy, the hold expired, or the copy is stale (then read it)."""
+        written = self._held.pop(hold.slot_id, None)
+        if written is None or written.get("status") != "busy-tentative":
+            return None
+        held = _hold_of(written)
+        if held is None or held[0] != hold.token or held[1] <= self._clock():
+            return None
+        try:
+            return await self._put_slot({**written, "status": "busy"})
+        except SlotTaken:
+            return None
+
+    async def _write_appointment(
+        self, hold: Hold, patient: str, person: str | None, resource: Json
+    ) -> Booking:
+        """The patient's Appointment of HOLD (keyed by the hold: a retry finds it); the busy
+        slot RESOURCE is freed again if it cannot be written."""
         appointment = self._appointment(hold, patient)
         client = self._access.for_patient(patient, person=person)
         try:
