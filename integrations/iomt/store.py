@@ -148,6 +148,14 @@ class IomtStore:
             await session.flush()
             return row.version
 
+    async def active_texts(self) -> tuple[int, str, str] | None:
+        """The active pair's version and texts, or None."""
+        async with self.sessions() as session:
+            row = await session.scalar(
+                select(IomtTemplateRow).where(IomtTemplateRow.active.is_(True))
+            )
+        return None if row is None else (row.version, row.device_json, row.fhir_json)
+
     async def active_templates(self) -> Templates | None:
         """The active pair, compiled, or None."""
         async with self.sessions() as session:
@@ -175,6 +183,19 @@ class IomtStore:
                 ],
             )
         return len(bodies)
+
+    async def receive_failed(self, source: str, raw: str, reason: str) -> None:
+        """Keep a message that cannot be read (a broker cannot be answered 400)."""
+        async with self.sessions.begin() as session:
+            session.add(
+                IomtMessageRow(
+                    source=source,
+                    received_at=time.time(),
+                    body=raw,
+                    status=FAILED,
+                    reason=reason[:500],
+                )
+            )
 
     async def normalise_pending(self, templates: Templates, limit: int = 500) -> int:
         """Normalise up to LIMIT pending messages; how many were taken."""
