@@ -91,6 +91,63 @@ class _MedTechFunctions(functions.Functions):
 _JMES_OPTIONS = jmespath.Options(custom_functions=_MedTechFunctions())
 
 
+_NAME = r"[A-Za-z_][\w-]*"
+_MEMBER = rf"(?:\.{_NAME}|\['[^'\\]*'\])"
+_CHAIN = re.compile(rf"^\$(?:{_MEMBER})*$")
+_STEP = re.compile(rf"\.({_NAME})|\['([^'\\]*)'\]")
+_EXISTS = re.compile(
+    rf"^\$\.\.\[\?\(\s*@\.?{_NAME}(?:\.{_NAME})*(?:\s*&&\s*@\.?{_NAME}(?:\.{_NAME})*)*\s*\)\]$"
+)
+_TEST = re.compile(rf"@\.?({_NAME}(?:\.{_NAME})*)")
+_MISSING = object()
+Path = tuple[str, ...]
+
+
+def _walk(token: Any, path: Path) -> Any:
+    for key in path:
+        if not isinstance(token, dict):
+            return _MISSING
+        token = token.get(key, _MISSING)
+        if token is _MISSING:
+            return _MISSING
+    return token
+
+
+def _children(token: Any) -> list[Any]:
+    if isinstance(token, dict):
+        return list(token.values())
+    return list(token) if isinstance(token, list) else []
+
+
+def _scan(root: Any, tests: tuple[Path, ...]) -> list[Any]:
+    """`$..[?(@a && @b.c)]` as RFC 9535 over `[root]`: for each node in document order (the
+    root's wrapper first), its children that have every member (python-jsonpath's order)."""
+    out: list[Any] = []
+    stack: list[Any] = [[root]]
+    while stack:
+        node = stack.pop()
+        children = _children(node)
+        out.extend(
+            c
+            for c in children
+            if isinstance(c, dict) and all(_walk(c, t) is not _MISSING for t in tests)
+        )
+        stack.extend(reversed([c for c in children if isinstance(c, dict | list)]))
+    return out
+
+
+def _fast_path(text: str) -> Any:
+    """A direct evaluator for the two shapes templates use most (member chains and
+    existence filters under `$..`), or None; tests check it against python-jsonpath."""
+    if _CHAIN.match(text):
+        path = tuple(a or b for a, b in _STEP.findall(text[1:]))
+        return lambda token: [] if (found := _walk(token, path)) is _MISSING else [found]
+    if _EXISTS.match(text):
+        tests = tuple(tuple(t.split(".")) for t in _TEST.findall(text))
+        return lambda token: _scan(token, tests)
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Expression:
     """A compiled expression; `find` returns every value it selects (maybe none)."""
@@ -98,9 +155,17 @@ class Expression:
     text: str
     language: ExpressionLanguage
     _compiled: Any
+    _fast: Any = None
 
     def find(self, token: Any) -> list[Any]:
         """The values the expression selects in TOKEN (JSON data)."""
+        if self._fast is not None:
+            found: list[Any] = self._fast(token)
+            return found
+        return self.find_slow(token)
+
+    def find_slow(self, token: Any) -> list[Any]:
+        """`find` through the libraries only (the reference for the fast paths)."""
         try:
             if self.language is ExpressionLanguage.JMES_PATH:
                 found = self._compiled.search(token, options=_JMES_OPTIONS)
@@ -126,7 +191,7 @@ def compile_expression(text: str, language: ExpressionLanguage) -> Expression:
         if language is ExpressionLanguage.JMES_PATH:
             return Expression(text, language, jmespath.compile(text))
         rewritten = _BARE_MEMBER.sub("@.", text)
-        return Expression(text, language, jsonpath.compile(rewritten))
+        return Expression(text, language, jsonpath.compile(rewritten), _fast_path(text.strip()))
     except (jmespath.exceptions.JMESPathError, jsonpath.JSONPathError) as error:
         raise ExpressionError(
             f"{language} expression {text!r} does not compile: {error}"

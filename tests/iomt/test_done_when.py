@@ -199,9 +199,14 @@ class Sender:
         async with httpx.AsyncClient(timeout=30) as http, aiomqtt.Client("127.0.0.1", 1883) as mqtt:
             for start in range(0, len(messages), CHUNK):
                 chunk = messages[start : start + CHUNK]
-                await self.post(http, chunk[0::2])
-                for item in chunk[1::2]:
-                    await mqtt.publish(f"{self.topic}/{item['deviceId']}", json.dumps(item), qos=1)
+                # as a device fleet does: both transports at once, publishes in flight together
+                await asyncio.gather(
+                    self.post(http, chunk[0::2]),
+                    *(
+                        mqtt.publish(f"{self.topic}/{item['deviceId']}", json.dumps(item), qos=1)
+                        for item in chunk[1::2]
+                    ),
+                )
                 self.chunks_done += 1
 
 

@@ -338,3 +338,40 @@ def test_timestamps() -> None:
     assert parse_timestamp("2021-07-07T19:00:00+02:00") == at("2021-07-07T17:00:00+00:00")
     with pytest.raises(NormalizationError):
         parse_timestamp("yesterday")
+
+
+def _expressions(node: Any) -> list[str]:
+    """Every JSONPath expression string in a template tree."""
+    if isinstance(node, dict):
+        found = [v for k, v in node.items() if k.endswith("Expression") and isinstance(v, str)]
+        return found + [e for v in node.values() for e in _expressions(v)]
+    return [e for v in node for e in _expressions(v)] if isinstance(node, list) else []
+
+
+def test_fast_paths_agree_with_python_jsonpath() -> None:
+    """The direct evaluators give what the library gives, on every corpus expression and
+    payload (and on nested, repeated, null-valued members)."""
+    folder = inputs("")
+    payloads = [data(p.name) for p in folder.iterdir() if "Payload" in p.name]
+    payloads.append(
+        {
+            "Body": {
+                "heartRate": None,
+                "a": {"b": {"heartRate": 1, "endDate": 2}},
+                "c": [{"heartRate": 3}],
+            },
+            "heartRate": "root",
+            "telemetry": {"HeartRate": 5},
+        }
+    )
+    texts: set[str] = set()
+    for path in [*folder.iterdir(), *corpus("iomt_fhir", "sample_templates").rglob("*.json")]:
+        if path.suffix == ".json" and "Payload" not in path.name:
+            texts.update(_expressions(read_json(path.read_bytes())))
+    fast = 0
+    for text in sorted(texts):
+        expression = compile_expression(text, ExpressionLanguage.JSON_PATH)
+        fast += expression._fast is not None
+        for payload in payloads:
+            assert expression.find(payload) == expression.find_slow(payload), text
+    assert fast >= len(texts) * 0.8
