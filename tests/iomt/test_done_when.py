@@ -37,6 +37,7 @@ UNIQUE, DUPLICATES = 9000, 1000
 UNPAIRED = "dev-49"
 BASE = datetime(2024, 3, 1, 10, 50, tzinfo=UTC)  # readings run over the 11:00 boundary
 PERIOD_S = 5
+KILL_AFTER = 40  # chunks sent before the SIGKILL
 CHUNK = 100  # messages per step: 50 in one POST, 50 published over MQTT
 HOURLY_FHIR = {
     "templateType": "CollectionFhir",
@@ -178,6 +179,7 @@ class Sender:
         self.base, self.token, self.topic = base, token, topic
         self.chunks_done = 0
         self.retries = 0
+        self.kill_point = asyncio.Event()  # set when KILL_AFTER chunks are acknowledged
 
     async def post(self, http: httpx.AsyncClient, batch: list[dict[str, Any]]) -> None:
         while True:
@@ -208,6 +210,8 @@ class Sender:
                     ),
                 )
                 self.chunks_done += 1
+                if self.chunks_done == KILL_AFTER:
+                    self.kill_point.set()
 
 
 async def _wait_healthy(base: str, seconds: float = 90) -> None:
@@ -259,8 +263,7 @@ async def test_ten_thousand_messages_over_http_and_mqtt_survive_a_sigkill(tmp_pa
                 paired = [f"dev-{d:02d}" for d in range(DEVICES - 1)]
                 assert (await fhir.post(f"{base}/fhir", json=_pairing(paired))).status_code == 200
             sending = asyncio.create_task(sender.run(messages))
-            while sender.chunks_done < 40:
-                await asyncio.sleep(0.01)
+            await sender.kill_point.wait()
             os.killpg(first.pid, signal.SIGKILL)  # mid-stream: POSTs and MQTT in flight
             first.wait()
         killed_at = sender.chunks_done
