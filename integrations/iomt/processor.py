@@ -49,6 +49,7 @@ class IomtProcessor:
         batch: int = 1000,
         replay_every_s: float = 2.0,
         idle_s: float = 0.05,
+        linger_s: float = 0.5,
     ) -> None:
         self.store = store
         self.fhir = fhir
@@ -56,6 +57,7 @@ class IomtProcessor:
         self.batch = batch
         self.replay_every_s = replay_every_s
         self.idle_s = idle_s
+        self.linger_s = linger_s
         self._templates: Templates | None = None
         self._templates_checked = 0.0
         self._replayed = 0.0
@@ -108,6 +110,9 @@ class IomtProcessor:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.idle_s)
+            elif result.readings < self.batch:
+                # let readings gather: one rewrite of a window's Observation serves them all
+                await asyncio.sleep(self.linger_s)
 
     async def _subjects(self, claimed: Sequence[ClaimedReading]) -> dict[str, Subject | None]:
         firsts: dict[str, ClaimedReading] = {}

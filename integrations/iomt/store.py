@@ -18,8 +18,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import Table, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from integrations.iomt.device_templates import (
@@ -31,6 +32,9 @@ from integrations.iomt.device_templates import (
 from integrations.iomt.fhir_templates import FhirTemplates, load_fhir_templates
 from integrations.iomt.tables import IomtMessageRow, IomtReadingRow, IomtSourceRow, IomtTemplateRow
 
+# Core tables for the bulk statements (no ORM bookkeeping on the hot path)
+_MESSAGES = cast(Table, IomtMessageRow.__table__)
+_READINGS = cast(Table, IomtReadingRow.__table__)
 PENDING, NORMALISED, UNMATCHED, FAILED = "pending", "normalised", "unmatched", "failed"
 WRITTEN, QUARANTINED = "written", "quarantined"
 MAX_SOURCE_NAME = 128
@@ -176,7 +180,7 @@ class IomtStore:
         now = time.time()
         async with self.sessions.begin() as session:
             await session.execute(
-                insert(IomtMessageRow),
+                insert(_MESSAGES),
                 [
                     {"source": source, "received_at": now, "body": b, "status": PENDING}
                     for b in bodies
@@ -242,7 +246,7 @@ class IomtStore:
                     for m in known
                 )
             if readings:
-                await session.execute(insert(IomtReadingRow), readings)
+                await session.execute(insert(_READINGS), readings)
             return len(rows)
 
     # ----- readings ---------------------------------------------------------------------
@@ -268,14 +272,14 @@ class IomtStore:
             if not ids:
                 return []
             await session.execute(
-                update(IomtReadingRow)
-                .where(IomtReadingRow.id.in_(ids))
+                update(_READINGS)
+                .where(_READINGS.c.id.in_(ids))
                 .values(claim_token=token, lease_until=now + lease_s)
             )
             rows = (
                 await session.execute(
                     select(IomtReadingRow.id, IomtReadingRow.body, IomtReadingRow.received_at)
-                    .where(IomtReadingRow.id.in_(ids))
+                    .where(_READINGS.c.id.in_(ids))
                     .order_by(IomtReadingRow.id)
                 )
             ).all()
@@ -292,8 +296,8 @@ class IomtStore:
         async with self.sessions.begin() as session:
             for chunk in _chunks(written):
                 await session.execute(
-                    update(IomtReadingRow)
-                    .where(IomtReadingRow.id.in_(chunk))
+                    update(_READINGS)
+                    .where(_READINGS.c.id.in_(chunk))
                     .values(
                         status=WRITTEN,
                         written_at=now,
@@ -304,8 +308,8 @@ class IomtStore:
                 )
             for chunk in _chunks(quarantined):
                 await session.execute(
-                    update(IomtReadingRow)
-                    .where(IomtReadingRow.id.in_(chunk))
+                    update(_READINGS)
+                    .where(_READINGS.c.id.in_(chunk))
                     .values(
                         status=QUARANTINED,
                         lease_until=None,
@@ -315,8 +319,8 @@ class IomtStore:
                 )
             for reading, reason in (failed or {}).items():
                 await session.execute(
-                    update(IomtReadingRow)
-                    .where(IomtReadingRow.id == reading)
+                    update(_READINGS)
+                    .where(_READINGS.c.id == reading)
                     .values(status=FAILED, lease_until=None, claim_token=None, reason=reason[:500])
                 )
 
@@ -325,8 +329,8 @@ class IomtStore:
         async with self.sessions.begin() as session:
             for chunk in _chunks(reading_ids):
                 await session.execute(
-                    update(IomtReadingRow)
-                    .where(IomtReadingRow.id.in_(chunk))
+                    update(_READINGS)
+                    .where(_READINGS.c.id.in_(chunk))
                     .values(lease_until=None, claim_token=None)
                 )
 
@@ -348,7 +352,7 @@ class IomtStore:
         async with self.sessions() as session:
             body = await session.scalar(
                 select(IomtReadingRow.body)
-                .where(IomtReadingRow.device_id == device_id, IomtReadingRow.status == QUARANTINED)
+                .where(_READINGS.c.device_id == device_id, _READINGS.c.status == QUARANTINED)
                 .limit(1)
             )
         return None if body is None else Measurement.from_json(json.loads(body))
@@ -357,8 +361,8 @@ class IomtStore:
         """Put a paired device's quarantined readings back in the queue; how many."""
         async with self.sessions.begin() as session:
             result = await session.execute(
-                update(IomtReadingRow)
-                .where(IomtReadingRow.device_id == device_id, IomtReadingRow.status == QUARANTINED)
+                update(_READINGS)
+                .where(_READINGS.c.device_id == device_id, _READINGS.c.status == QUARANTINED)
                 .values(status=PENDING, reason=None)
             )
         return int(getattr(result, "rowcount", 0) or 0)
