@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -11,9 +12,14 @@ import pytest
 
 from integrations.fhir import FhirClient
 from integrations.iomt.identity import IdentityMode, resolver_for
+from integrations.iomt.mqtt import MqttConfig
 from integrations.iomt.processor import IomtProcessor
 from integrations.iomt.store import IomtStore
 from tests.fhir.conftest import RunningStore, running_store  # noqa: F401  (fixture)
+
+# the broker `.ci/with-mosquitto` found or started (`make test`), else the machine's own
+MQTT_URL = os.environ.get("CAREBOT_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
+MQTT_HOST, MQTT_PORT = MqttConfig(MQTT_URL, "#").endpoint()[:2]
 
 # The documentation's heart-rate template (JsonPath) and blood pressure through JMESPath
 DEVICE_TEMPLATE: dict[str, Any] = {

@@ -28,7 +28,7 @@ from integrations.iomt.store import IomtStore
 from integrations.persistence.database import close_engine, create_engine, create_sessionmaker
 from integrations.persistence.migrate import migrate
 from tests.bot.service import free_port
-from tests.iomt.conftest import DEVICE_TEMPLATE
+from tests.iomt.conftest import DEVICE_TEMPLATE, MQTT_HOST, MQTT_PORT, MQTT_URL
 
 REPO = Path(__file__).resolve().parents[2]
 CAREBOT = [sys.executable, "-m", "bot.cli"]
@@ -113,7 +113,7 @@ def _env(tmp: Path, port: int, topic: str, client_id: str) -> dict[str, str]:
         "CAREBOT_LOG_LEVEL": "WARNING",
         "CAREBOT_IOMT_DEVICE_TEMPLATE": str(tmp / "device.json"),
         "CAREBOT_IOMT_FHIR_TEMPLATE": str(tmp / "fhir.json"),
-        "CAREBOT_IOMT_MQTT_URL": "mqtt://127.0.0.1:1883",
+        "CAREBOT_IOMT_MQTT_URL": MQTT_URL,
         "CAREBOT_IOMT_MQTT_TOPIC": f"{topic}/#",
         "CAREBOT_IOMT_MQTT_CLIENT_ID": client_id,
     }
@@ -198,7 +198,10 @@ class Sender:
             await asyncio.sleep(0.2)
 
     async def run(self, messages: list[dict[str, Any]]) -> None:
-        async with httpx.AsyncClient(timeout=30) as http, aiomqtt.Client("127.0.0.1", 1883) as mqtt:
+        async with (
+            httpx.AsyncClient(timeout=30) as http,
+            aiomqtt.Client(MQTT_HOST, MQTT_PORT) as mqtt,
+        ):
             for start in range(0, len(messages), CHUNK):
                 chunk = messages[start : start + CHUNK]
                 # as a device fleet does: both transports at once, publishes in flight together
@@ -293,7 +296,7 @@ async def test_ten_thousand_messages_over_http_and_mqtt_survive_a_sigkill(tmp_pa
             stored = await _observations(base, admin)
     finally:
         await close_engine(engine)
-        async with aiomqtt.Client("127.0.0.1", 1883, identifier=client_id, clean_session=True):
+        async with aiomqtt.Client(MQTT_HOST, MQTT_PORT, identifier=client_id, clean_session=True):
             pass  # drop the broker's session of the test's subscriber
     print(
         f"\ndone-when: {time.monotonic() - started:.1f}s, killed after chunk {killed_at}, "

@@ -16,9 +16,7 @@ from aiohttp import web
 from integrations.iomt import http
 from integrations.iomt.mqtt import MqttConfig, run_mqtt
 from tests.fhir.conftest import serve
-from tests.iomt.conftest import Connector
-
-MQTT_URL = "mqtt://127.0.0.1:1883"
+from tests.iomt.conftest import MQTT_HOST, MQTT_PORT, MQTT_URL, Connector
 
 
 @pytest.fixture
@@ -77,7 +75,7 @@ async def test_mqtt_messages_are_stored_and_written(connector: Connector) -> Non
     try:
         await connector.pair("m1", "pm1")
         await asyncio.sleep(0.3)  # subscribed
-        async with aiomqtt.Client("127.0.0.1", 1883) as publisher:
+        async with aiomqtt.Client(MQTT_HOST, MQTT_PORT) as publisher:
             for second in range(0, 30, 5):
                 payload = json.dumps(heart("m1", 60 + second, second))
                 await publisher.publish(f"{topic}/m1", payload, qos=1)
