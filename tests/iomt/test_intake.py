@@ -90,7 +90,7 @@ async def test_mqtt_messages_are_stored_and_written(connector: Connector) -> Non
         with pytest.raises(asyncio.CancelledError):
             await task
         async with aiomqtt.Client(
-            "127.0.0.1", 1883, identifier=config.client_id, clean_session=True
+            MQTT_HOST, MQTT_PORT, identifier=config.client_id, clean_session=True
         ):
             pass  # drop the persistent session
     status = await connector.store.status()
