@@ -30,6 +30,7 @@ from aiohttp import web  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from integrations.fhir import BearerAuth, FhirClient  # noqa: E402
+from integrations.fhir.transactions import put_transaction  # noqa: E402
 from integrations.fhir_store import create_fhir_app, ensure_client  # noqa: E402
 from integrations.iomt import http as iomt_http  # noqa: E402
 from integrations.iomt.device_templates import load_device_templates  # noqa: E402
@@ -116,7 +117,7 @@ async def bench_latency(rate: int, seconds: int, per_post: int) -> None:
         processor = IomtProcessor(store, fhir, LookupResolver(fhir))
         iomt_http.bind(root, store, processor.wake)
         pairing = [
-            {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
+            r
             for d in range(50)
             for r in (
                 {"resourceType": "Patient", "id": f"bench-p{d}"},
@@ -128,9 +129,7 @@ async def bench_latency(rate: int, seconds: int, per_post: int) -> None:
                 },
             )
         ]
-        await fhir.post_bundle_json(
-            {"resourceType": "Bundle", "type": "transaction", "entry": pairing}
-        )
+        await fhir.post_bundle_json(put_transaction(pairing))
         worker = asyncio.create_task(processor.run())
         texts = [json.loads(t) for t in messages(rate * seconds)]
         started = time.monotonic()

@@ -15,6 +15,7 @@ from fhir.resources.R4B.device import Device
 
 from integrations.codes import CAREBOT_BASE_URL
 from integrations.fhir import FhirClient, SearchQuery
+from integrations.fhir.transactions import put_transaction
 from integrations.iomt.device_templates import Measurement
 from integrations.iomt.observations import Subject
 
@@ -107,19 +108,7 @@ class CreateResolver(LookupResolver):
             "patient": {"reference": f"Patient/{patient_id}"},
         }
         # PUT to hashed ids: two processes creating at once write the same two resources
-        await self.fhir.post_bundle_json(
-            {
-                "resourceType": "Bundle",
-                "type": "transaction",
-                "entry": [
-                    {
-                        "resource": r,
-                        "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"},
-                    }
-                    for r in (patient, device)
-                ],
-            }
-        )
+        await self.fhir.post_bundle_json(put_transaction((patient, device)))
         self._cache[measurement.device_id] = (time.monotonic() + self.ttl_s, device)
         return Subject(patient_id, device_id, measurement.encounter_id)
 

@@ -19,6 +19,7 @@ from typing import Any
 from fhir.resources.R4B.observation import Observation
 
 from integrations.fhir import FhirClient, FhirError, SearchQuery
+from integrations.fhir.transactions import put_transaction
 from integrations.iomt.identity import Resolver
 from integrations.iomt.observations import GroupKey, Subject, build_observation, group, same_content
 from integrations.iomt.store import ClaimedReading, IomtStore, Templates
@@ -149,7 +150,9 @@ class IomtProcessor:
                 is not None
             ]
             for start in range(0, len(resources), BUNDLE_SIZE):
-                await self.fhir.post_bundle_json(_bundle(resources[start : start + BUNDLE_SIZE]))
+                await self.fhir.post_bundle_json(
+                    put_transaction(resources[start : start + BUNDLE_SIZE])
+                )
         except BaseException:
             await self.store.release([r.id for r in claimed])
             raise
@@ -171,14 +174,3 @@ class IomtProcessor:
             templates.fhir.by_type[key.type_name], key, measurements, subject, stored
         )
         return None if stored is not None and same_content(stored, built) else built
-
-
-def _bundle(resources: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [
-            {"resource": r, "request": {"method": "PUT", "url": f"Observation/{r['id']}"}}
-            for r in resources
-        ],
-    }

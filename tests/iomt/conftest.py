@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from integrations.fhir import FhirClient
+from integrations.fhir.transactions import put_transaction
 from integrations.iomt.identity import IdentityMode, resolver_for
 from integrations.iomt.mqtt import MqttConfig
 from integrations.iomt.processor import IomtProcessor
@@ -147,30 +148,15 @@ class Connector:
 
     async def pair(self, device: str, patient: str) -> None:
         """Create Patient/PATIENT and a Device with identifier DEVICE pointing at it."""
-        await self.fhir.post_bundle_json(
-            {
-                "resourceType": "Bundle",
-                "type": "transaction",
-                "entry": [
-                    {
-                        "resource": {"resourceType": "Patient", "id": patient},
-                        "request": {"method": "PUT", "url": f"Patient/{patient}"},
-                    },
-                    {
-                        "resource": {
-                            "resourceType": "Device",
-                            "id": f"dev-{patient}-{abs(hash(device)) % 10**8}",
-                            "identifier": [{"system": "urn:test:device", "value": device}],
-                            "patient": {"reference": f"Patient/{patient}"},
-                        },
-                        "request": {
-                            "method": "PUT",
-                            "url": f"Device/dev-{patient}-{abs(hash(device)) % 10**8}",
-                        },
-                    },
-                ],
-            }
-        )
+        device_id = f"dev-{patient}-{abs(hash(device)) % 10**8}"
+        device_resource = {
+            "resourceType": "Device",
+            "id": device_id,
+            "identifier": [{"system": "urn:test:device", "value": device}],
+            "patient": {"reference": f"Patient/{patient}"},
+        }
+        patient_resource = {"resourceType": "Patient", "id": patient}
+        await self.fhir.post_bundle_json(put_transaction((patient_resource, device_resource)))
 
     async def observations(self) -> list[dict[str, Any]]:
         """Every Observation in the store."""

@@ -23,6 +23,7 @@ from typing import Any
 import aiomqtt
 import httpx
 
+from integrations.fhir.transactions import put_transaction
 from integrations.fhir_store import ensure_client
 from integrations.iomt.store import IomtStore
 from integrations.persistence.database import close_engine, create_engine, create_sessionmaker
@@ -146,17 +147,6 @@ def _service(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
         process.wait()
 
 
-def _bundle(resources: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [
-            {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
-            for r in resources
-        ],
-    }
-
-
 def _pairing(devices: list[str]) -> dict[str, Any]:
     resources: list[dict[str, Any]] = []
     for device in devices:
@@ -169,7 +159,7 @@ def _pairing(devices: list[str]) -> dict[str, Any]:
                 "patient": {"reference": f"Patient/pat-{device}"},
             }
         )
-    return _bundle(resources)
+    return put_transaction(resources)
 
 
 class Sender:
