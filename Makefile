@@ -44,7 +44,7 @@ typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy bot dialogs integrations gateway scoring
 
 pytest: $(VENV)/.installed $(WEBCHAT) $(MEDPLUM)
-	bash .ci/with-postgres $(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	bash .ci/with-postgres bash .ci/with-mosquitto $(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test: system-deps $(VENV)/.installed $(WEBCHAT) lint typecheck pytest
 

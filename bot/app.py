@@ -69,6 +69,9 @@ from dialogs.visits_dialog import VisitsDialog
 from dialogs.vitals_dialog import VitalsDialog
 from integrations.accounts import AccountRepository
 from integrations.fhir.access import FhirService
+from integrations.iomt import http as iomt_http
+from integrations.iomt.service import start_iomt
+from integrations.iomt.settings import IomtSettings
 from integrations.mail.outbox_mail import MAIL, MailHandler, OutboxMail
 from integrations.persistence.conversation_refs import ConversationRefStore
 from integrations.persistence.database import close_engine, create_engine, create_sessionmaker
@@ -251,6 +254,8 @@ async def _services(
     )
     app[WORKERS].register("outbox", app[OUTBOX].run)
     app[WORKERS].register("reminders", ReminderScanner(fhir, outbox, notify=notify).run)
+    # device JSON from other clouds and gateways (issue 20): same store as the BLE readings
+    await start_iomt(app, sessions, fhir.system(), IomtSettings(), app[WORKERS].register)
     app[SERVICES] = Services(
         settings=settings,
         engine=engine,
@@ -306,5 +311,6 @@ def create_app(settings: Settings) -> web.Application:
     portal.add_routes(app)
     staff.add_routes(app)
     handoff_pages.add_routes(app)
+    iomt_http.add_routes(app)
     fhir.mount(app)
     return app

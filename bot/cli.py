@@ -105,13 +105,14 @@ def _register_score(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _registrations() -> list[Register]:
     """Each capability adds its own subcommands here."""
-    from bot import cli_fhir, cli_triage
+    from bot import cli_fhir, cli_iomt, cli_triage
 
     return [
         _register_core,
         _register_gateway,
         _register_score,
         cli_fhir.register,
+        cli_iomt.register,
         cli_triage.register,
     ]
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bot.settings import Settings
 from gateway.settings import GatewaySettings
+from integrations.iomt.settings import IomtSettings
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -15,6 +16,7 @@ def test_every_setting_is_in_the_configuration_tables() -> None:
     text = README.read_text()
     names = [f"CAREBOT_{name.upper()}" for name in Settings.model_fields]
     names += [f"CAREBOT_GATEWAY_{name.upper()}" for name in GatewaySettings.model_fields]
+    names += [f"CAREBOT_IOMT_{name.upper()}" for name in IomtSettings.model_fields]
     assert [name for name in names if f"`{name}`" not in text] == []
 
 
