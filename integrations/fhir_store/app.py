@@ -11,8 +11,10 @@ batch bundles at the base; `Observation/$lastn?patient=&code=&max=`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC
 from email.utils import format_datetime
 from typing import Any
@@ -45,17 +47,24 @@ from integrations.fhir_store.outcome import StoreError, invalid, operation_outco
 from integrations.fhir_store.params import STORED_TYPES
 from integrations.fhir_store.scopes import Action, Grant
 from integrations.fhir_store.store import FhirStore, Stored, utcnow
+from integrations.fhir_store.subscription_delivery import SubscriptionEngine
+from integrations.fhir_store.subscription_rules import DeliveryPolicy
 from integrations.fhir_store.validate import parse_json, validate_resource
+from integrations.persistence.feed_cursor import claim_strategy
 
 __all__ = [
     "FHIR_JSON",
     "MAX_BODY",
     "SETTINGS_KEY",
     "STORE_KEY",
+    "SUBSCRIPTIONS_KEY",
     "WORKERS_KEY",
     "StoreSettings",
     "create_fhir_app",
 ]
+
+SUBSCRIPTIONS_KEY = web.AppKey("fhir_subscriptions", SubscriptionEngine)
+_STOP_WAIT_S = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -66,16 +75,23 @@ def create_fhir_app(
     require_auth: bool = True,
     max_body: int = MAX_BODY,
     access_key: AccessTokenKey | None = None,
+    subscriptions: DeliveryPolicy | None = None,
 ) -> web.Application:
     """The FHIR REST API over SESSIONMAKER's database (migrated with the `fhir` branch);
-    with ACCESS_KEY it also takes the service's signed access tokens."""
+    with ACCESS_KEY it also takes the service's signed access tokens; with SUBSCRIPTIONS it
+    delivers Subscription notifications while it runs (the service's and `carebot fhir`'s
+    store: a command-line process that only borrows the store does not)."""
     app = web.Application(client_max_size=max_body)
-    app[STORE_KEY] = FhirStore(sessionmaker)
+    store = app[STORE_KEY] = FhirStore(sessionmaker)
     app[SETTINGS_KEY] = StoreSettings(require_auth, max_body, access_key)
     engine = sessionmaker.kw.get("bind")
     shared = shared_database_url(engine) if isinstance(engine, AsyncEngine) else None
     app[WORKERS_KEY] = BundleWorkers(shared)  # its workers start with the first big bundle
     app.on_cleanup.append(_close_workers)
+    if subscriptions is not None and isinstance(engine, AsyncEngine):
+        url = engine.url.render_as_string(hide_password=True)
+        app[SUBSCRIPTIONS_KEY] = SubscriptionEngine(store, claim_strategy(url), subscriptions)
+        app.cleanup_ctx.append(_deliver_notifications)
     for method, path, handler in _ROUTES:
         app.router.add_route(method, path, _serving(handler, path))
     return app
@@ -83,6 +99,21 @@ def create_fhir_app(
 
 async def _close_workers(app: web.Application) -> None:
     await app[WORKERS_KEY].close()
+
+
+async def _deliver_notifications(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: the Subscription matcher and dispatchers run while the app does."""
+    engine = app[SUBSCRIPTIONS_KEY]
+    task = asyncio.create_task(engine.run(), name="fhir-subscriptions")
+    try:
+        yield
+    finally:
+        engine.stop()  # a delivery under way ends first (a cancelled query leaks its connection)
+        done, _ = await asyncio.wait([task], timeout=_STOP_WAIT_S)
+        if not done:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _error(error: StoreError) -> web.Response:
@@ -330,6 +361,7 @@ async def _bundle(call: Call) -> Dispatched:
         )
         return fhir_json(bundle), Action.CREATE, targets
     answer.raise_refusal()
+    call.store.written()  # a bundle worker wrote it: this process's followers wake
     response = web.Response(body=answer.body, content_type=FHIR_JSON, charset="utf-8")
     return response, Action.CREATE, list(answer.targets)
 
