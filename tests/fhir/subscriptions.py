@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -52,8 +53,9 @@ class Receiver:
     url: str = ""
     answers: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
-    hold: asyncio.Event | None = None  # while set... requests wait until it is set
+    hold: asyncio.Event | None = None  # when given, requests wait until it is set
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    taken: int = 0
 
     async def handle(self, request: web.Request) -> web.Response:
         """Record REQUEST and answer."""
@@ -68,19 +70,17 @@ class Receiver:
         return web.Response(status=status)
 
     async def next(self, within_s: float = 5.0) -> Received:
-        """Wait for the next request after those already looked at."""
-        seen = len(self.received)
+        """The first request not yet taken by `next`, waiting up to WITHIN_S for it."""
         deadline = time.monotonic() + within_s
-        while len(self.received) <= seen:
+        while len(self.received) <= self.taken:
             self.arrived.clear()
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError("no notification arrived in time")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.arrived.wait(), left)
-            except TimeoutError:
-                continue
-        return self.received[seen]
+        self.taken += 1
+        return self.received[self.taken - 1]
 
 
 @asynccontextmanager
