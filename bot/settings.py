@@ -154,6 +154,12 @@ class Settings(BaseSettings):
     subscription_dispatchers: int = Field(
         default=4, ge=1, description="Notification senders per process on PostgreSQL (SQLite: 1)"
     )
+    subscription_lease_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a sender's claim lasts unrenewed: how soon the deliveries of a "
+        "process that died pass to another",
+    )
 
     def subscription_policy(self) -> DeliveryPolicy:
         """How the embedded store delivers Subscription notifications."""
@@ -163,6 +169,7 @@ class Settings(BaseSettings):
             max_failures=self.subscription_max_failures,
             timeout_s=self.subscription_timeout_s,
             dispatchers=self.subscription_dispatchers,
+            lease_s=self.subscription_lease_s,
         )
 
     @model_validator(mode="after")

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from datetime import timedelta
 
 import aiohttp
 
@@ -69,7 +70,8 @@ class SubscriptionEngine:
         self.policy = policy
         self.strategy = strategy
         self.queue = DeliveryQueue(store.sessionmaker, strategy, lease_s=policy.lease_s)
-        cursor = FeedCursor(store.sessionmaker, FEED_NAME)
+        lease = timedelta(seconds=policy.lease_s)
+        cursor = FeedCursor(store.sessionmaker, FEED_NAME, lease=lease)
         self.matcher = SubscriptionMatcher(store, cursor, self.queue)
         self._http = http
         self._feed_wake = asyncio.Event()
