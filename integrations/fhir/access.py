@@ -29,7 +29,8 @@ from integrations.fhir.backend import FhirBackend, get_default_backend
 from integrations.fhir.client import FhirClient
 from integrations.fhir.in_process import AiohttpAppTransport
 from integrations.fhir_store.access_tokens import DEFAULT_TTL_S, AccessTokenKey
-from integrations.fhir_store.app import MAX_BODY, create_fhir_app
+from integrations.fhir_store.app import MAX_BODY, SUBSCRIPTIONS_KEY, create_fhir_app
+from integrations.fhir_store.subscription_delivery import SubscriptionEngine
 from integrations.fhir_store.subscription_rules import DeliveryPolicy
 
 STORE_PATH = "/fhir"
@@ -187,6 +188,14 @@ class FhirService:
             self.store_app = create_fhir_app(
                 sessions, access_key=self._key, subscriptions=config.subscriptions
             )
+
+    @property
+    def subscriptions(self) -> SubscriptionEngine | None:
+        """The embedded store's Subscription engine, for the service's worker host to run
+        (None: an outside server, or no delivery configured)."""
+        if self.store_app is None or SUBSCRIPTIONS_KEY not in self.store_app:
+            return None
+        return self.store_app[SUBSCRIPTIONS_KEY]
 
     def mount(self, app: web.Application) -> None:
         """Serve the embedded store at /fhir of APP (nothing for an outside server)."""

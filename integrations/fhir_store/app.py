@@ -11,10 +11,8 @@ batch bundles at the base; `Observation/$lastn?patient=&code=&max=`.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC
 from email.utils import format_datetime
 from typing import Any
@@ -64,7 +62,6 @@ __all__ = [
 ]
 
 SUBSCRIPTIONS_KEY = web.AppKey("fhir_subscriptions", SubscriptionEngine)
-_STOP_WAIT_S = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +76,8 @@ def create_fhir_app(
 ) -> web.Application:
     """The FHIR REST API over SESSIONMAKER's database (migrated with the `fhir` branch);
     with ACCESS_KEY it also takes the service's signed access tokens; with SUBSCRIPTIONS it
-    delivers Subscription notifications while it runs (the service's and `carebot fhir`'s
-    store: a command-line process that only borrows the store does not)."""
+    has a Subscription engine (`SUBSCRIPTIONS_KEY`) for its host to run: the service's and
+    `carebot fhir`'s store have one, a command-line process borrowing the store none."""
     app = web.Application(client_max_size=max_body)
     store = app[STORE_KEY] = FhirStore(sessionmaker)
     app[SETTINGS_KEY] = StoreSettings(require_auth, max_body, access_key)
@@ -90,8 +87,8 @@ def create_fhir_app(
     app.on_cleanup.append(_close_workers)
     if subscriptions is not None and isinstance(engine, AsyncEngine):
         url = engine.url.render_as_string(hide_password=True)
+        # run by its host: the service's worker host, or `carebot fhir` (delivery_ctx)
         app[SUBSCRIPTIONS_KEY] = SubscriptionEngine(store, claim_strategy(url), subscriptions)
-        app.cleanup_ctx.append(_deliver_notifications)
     for method, path, handler in _ROUTES:
         app.router.add_route(method, path, _serving(handler, path))
     return app
@@ -99,21 +96,6 @@ def create_fhir_app(
 
 async def _close_workers(app: web.Application) -> None:
     await app[WORKERS_KEY].close()
-
-
-async def _deliver_notifications(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: the Subscription matcher and dispatchers run while the app does."""
-    engine = app[SUBSCRIPTIONS_KEY]
-    task = asyncio.create_task(engine.run(), name="fhir-subscriptions")
-    try:
-        yield
-    finally:
-        engine.stop()  # a delivery under way ends first (a cancelled query leaks its connection)
-        done, _ = await asyncio.wait([task], timeout=_STOP_WAIT_S)
-        if not done:
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def _error(error: StoreError) -> web.Response:

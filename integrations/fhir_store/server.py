@@ -8,7 +8,8 @@ import signal
 
 from aiohttp import web
 
-from integrations.fhir_store.app import create_fhir_app
+from integrations.fhir_store.app import SUBSCRIPTIONS_KEY, create_fhir_app
+from integrations.fhir_store.subscription_delivery import delivery_ctx
 from integrations.fhir_store.subscription_rules import DeliveryPolicy
 from integrations.persistence.database import close_engine, create_engine, create_sessionmaker
 from integrations.persistence.migrate import migrate
@@ -28,9 +29,10 @@ async def run_fhir_server(
     await migrate(database_url)
     engine = create_engine(database_url)
     root = web.Application()
-    root.add_subapp(
-        "/fhir", create_fhir_app(create_sessionmaker(engine), subscriptions=subscriptions)
-    )
+    store = create_fhir_app(create_sessionmaker(engine), subscriptions=subscriptions)
+    root.add_subapp("/fhir", store)
+    if SUBSCRIPTIONS_KEY in store:
+        root.cleanup_ctx.append(delivery_ctx(store[SUBSCRIPTIONS_KEY]))
     runner = web.AppRunner(
         root, access_log=logging.getLogger(REQUEST_LOG), access_log_class=RequestLogger
     )

@@ -24,9 +24,11 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 import aiohttp
+from aiohttp import web
 
 from integrations.fhir_store.access import EVERYTHING
 from integrations.fhir_store.outcome import StoreError
@@ -243,3 +245,26 @@ class SubscriptionEngine:
         await asyncio.gather(
             self._follow(), *(self._dispatch(http) for _ in range(self.dispatchers))
         )
+
+
+_STOP_WAIT_S = 5.0
+
+
+def delivery_ctx(engine: SubscriptionEngine) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup_ctx running ENGINE while an app runs (`carebot fhir`; the service runs it
+    on its worker host). At the end a delivery under way finishes first, up to a few
+    seconds: a task cancelled mid-query leaves its connection behind."""
+
+    async def run_engine(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(engine.run(), name="fhir-subscriptions")
+        try:
+            yield
+        finally:
+            engine.stop()
+            done, _ = await asyncio.wait([task], timeout=_STOP_WAIT_S)
+            if not done:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return run_engine

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from integrations.fhir_store import create_fhir_app, ensure_client
 from integrations.fhir_store.app import SUBSCRIPTIONS_KEY
-from integrations.fhir_store.subscription_delivery import SubscriptionEngine
+from integrations.fhir_store.subscription_delivery import SubscriptionEngine, delivery_ctx
 from integrations.fhir_store.subscription_rules import NOTIFICATION_ID_HEADER, DeliveryPolicy
 from integrations.persistence.database import close_engine, create_engine, create_sessionmaker
 from tests.fhir.conftest import serve
@@ -145,6 +145,7 @@ async def delivering_store(
     root = web.Application()
     app = create_fhir_app(sessions, subscriptions=policy)
     root.add_subapp("/fhir", app)
+    root.cleanup_ctx.append(delivery_ctx(app[SUBSCRIPTIONS_KEY]))  # as `carebot fhir` does
     runner, url = await serve(root)
     admin = await ensure_client(sessions, "admin", "system/*.*")
     try:
