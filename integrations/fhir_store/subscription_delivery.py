@@ -149,7 +149,7 @@ class SubscriptionEngine:
     async def _deliver(self, http: aiohttp.ClientSession, held: Held) -> None:
         found = await self.matcher.subscriptions([held.subscription_id])
         if not found or found[0].spec.status != "active":
-            await self.queue.release(held)  # the matcher mirrors its new status soon
+            await self.queue.pause(held, gone=not found)  # turned on again by the matcher
             return
         sub = found[0]
         for _ in range(_BATCH):

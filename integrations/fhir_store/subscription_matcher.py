@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import false, func, select
 
-from integrations.fhir.feed import FeedPosition, Json, take_new
+from integrations.fhir.feed import FeedPosition, Json, take_new, version_key
 from integrations.fhir_store.access import EVERYTHING, Access
 from integrations.fhir_store.dates import format_instant, parse_instant
 from integrations.fhir_store.outcome import StoreError
@@ -73,8 +73,11 @@ def _entry(stored: Stored) -> Json:
     return entry
 
 
-def _active(stored: Stored) -> bool:
-    return stored.content is not None and stored.content.get("status") == "active"
+def _active(stored: Stored) -> bool | None:
+    """Whether a Subscription version is delivered to; None for a deletion."""
+    if stored.content is None:
+        return None
+    return stored.content.get("status") == "active"
 
 
 def subscribed(subscription_id: str, content: str, subscriber: str | None) -> Subscribed | None:
@@ -132,6 +135,11 @@ class SubscriptionMatcher:
         if lease is None:
             return None
         try:
+            skipped = await self._skip_to_end(lease.position)
+            if skipped is not None:  # nobody subscribes: nothing to read
+                moved = await self.cursor.advance(lease, skipped, None)
+                self.queued = 0
+                return 0 if moved else None
             since = lease.position.since
             versions, _ = await self.store.history(
                 since=parse_instant(since) if since else None,
@@ -157,8 +165,24 @@ class SubscriptionMatcher:
         self.queued = len(matches) + len(states)
         return len(new)
 
-    async def _matches(self, versions: list[Stored]) -> tuple[dict[str, bool], list[Match]]:
-        states: dict[str, bool] = {}
+    async def _skip_to_end(self, position: FeedPosition) -> FeedPosition | None:
+        """Past the feed's newest version when no Subscription exists (a bulk load with
+        nobody subscribed is not read through); None when there is one to match for.
+        The newest version is read first: a Subscription written after it is read next."""
+        newest, _ = await self.store.history(count=1, access=EVERYTHING)
+        async with self.store.sessionmaker() as session:
+            any_subscription = (
+                await session.execute(select(R.res_id).where(R.res_type == SUBSCRIPTION).limit(1))
+            ).first()
+        if any_subscription is not None:
+            return None
+        if not newest:
+            return position
+        entry = _entry(newest[0])
+        return FeedPosition(entry["response"]["lastModified"], frozenset({version_key(entry)}))
+
+    async def _matches(self, versions: list[Stored]) -> tuple[dict[str, bool | None], list[Match]]:
+        states: dict[str, bool | None] = {}
         latest: dict[tuple[str, str], int] = {}
         for version in versions:  # oldest first: the last one of a resource wins
             if version.resource_type == SUBSCRIPTION:

@@ -143,12 +143,16 @@ class DeliveryQueue:
         return int(self._clock() * 1000)
 
     # ----- the matcher's side (in the feed cursor's transaction) ---------------------------
-    async def mirror(self, session: AsyncSession, states: dict[str, bool]) -> None:
-        """Record whether each subscription is delivered to (its resource's status); one
-        turned (back) on is due now with no failures: it resumes with its oldest
-        notification."""
+    async def mirror(self, session: AsyncSession, states: dict[str, bool | None]) -> None:
+        """Record whether each subscription is delivered to (its resource's status; None:
+        deleted, its queue dropped); one turned (back) on is due now with no failures: it
+        resumes with its oldest notification."""
         now = self.now_ms()
         for subscription_id, active in sorted(states.items()):
+            if active is None:
+                await session.execute(delete(N).where(N.subscription_id == subscription_id))
+                await session.execute(delete(D).where(D.subscription_id == subscription_id))
+                continue
             insert = dialect_insert(session, D.__table__).values(
                 subscription_id=subscription_id,
                 active=active,
@@ -305,6 +309,20 @@ class DeliveryQueue:
             )
         )
         return row_count(stopped) == 1
+
+    async def pause(self, held: Held, gone: bool) -> None:
+        """HELD's Subscription is not active (GONE: deleted): it is no longer delivered to
+        until the matcher sees it turned on again; a deleted one's queue is dropped."""
+        async with self._sessions.begin() as session:
+            if gone:
+                await session.execute(delete(N).where(N.subscription_id == held.subscription_id))
+                await session.execute(delete(D).where(*self._holding(held)))  # type: ignore[arg-type]
+                return
+            await session.execute(
+                update(D)
+                .where(*self._holding(held))  # type: ignore[arg-type]
+                .values(active=False, claim_token=None, lease_until=None)
+            )
 
     async def release(self, held: Held) -> None:
         """Let HELD go without an attempt (its queue is empty, or the dispatcher stops)."""

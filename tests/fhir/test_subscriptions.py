@@ -8,7 +8,11 @@ import time
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import select
 
+from integrations.fhir.feed import FeedPosition
+from integrations.fhir_store.subscription_matcher import FEED_NAME
+from integrations.persistence.feed_cursor import FeedRow
 from tests.fhir.helpers import vital_json
 from tests.fhir.subscriptions import FAST, DeliveringStore, delivering_store, receiver, rest_hook
 
@@ -197,3 +201,45 @@ async def test_capability_statement_lists_subscription_rest_hook(sqlite_url: str
         assert {"status", "url", "type", "criteria", "payload"} <= names
         found = await store.request("GET", "Subscription?status=active&type=rest-hook")
         assert found.status_code == 200
+
+
+async def test_with_nobody_subscribed_the_feed_is_passed_over(database_url: str) -> None:
+    async with receiver() as hook, delivering_store(database_url) as store:
+        patient = await store.create({"resourceType": "Patient"})
+        pid = f"Patient/{patient['id']}"
+        for value in (60, 61, 62):
+            last = await store.create(vital_json(pid, HEART_RATE, value, "2026-12-01T10:00:00Z"))
+        assert await store.engine.match_once() in (0, None)  # the loop may hold the lease
+        await asyncio.sleep(0.3)
+        async with store.sessions() as session:
+            position = (
+                await session.execute(select(FeedRow.position).where(FeedRow.name == FEED_NAME))
+            ).scalar_one()
+        assert FeedPosition.from_json(position).since == last["meta"]["lastUpdated"]
+        await store.create(rest_hook(hook.url))
+        newer = await store.create(vital_json(pid, HEART_RATE, 63, "2026-12-01T10:05:00Z"))
+        got = await hook.next()
+        assert got.path == f"/hook/Observation/{newer['id']}"
+        await asyncio.sleep(0.5)
+        assert len(hook.received) == 1
+
+
+async def test_deleting_a_failing_subscription_drops_its_queue(database_url: str) -> None:
+    async with receiver() as hook, delivering_store(database_url) as store:
+        hook.answers = [500] * 100
+        sub = await store.create(rest_hook(hook.url, payload=None))
+        patient = await store.create({"resourceType": "Patient"})
+        await store.create(
+            vital_json(f"Patient/{patient['id']}", HEART_RATE, 80, "2026-12-01T10:00:00Z")
+        )
+        await hook.next()
+        assert await store.engine.queue.waiting(sub["id"]) == 1
+        assert (await store.request("DELETE", f"Subscription/{sub['id']}")).status_code == 204
+        for _ in range(50):
+            if await store.engine.queue.waiting(sub["id"]) == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert await store.engine.queue.waiting(sub["id"]) == 0
+        sent = len(hook.received)
+        await asyncio.sleep(0.5)
+        assert len(hook.received) == sent
