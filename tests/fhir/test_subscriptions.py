@@ -243,3 +243,30 @@ async def test_deleting_a_failing_subscription_drops_its_queue(database_url: str
         sent = len(hook.received)
         await asyncio.sleep(0.5)
         assert len(hook.received) == sent
+
+
+async def test_two_engines_on_one_database_share_the_queue_and_send_each_once(
+    database_url: str,
+) -> None:
+    async with (
+        receiver() as hook,
+        delivering_store(database_url) as one,
+        delivering_store(database_url) as two,
+    ):
+        for i in range(4):
+            await one.create(rest_hook(f"{hook.url}/s{i}"))
+        patient = await two.create({"resourceType": "Patient"})
+        pid = f"Patient/{patient['id']}"
+        ids = []
+        for value in range(10):
+            writer = one if value % 2 else two
+            obs = await writer.create(
+                vital_json(pid, HEART_RATE, 60 + value, "2026-12-01T10:00:00Z")
+            )
+            ids.append(obs["id"])
+        expected = {f"/hook/s{i}/Observation/{rid}" for i in range(4) for rid in ids}
+        for _ in range(len(expected)):
+            await hook.next(within_s=10)
+        await asyncio.sleep(0.5)
+        paths = [r.path for r in hook.received]
+        assert sorted(paths) == sorted(expected)  # each once: the claims kept apart
