@@ -21,12 +21,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import false, func, select
 
-from integrations.fhir.feed import FeedPosition, Json, take_new, version_key
+from integrations.fhir.feed import FeedPosition, Json, take_new
 from integrations.fhir_store.access import EVERYTHING, Access
 from integrations.fhir_store.dates import format_instant, parse_instant
 from integrations.fhir_store.outcome import StoreError
@@ -39,7 +39,6 @@ from integrations.fhir_store.subscription_rules import (
     SubscriptionSpec,
     parse_subscription,
 )
-from integrations.fhir_store.tables import FhirClockRow
 from integrations.persistence.feed_cursor import FeedCursor
 
 FEED_NAME = "fhir-subscriptions"
@@ -96,24 +95,17 @@ class SubscriptionMatcher:
         self.store = store
         self.cursor = cursor
         self.queue = queue
-        self._start: FeedPosition | None = None
         self.queued = 0
         """Notifications and subscription states the last stretch changed."""
 
-    async def _first_position(self) -> FeedPosition:
-        """Where a feed never read starts: at the first Subscription ever written (nothing
-        before it can match), or at the store's last write when there is none."""
+    async def _first_subscription(self) -> datetime | None:
+        """When the first Subscription ever stored was written (None: there is none).
+        Nothing written before it can match: the feed is read from there at the earliest,
+        so a bulk load with nobody subscribed is never read through."""
+        stmt = select(func.min(V.last_updated)).where(V.res_type == SUBSCRIPTION)
         async with self.store.sessionmaker() as session:
-            first = (
-                await session.execute(
-                    select(func.min(V.last_updated)).where(V.res_type == SUBSCRIPTION)
-                )
-            ).scalar_one()
-            if first is None:
-                first = (
-                    await session.execute(select(FhirClockRow.ts).where(FhirClockRow.id == 1))
-                ).scalar_one()
-        return FeedPosition(format_instant(first))
+            first: datetime | None = (await session.execute(stmt)).scalar_one()
+        return first
 
     async def subscriptions(self, ids: Iterable[str] | None = None) -> list[Subscribed]:
         """The stored Subscriptions (those of IDS), as served."""
@@ -129,18 +121,19 @@ class SubscriptionMatcher:
     async def match_once(self) -> int | None:
         """Queue the matches of the feed's next stretch; the new versions read, or None
         while another matcher reads the feed."""
-        if self._start is None:
-            self._start = await self._first_position()
-        lease = await self.cursor.take(self._start)
+        first = await self._first_subscription()
+        if first is None:
+            self.queued = 0
+            return 0  # nobody subscribes: nothing to read, nothing to move
+        start = FeedPosition(format_instant(first))
+        lease = await self.cursor.take(start)
         if lease is None:
             return None
         try:
-            skipped = await self._skip_to_end(lease.position)
-            if skipped is not None:  # nobody subscribes: nothing to read
-                moved = await self.cursor.advance(lease, skipped, None)
-                self.queued = 0
-                return 0 if moved else None
-            since = lease.position.since
+            position = lease.position
+            if position.since is None or parse_instant(position.since) < first:
+                position = start
+            since = position.since
             versions, _ = await self.store.history(
                 since=parse_instant(since) if since else None,
                 count=PAGE,
@@ -148,7 +141,7 @@ class SubscriptionMatcher:
                 access=EVERYTHING,
             )
             entries = [_entry(v) for v in versions]
-            new, position = take_new(entries, lease.position, timedelta(0))
+            new, position = take_new(entries, position, timedelta(0))
             taken = {id(e) for e in new}
             fresh = [v for v, e in zip(versions, entries, strict=True) if id(e) in taken]
             states, matches = await self._matches(fresh)
@@ -164,22 +157,6 @@ class SubscriptionMatcher:
             return 0  # the lease ran out meanwhile: the next reader reads this stretch
         self.queued = len(matches) + len(states)
         return len(new)
-
-    async def _skip_to_end(self, position: FeedPosition) -> FeedPosition | None:
-        """Past the feed's newest version when no Subscription exists (a bulk load with
-        nobody subscribed is not read through); None when there is one to match for.
-        The newest version is read first: a Subscription written after it is read next."""
-        newest, _ = await self.store.history(count=1, access=EVERYTHING)
-        async with self.store.sessionmaker() as session:
-            any_subscription = (
-                await session.execute(select(R.res_id).where(R.res_type == SUBSCRIPTION).limit(1))
-            ).first()
-        if any_subscription is not None:
-            return None
-        if not newest:
-            return position
-        entry = _entry(newest[0])
-        return FeedPosition(entry["response"]["lastModified"], frozenset({version_key(entry)}))
 
     async def _matches(self, versions: list[Stored]) -> tuple[dict[str, bool | None], list[Match]]:
         states: dict[str, bool | None] = {}

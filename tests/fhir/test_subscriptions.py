@@ -208,20 +208,23 @@ async def test_with_nobody_subscribed_the_feed_is_passed_over(database_url: str)
         patient = await store.create({"resourceType": "Patient"})
         pid = f"Patient/{patient['id']}"
         for value in (60, 61, 62):
-            last = await store.create(vital_json(pid, HEART_RATE, value, "2026-12-01T10:00:00Z"))
-        assert await store.engine.match_once() in (0, None)  # the loop may hold the lease
-        await asyncio.sleep(0.3)
-        async with store.sessions() as session:
-            position = (
-                await session.execute(select(FeedRow.position).where(FeedRow.name == FEED_NAME))
-            ).scalar_one()
-        assert FeedPosition.from_json(position).since == last["meta"]["lastUpdated"]
-        await store.create(rest_hook(hook.url))
+            await store.create(vital_json(pid, HEART_RATE, value, "2026-12-01T10:00:00Z"))
+        assert await store.engine.match_once() == 0
+        async with store.sessions() as session:  # nothing read, nothing written
+            feeds = (await session.execute(select(FeedRow.name))).scalars().all()
+        assert FEED_NAME not in feeds
+        sub = await store.create(rest_hook(hook.url))
         newer = await store.create(vital_json(pid, HEART_RATE, 63, "2026-12-01T10:05:00Z"))
         got = await hook.next()
         assert got.path == f"/hook/Observation/{newer['id']}"
         await asyncio.sleep(0.5)
         assert len(hook.received) == 1
+        async with store.sessions() as session:  # read from the Subscription's own write on
+            position = (
+                await session.execute(select(FeedRow.position).where(FeedRow.name == FEED_NAME))
+            ).scalar_one()
+        assert FeedPosition.from_json(position).since == newer["meta"]["lastUpdated"]
+        assert sub["meta"]["lastUpdated"] < newer["meta"]["lastUpdated"]
 
 
 async def test_deleting_a_failing_subscription_drops_its_queue(database_url: str) -> None:
