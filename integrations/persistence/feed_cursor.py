@@ -120,12 +120,6 @@ class FeedCursor:
             ).scalar_one()
         return FeedLease(token, FeedPosition.from_json(position))
 
-    async def started(self) -> bool:
-        """True once the feed has a row (someone took it before)."""
-        async with self._sessions() as session:
-            found = await session.execute(select(F.name).where(F.name == self._name))
-            return found.first() is not None
-
     async def advance(self, lease: FeedLease, position: FeedPosition, work: Work | None) -> bool:
         """Move the feed to POSITION, do WORK in the same transaction, and give the feed
         back; False, and nothing done, if the lease had passed to another follower."""
