@@ -303,6 +303,9 @@ def create_app(settings: Settings) -> web.Application:
             yield
 
     app[WORKERS] = WorkerHost()
+    subscriptions = fhir.subscriptions  # the embedded store's rest-hook notifications
+    if subscriptions is not None:
+        app[WORKERS].register("fhir-subscriptions", subscriptions.run, stop=subscriptions.stop)
     app.cleanup_ctx.append(services_ctx)
     app.cleanup_ctx.append(workers_ctx)  # started after the services, stopped before them
     app.router.add_get("/healthz", health)

@@ -25,6 +25,7 @@ def _serve(args: argparse.Namespace) -> int:
                 settings.resolved_database_url,
                 args.host or settings.host,
                 args.port if args.port is not None else settings.port,
+                settings.subscription_policy(),
             )
         )
     return 0

@@ -20,6 +20,7 @@ def fhir_config(settings: Settings) -> FhirConfig:
         fhir_token=settings.fhir_token,
         secret_key=settings.resolved_secret_key(),
         public_url=settings.base_url,
+        subscriptions=settings.subscription_policy(),
     )
 
 

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.service_url import BOT_FRAMEWORK_ORIGINS, valid_origin
+from integrations.fhir_store.subscription_rules import DeliveryPolicy
 from integrations.persistence.database import is_sqlite
 from integrations.persistence.private_files import write_private_text
 
@@ -130,6 +131,46 @@ class Settings(BaseSettings):
     )
     slot_minutes: int = Field(default=30, ge=5, le=240, description="Length of a visit slot")
     hold_minutes: int = Field(default=10, ge=1, le=60, description="How long a slot is held")
+
+    # -- Subscriptions of the embedded FHIR store (rest-hook delivery) --
+    subscription_retry_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="How long a failing rest-hook notification is retried before its "
+        "Subscription goes to status error",
+    )
+    subscription_max_failures: int = Field(
+        default=0,
+        ge=0,
+        description="Failed attempts in a row after which a Subscription goes to status error "
+        "(0: only the retry period decides)",
+    )
+    subscription_first_retry_s: float = Field(
+        default=1.0, gt=0, description="First retry delay of a notification; it doubles"
+    )
+    subscription_timeout_s: float = Field(
+        default=10.0, gt=0, description="How long one notification attempt may take"
+    )
+    subscription_dispatchers: int = Field(
+        default=4, ge=1, description="Notification senders per process on PostgreSQL (SQLite: 1)"
+    )
+    subscription_lease_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a sender's claim lasts unrenewed: how soon the deliveries of a "
+        "process that died pass to another",
+    )
+
+    def subscription_policy(self) -> DeliveryPolicy:
+        """How the embedded store delivers Subscription notifications."""
+        return DeliveryPolicy(
+            first_retry_s=self.subscription_first_retry_s,
+            retry_period_s=self.subscription_retry_hours * 3600,
+            max_failures=self.subscription_max_failures,
+            timeout_s=self.subscription_timeout_s,
+            dispatchers=self.subscription_dispatchers,
+            lease_s=self.subscription_lease_s,
+        )
 
     @model_validator(mode="after")
     def _graph_backends(self) -> Settings:

@@ -19,6 +19,7 @@ from aiohttp import web
 log = logging.getLogger(__name__)
 
 TaskFactory = Callable[[], Awaitable[None]]
+STOP_GRACE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -53,13 +54,20 @@ class WorkerHost:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._running: dict[str, bool] = {}
         self._crashes: dict[str, int] = {}
+        self._stoppers: dict[str, Callable[[], None]] = {}
         self._started = False
 
-    def register(self, name: str, factory: TaskFactory) -> None:
-        """Add a task; FACTORY is called at each (re)start. Started now if the host runs."""
+    def register(
+        self, name: str, factory: TaskFactory, *, stop: Callable[[], None] | None = None
+    ) -> None:
+        """Add a task; FACTORY is called at each (re)start. Started now if the host runs.
+        STOP, if given, asks the task to end by itself: at shutdown it gets a few seconds
+        to (a task cancelled in the middle of a database query leaves its connection)."""
         if name in self._factories:
             raise ValueError(f"a background task named {name!r} is already registered")
         self._factories[name] = factory
+        if stop is not None:
+            self._stoppers[name] = stop
         self._crashes[name] = 0
         self._running[name] = False
         if self._started:
@@ -109,8 +117,14 @@ class WorkerHost:
             self._spawn(name)
 
     async def stop(self) -> None:
-        """Cancel every task and wait until each has finished."""
+        """Ask the tasks that can to end, cancel the others (and those still running after
+        the grace period), and wait until each has finished."""
         self._started = False
+        graceful = [self._tasks[n] for n in self._stoppers if n in self._tasks]
+        for stop in self._stoppers.values():
+            stop()
+        if graceful:
+            await asyncio.wait(graceful, timeout=STOP_GRACE_S)
         tasks = list(self._tasks.values())
         self._tasks.clear()
         for task in tasks:

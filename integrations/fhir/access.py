@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Generator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import httpx
@@ -29,7 +29,9 @@ from integrations.fhir.backend import FhirBackend, get_default_backend
 from integrations.fhir.client import FhirClient
 from integrations.fhir.in_process import AiohttpAppTransport
 from integrations.fhir_store.access_tokens import DEFAULT_TTL_S, AccessTokenKey
-from integrations.fhir_store.app import MAX_BODY, create_fhir_app
+from integrations.fhir_store.app import MAX_BODY, SUBSCRIPTIONS_KEY, create_fhir_app
+from integrations.fhir_store.subscription_delivery import SubscriptionEngine
+from integrations.fhir_store.subscription_rules import DeliveryPolicy
 
 STORE_PATH = "/fhir"
 SERVICE_CLIENT = "carebot-service"
@@ -52,6 +54,8 @@ class FhirConfig:
     derived from it."""
     public_url: str = "http://127.0.0.1:8080"
     """The service's base URL: the embedded store answers as PUBLIC_URL/fhir."""
+    subscriptions: DeliveryPolicy | None = None
+    """How the embedded store delivers Subscription notifications (None: it does not)."""
 
 
 @dataclass(frozen=True)
@@ -181,7 +185,17 @@ class FhirService:
         self._key: AccessTokenKey | None = None
         if self.backend is FhirBackend.EMBEDDED:
             self._key = AccessTokenKey(config.secret_key)
-            self.store_app = create_fhir_app(sessions, access_key=self._key)
+            self.store_app = create_fhir_app(
+                sessions, access_key=self._key, subscriptions=config.subscriptions
+            )
+
+    @property
+    def subscriptions(self) -> SubscriptionEngine | None:
+        """The embedded store's Subscription engine, for the service's worker host to run
+        (None: an outside server, or no delivery configured)."""
+        if self.store_app is None or SUBSCRIPTIONS_KEY not in self.store_app:
+            return None
+        return self.store_app[SUBSCRIPTIONS_KEY]
 
     def mount(self, app: web.Application) -> None:
         """Serve the embedded store at /fhir of APP (nothing for an outside server)."""
@@ -212,7 +226,8 @@ async def standalone_access(
 ) -> AsyncIterator[FhirAccess]:
     """For a process that is not the service (a CLI): the embedded store runs here, in
     process, on SESSIONS' database (no server, no socket); or the outside server."""
-    service = FhirService(config, sessions)
+    # the service delivers Subscription notifications; a command borrowing its store does not
+    service = FhirService(replace(config, subscriptions=None), sessions)
     root = web.Application(client_max_size=MAX_BODY)
     service.mount(root)
     runner = web.AppRunner(root, access_log=None)

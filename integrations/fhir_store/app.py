@@ -45,17 +45,23 @@ from integrations.fhir_store.outcome import StoreError, invalid, operation_outco
 from integrations.fhir_store.params import STORED_TYPES
 from integrations.fhir_store.scopes import Action, Grant
 from integrations.fhir_store.store import FhirStore, Stored, utcnow
+from integrations.fhir_store.subscription_delivery import SubscriptionEngine
+from integrations.fhir_store.subscription_rules import DeliveryPolicy
 from integrations.fhir_store.validate import parse_json, validate_resource
+from integrations.persistence.feed_cursor import claim_strategy
 
 __all__ = [
     "FHIR_JSON",
     "MAX_BODY",
     "SETTINGS_KEY",
     "STORE_KEY",
+    "SUBSCRIPTIONS_KEY",
     "WORKERS_KEY",
     "StoreSettings",
     "create_fhir_app",
 ]
+
+SUBSCRIPTIONS_KEY = web.AppKey("fhir_subscriptions", SubscriptionEngine)
 
 log = logging.getLogger(__name__)
 
@@ -66,16 +72,23 @@ def create_fhir_app(
     require_auth: bool = True,
     max_body: int = MAX_BODY,
     access_key: AccessTokenKey | None = None,
+    subscriptions: DeliveryPolicy | None = None,
 ) -> web.Application:
     """The FHIR REST API over SESSIONMAKER's database (migrated with the `fhir` branch);
-    with ACCESS_KEY it also takes the service's signed access tokens."""
+    with ACCESS_KEY it also takes the service's signed access tokens; with SUBSCRIPTIONS it
+    has a Subscription engine (`SUBSCRIPTIONS_KEY`) for its host to run: the service's and
+    `carebot fhir`'s store have one, a command-line process borrowing the store none."""
     app = web.Application(client_max_size=max_body)
-    app[STORE_KEY] = FhirStore(sessionmaker)
+    store = app[STORE_KEY] = FhirStore(sessionmaker)
     app[SETTINGS_KEY] = StoreSettings(require_auth, max_body, access_key)
     engine = sessionmaker.kw.get("bind")
     shared = shared_database_url(engine) if isinstance(engine, AsyncEngine) else None
     app[WORKERS_KEY] = BundleWorkers(shared)  # its workers start with the first big bundle
     app.on_cleanup.append(_close_workers)
+    if subscriptions is not None and isinstance(engine, AsyncEngine):
+        url = engine.url.render_as_string(hide_password=True)
+        # run by its host: the service's worker host, or `carebot fhir` (delivery_ctx)
+        app[SUBSCRIPTIONS_KEY] = SubscriptionEngine(store, claim_strategy(url), subscriptions)
     for method, path, handler in _ROUTES:
         app.router.add_route(method, path, _serving(handler, path))
     return app
@@ -330,6 +343,7 @@ async def _bundle(call: Call) -> Dispatched:
         )
         return fhir_json(bundle), Action.CREATE, targets
     answer.raise_refusal()
+    call.store.written()  # a bundle worker wrote it: this process's followers wake
     response = web.Response(body=answer.body, content_type=FHIR_JSON, charset="utf-8")
     return response, Action.CREATE, list(answer.targets)
 

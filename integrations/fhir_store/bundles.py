@@ -241,7 +241,9 @@ def _plain_creates(entries: list[Entry]) -> dict[int, str]:
         return {}
     creates: dict[int, str] = {}
     for entry in entries:
-        if entry.method == "POST" and not entry.if_none_exist and entry.resource is not None:
+        # a Subscription is checked and placed by the writer's own create (writer.py)
+        plain = entry.resource is not None and entry.resource_type != "Subscription"
+        if entry.method == "POST" and not entry.if_none_exist and plain:
             entry.resource_id = entry.resource_id or new_id()
             creates[entry.index] = entry.resource_id
     return creates

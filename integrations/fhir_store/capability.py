@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from integrations.codes import CAREBOT_BASE_URL
 from integrations.fhir_store.params import SEARCH_PARAMS, STORED_TYPES
+from integrations.fhir_store.subscription_rules import FHIR_JSON, REST_HOOK
 
 _INTERACTIONS = (
     "read",
@@ -15,6 +17,13 @@ _INTERACTIONS = (
     "search-type",
     "history-instance",
     "history-type",
+)
+# The Subscription channel types served (R4 has no element for it: our own extension).
+CHANNEL_EXTENSION = f"{CAREBOT_BASE_URL}/StructureDefinition/subscription-channel-type"
+_SUBSCRIPTION_DOC = (
+    f"R4 Subscriptions: channel {REST_HOOK} only; payload {FHIR_JSON} (the resource is PUT "
+    "to [endpoint]/[type]/[id]) or none (an empty POST to the endpoint); criteria are "
+    "searches of this server; retried with back-off, then status error"
 )
 _COMMON = ({"name": "_id", "type": "token"}, {"name": "_lastUpdated", "type": "date"})
 
@@ -43,6 +52,9 @@ def capability_statement(base_url: str, instant: str) -> dict[str, Any]:
             ],
             "searchParam": params,
         }
+        if rtype == "Subscription":
+            entry["documentation"] = _SUBSCRIPTION_DOC
+            entry["extension"] = [{"url": CHANNEL_EXTENSION, "valueCode": REST_HOOK}]
         if rtype == "Observation":
             entry["operation"] = [
                 {

@@ -307,6 +307,14 @@ _TABLE: dict[str, list[SearchParam]] = {
         _CATEGORY,
     ],
     "ImagingStudy": [_IDENTIFIER, *_subject_params(), _STATUS, _date("started", "started")],
+    # R4 Subscription's own parameters; `url`, `criteria` and `payload` match exactly here
+    "Subscription": [
+        _STATUS,
+        _tok("url", "channel.endpoint"),
+        _tok("type", "channel.type"),
+        _tok("criteria", "criteria"),
+        _tok("payload", "channel.payload"),
+    ],
     "AllergyIntolerance": [
         _IDENTIFIER,
         _ref("patient", "patient", targets=("Patient",)),

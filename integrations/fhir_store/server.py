@@ -8,7 +8,9 @@ import signal
 
 from aiohttp import web
 
-from integrations.fhir_store.app import create_fhir_app
+from integrations.fhir_store.app import SUBSCRIPTIONS_KEY, create_fhir_app
+from integrations.fhir_store.subscription_delivery import delivery_ctx
+from integrations.fhir_store.subscription_rules import DeliveryPolicy
 from integrations.persistence.database import close_engine, create_engine, create_sessionmaker
 from integrations.persistence.migrate import migrate
 from integrations.request_log import REQUEST_LOG, RequestLogger
@@ -16,15 +18,21 @@ from integrations.request_log import REQUEST_LOG, RequestLogger
 log = logging.getLogger(__name__)
 
 
-async def run_fhir_server(database_url: str, host: str, port: int) -> None:
-    """Migrate the database, then serve the store at http://HOST:PORT/fhir until cancelled.
+async def run_fhir_server(
+    database_url: str, host: str, port: int, subscriptions: DeliveryPolicy | None = None
+) -> None:
+    """Migrate the database, then serve the store at http://HOST:PORT/fhir until cancelled,
+    delivering Subscription notifications as SUBSCRIPTIONS says (None: not at all).
 
     SIGTERM stops it as Ctrl-C does: the app is cleaned up (its validation workers stop).
     """
     await migrate(database_url)
     engine = create_engine(database_url)
     root = web.Application()
-    root.add_subapp("/fhir", create_fhir_app(create_sessionmaker(engine)))
+    store = create_fhir_app(create_sessionmaker(engine), subscriptions=subscriptions)
+    root.add_subapp("/fhir", store)
+    if SUBSCRIPTIONS_KEY in store:
+        root.cleanup_ctx.append(delivery_ctx(store[SUBSCRIPTIONS_KEY]))
     runner = web.AppRunner(
         root, access_log=logging.getLogger(REQUEST_LOG), access_log_class=RequestLogger
     )

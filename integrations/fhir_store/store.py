@@ -16,7 +16,7 @@ Every read takes an `Access` (access.py), and every read path restricts its rows
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from datetime import datetime
 from typing import Any
@@ -92,6 +92,18 @@ class FhirStore:
         self.sessionmaker = sessionmaker
         self._write_gate = write_gate or nullcontext()
         self._maintenance = Maintenance()
+        self._write_listeners: list[Callable[[], None]] = []
+
+    def on_write(self, listener: Callable[[], None]) -> None:
+        """Call LISTENER after each write transaction of this process commits (followers of
+        the change feed wake at once instead of at their next poll)."""
+        self._write_listeners.append(listener)
+
+    def written(self) -> None:
+        """Tell the listeners that a write committed (also one done by another process on
+        this process's behalf, as a bundle worker's)."""
+        for listener in self._write_listeners:
+            listener()
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[Writer]:
@@ -102,6 +114,7 @@ class FhirStore:
                 await writer.lock()
                 yield writer
                 await writer.finish()
+        self.written()
         # every committed write counts, single ones too: statistics follow the tables' growth
         await self._maintenance.note_writes(self.sessionmaker, writer.written)
 

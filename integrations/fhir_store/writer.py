@@ -7,6 +7,7 @@ increasing instants from it; rows are queued and written in batches (`flush`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
@@ -51,6 +52,7 @@ from integrations.fhir_store.sql import (
     plan_conditions,
     to_stored,
 )
+from integrations.fhir_store.subscription_rules import SUBSCRIPTION, accept_subscription
 from integrations.fhir_store.tables import FhirClockRow
 
 # The rows of fhir_clock: clinical writes (the change feed) and the store's own AuditEvents.
@@ -98,10 +100,17 @@ class Writer:
         return self.seq, self.ts
 
     def add_index(
-        self, resource_type: str, resource_id: str, document: dict[str, Any]
+        self,
+        resource_type: str,
+        resource_id: str,
+        document: dict[str, Any],
+        subscriber: str | None = None,
     ) -> str | None:
-        """Queue the index rows of a resource; returns its compartment patient."""
+        """Queue the index rows of a resource; returns its compartment patient (for a
+        Subscription, SUBSCRIBER's: see `_subscribed`)."""
         patient, rows = search_rows(resource_type, resource_id, document)
+        if resource_type == SUBSCRIPTION:
+            patient, rows = subscriber, [(*r[:3], subscriber, *r[4:]) for r in rows]
         self.index += rows
         keep_newest(self.latest, latest_candidates(rows))
         return patient
@@ -242,6 +251,10 @@ class Writer:
             if ids:
                 existing = await self._current(resource_type, ids[0])
                 return WriteResult(existing, False)
+        if resource_type == SUBSCRIPTION:
+            document = accept_subscription(document, access)
+            new = _subscribed(prepare_create(document, resource_id), access.compartment)
+            return self.add_created(new, document)
         return self.add_created(prepare_create(document, resource_id), document)
 
     async def _current(self, resource_type: str, resource_id: str) -> Stored:
@@ -266,10 +279,14 @@ class Writer:
         row = await current_row(session, resource_type, resource_id, access)
         if row is not None and not row.visible:
             raise StoreError(403, "not this patient's resource", "forbidden")
+        subscriber = access.compartment or (row.patient if row is not None else None)
+        if resource_type == SUBSCRIPTION:
+            document = accept_subscription(document, access)
         if row is None:
             if if_match is not None:
                 raise StoreError(412, f"{resource_type}/{resource_id} does not exist", "conflict")
-            result = self.add_created(prepare_create(document, resource_id), document)
+            new = _subscribed(prepare_create(document, resource_id), subscriber)
+            result = self.add_created(new, document)
             self.versions[-1]["method"] = "PUT"
             return result
         current = int(row.version_id)
@@ -279,7 +296,7 @@ class Writer:
         seq, ts = self.tick()
         content = with_meta(document, resource_id, version, ts)
         await self.drop_index(resource_type, resource_id)
-        patient = self.add_index(resource_type, resource_id, content)
+        patient = self.add_index(resource_type, resource_id, content, subscriber)
         await session.execute(
             update(R)
             .where(R.res_type == resource_type, R.res_id == resource_id)
@@ -308,7 +325,11 @@ class Writer:
         if isinstance(rid, str):
             return await self.update(resource_type, rid, document, None, access=access)
         check_writable(access, document)
-        result = self.add_created(prepare_create(document), document)
+        if resource_type == SUBSCRIPTION:
+            document = accept_subscription(document, access)
+        result = self.add_created(
+            _subscribed(prepare_create(document), access.compartment), document
+        )
         self.versions[-1]["method"] = "PUT"
         return result
 
@@ -334,3 +355,13 @@ class Writer:
         # a deletion stays in the compartment it left
         self._add_version(seq, resource_type, resource_id, version, "DELETE", None, row.patient)
         return Stored(resource_type, resource_id, version, ts, None, "DELETE")
+
+
+def _subscribed(new: NewResource, subscriber: str | None) -> NewResource:
+    """NEW placed where it belongs: a Subscription in its subscriber's compartment (the
+    patient whose token wrote it; none for a system client), so that only they see it and
+    it is matched only against what they see (subscription_matcher.py)."""
+    if new.resource_type != SUBSCRIPTION:
+        return new
+    rows = [(*r[:3], subscriber, *r[4:]) for r in new.index]
+    return replace(new, patient=subscriber, index=rows)

@@ -44,6 +44,7 @@ async def test_a_registered_task_starts_and_stops_with_the_app(
             await probe.started.wait()
         assert not probe.stopped.is_set()
         assert app[WORKERS].states() == [
+            TaskState("fhir-subscriptions", running=True, crashes=0),  # the store's rest-hooks
             TaskState("probe", running=True, crashes=0),
             TaskState("outbox", running=True, crashes=0),  # registered by default
             TaskState("reminders", running=True, crashes=0),  # visit reminders, by default
@@ -124,3 +125,23 @@ async def test_stop_waits_for_a_task_that_cleans_up_slowly() -> None:
     await entered.wait()
     await host.stop()
     assert cleaned.is_set()
+
+
+async def test_a_task_given_a_stop_ends_by_itself_and_is_not_cancelled() -> None:
+    host = WorkerHost()
+    asked = asyncio.Event()
+    outcome: list[str] = []
+
+    async def run() -> None:
+        try:
+            await asked.wait()
+            outcome.append("ended")
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+
+    host.register("graceful", run, stop=asked.set)
+    await host.start()
+    await asyncio.sleep(0.01)
+    await host.stop()
+    assert outcome == ["ended"]

@@ -43,6 +43,8 @@ async def test_spec_examples_round_trip(running_store: RunningStore) -> None:
             f"{running_store.base_url}/{rtype}/{response.json()['id']}",
             headers=_headers(running_store),
         )
+        if rtype == "Subscription" and example["status"] == "requested":
+            example = {**example, "status": "active"}  # the server takes it on (R4)
         assert _strip(read.json()) == _strip(example), path.name
         kept_meta = {
             k: v

@@ -14,10 +14,13 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, text
 
 import bot.directline.tables
+import integrations.fhir_store.subscription_queue
 import integrations.fhir_store.tables
 import integrations.persistence.conversation_refs
+import integrations.persistence.feed_cursor
 import integrations.persistence.outbox
 import integrations.persistence.tables
+import scoring.work_queue
 from integrations.fhir_store.access import EVERYTHING
 from integrations.fhir_store.store import FhirStore
 from integrations.persistence.database import Base, create_engine, create_sessionmaker
@@ -42,6 +45,8 @@ async def test_migrated_tables_match_the_models(empty_url: str) -> None:
     assert integrations.persistence.tables and integrations.fhir_store.tables
     assert bot.directline.tables
     assert integrations.persistence.conversation_refs and integrations.persistence.outbox
+    assert integrations.persistence.feed_cursor and scoring.work_queue
+    assert integrations.fhir_store.subscription_queue
     await migrate(empty_url)
     engine = create_engine(empty_url)
 
