@@ -10,6 +10,7 @@ _INTERACTIONS = (
     "read",
     "vread",
     "update",
+    "patch",
     "delete",
     "create",
     "search-type",

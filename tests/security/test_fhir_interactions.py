@@ -1,0 +1,87 @@
+"""A patient's token against another patient's data through PATCH and the conditional
+interactions (issue 13): nothing of Bruno's is reached, changed or revealed by Alice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.fhir.conftest import RunningStore, running_store  # noqa: F401
+from tests.security.fhir_world import IDS, World, clinical_versions, make_world
+
+JSON_PATCH = "application/json-patch+json"
+
+
+@pytest.fixture
+async def world(running_store: RunningStore) -> World:  # noqa: F811
+    """Alice and Bruno in a running store."""
+    return await make_world(running_store)
+
+
+def _ops(value: Any = 61) -> list[dict[str, Any]]:
+    return [{"op": "replace", "path": "/valueQuantity/value", "value": value}]
+
+
+async def _patch(world: World, path: str, token: str, ops: Any) -> Any:
+    return await world.call("PATCH", path, token, ops, {"Content-Type": JSON_PATCH})
+
+
+async def test_patch_of_another_patients_resource_is_404_and_changes_nothing(
+    world: World,
+) -> None:
+    before = await clinical_versions(world.store)
+    refused = await _patch(world, world.bruno_obs, world.alice_token, _ops(1))
+    assert refused.status_code == 404, refused.text
+    assert refused.json()["resourceType"] == "OperationOutcome"
+    assert "61" not in refused.text and world.bruno not in refused.text
+    own = await _patch(world, world.alice_obs, world.alice_token, _ops(77))
+    assert own.status_code == 200, own.text
+    assert own.json()["valueQuantity"]["value"] == 77
+    assert await clinical_versions(world.store) == before + 1
+
+
+async def test_patch_may_not_move_a_resource_to_another_patient(world: World) -> None:
+    before = await clinical_versions(world.store)
+    moved = [{"op": "replace", "path": "/subject/reference", "value": world.bruno}]
+    refused = await _patch(world, world.alice_obs, world.alice_token, moved)
+    assert refused.status_code == 403, refused.text
+    named = [{"op": "add", "path": "/performer", "value": [{"reference": world.bruno}]}]
+    assert (await _patch(world, world.alice_obs, world.alice_token, named)).status_code == 403
+    assert await clinical_versions(world.store) == before
+    current = await world.admin("GET", world.alice_obs)
+    assert current["subject"]["reference"] == world.alice
+
+
+async def test_conditional_patch_update_delete_search_only_the_callers_compartment(
+    world: World,
+) -> None:
+    before = await clinical_versions(world.store)
+    bruno_id = world.bruno_obs.partition("/")[2]
+    # patch: Bruno's matches are not matches for Alice (404), never a 412 that tells of them
+    for criteria in (f"_id={bruno_id}", f"identifier={IDS}|{world.bruno}"):
+        response = await _patch(world, f"Observation?{criteria}", world.alice_token, _ops(5))
+        assert response.status_code == 404, (criteria, response.text)
+    # delete: matches nothing, deletes nothing
+    deleted = await world.call("DELETE", f"Observation?_id={bruno_id}", world.alice_token)
+    assert deleted.status_code == 204
+    assert (await world.admin("GET", world.bruno_obs))["valueQuantity"]["value"] == 60
+    assert await clinical_versions(world.store) == before
+    # update: no match in her compartment, so it creates her own, leaving Bruno's alone
+    body = {k: v for k, v in (await world.admin("GET", world.alice_obs)).items() if k != "id"}
+    body.pop("meta")
+    made = await world.call("PUT", f"Observation?_id={bruno_id}", world.alice_token, body)
+    assert made.status_code == 201, made.text
+    assert made.json()["id"] != bruno_id and made.json()["subject"]["reference"] == world.alice
+    assert (await world.admin("GET", world.bruno_obs))["meta"]["versionId"] == "1"
+
+
+async def test_patch_is_audited_naming_the_patient(world: World) -> None:
+    await _patch(world, world.alice_obs, world.alice_token, _ops(70))
+    await _patch(world, world.bruno_obs, world.alice_token, _ops(70))
+    events = await world.admin("GET", f"AuditEvent?patient={world.alice}&_count=100")
+    updates = [e["resource"] for e in events.get("entry", []) if e["resource"]["action"] == "U"]
+    outcomes = sorted(e["outcome"] for e in updates)
+    assert outcomes == ["0", "4"], outcomes
+    refused = next(e for e in updates if e["outcome"] == "4")
+    assert {"reference": world.bruno_obs} in [x["what"] for x in refused["entity"]]
