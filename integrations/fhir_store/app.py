@@ -6,7 +6,8 @@
 Interactions: `/metadata`; read, vread, create (If-None-Exist, or criteria in the URL),
 update (If-Match), patch (patching.py), conditional update, patch and delete; type search (GET, POST `_search`); instance, type and system
 `_history` (`_since`, `_count`, `_sort=_lastUpdated` for commit order); transaction and
-batch bundles at the base; `Observation/$lastn?patient=&code=&max=`.
+batch bundles at the base; `Observation/$lastn?patient=&code=&max=`; `Patient/[id]/$everything`
+and `$validate` (operations.py).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from integrations.fhir_store.call import (
 from integrations.fhir_store.capability import capability_statement
 from integrations.fhir_store.clients import authenticate
 from integrations.fhir_store.dates import format_instant
+from integrations.fhir_store.operations import everything, validate_instance, validate_type
 from integrations.fhir_store.outcome import StoreError, invalid, operation_outcome
 from integrations.fhir_store.params import STORED_TYPES
 from integrations.fhir_store.patching import patch_conditional, patch_instance
@@ -326,11 +328,15 @@ _ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("DELETE", "/{type}", _conditional_delete),
     ("PATCH", "/{type}", patch_conditional),
     ("POST", "/{type}/_search", searches.search_post),
+    ("POST", "/{type}/$validate", validate_type),
     ("GET", "/{type}/_history", searches.type_history),
     ("GET", "/{type}/{id}", _read),
     ("PUT", "/{type}/{id}", _update),
     ("DELETE", "/{type}/{id}", _delete),
     ("PATCH", "/{type}/{id}", patch_instance),
+    ("GET", "/Patient/{id}/$everything", everything),
+    ("GET", "/{type}/{id}/$validate", validate_instance),
+    ("POST", "/{type}/{id}/$validate", validate_instance),
     ("GET", "/{type}/{id}/_history", searches.instance_history),
     ("GET", "/{type}/{id}/_history/{version}", _vread),
     ("*", "/{tail:.*}", _unrouted),

@@ -20,6 +20,10 @@ _INTERACTIONS = (
 _COMMON = ({"name": "_id", "type": "token"}, {"name": "_lastUpdated", "type": "date"})
 
 
+def _operation(name: str, definition: str) -> dict[str, str]:
+    return {"name": name, "definition": f"http://hl7.org/fhir/OperationDefinition/{definition}"}
+
+
 def capability_statement(base_url: str, instant: str) -> dict[str, Any]:
     """The CapabilityStatement served at `/metadata`."""
     resources = []
@@ -44,13 +48,12 @@ def capability_statement(base_url: str, instant: str) -> dict[str, Any]:
             ],
             "searchParam": params,
         }
+        operations = [_operation("validate", "Resource-validate")]
         if rtype == "Observation":
-            entry["operation"] = [
-                {
-                    "name": "lastn",
-                    "definition": "http://hl7.org/fhir/OperationDefinition/Observation-lastn",
-                }
-            ]
+            operations.append(_operation("lastn", "Observation-lastn"))
+        if rtype == "Patient":
+            operations.append(_operation("everything", "Patient-everything"))
+        entry["operation"] = operations
         resources.append(entry)
     return {
         "resourceType": "CapabilityStatement",

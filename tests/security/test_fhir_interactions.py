@@ -85,3 +85,32 @@ async def test_patch_is_audited_naming_the_patient(world: World) -> None:
     assert outcomes == ["0", "4"], outcomes
     refused = next(e for e in updates if e["outcome"] == "4")
     assert {"reference": world.bruno_obs} in [x["what"] for x in refused["entity"]]
+
+
+async def test_everything_stays_in_the_callers_compartment(world: World) -> None:
+    bruno_id = world.bruno.partition("/")[2]
+    refused = await world.call("GET", f"Patient/{bruno_id}/$everything", world.alice_token)
+    assert refused.status_code == 404, refused.text
+    assert world.bruno_obs.partition("/")[2] not in refused.text
+    alice_id = world.alice.partition("/")[2]
+    own = await world.call("GET", f"Patient/{alice_id}/$everything", world.alice_token)
+    assert own.status_code == 200, own.text
+    entries = [e["resource"] for e in own.json()["entry"]]
+    assert {e["resourceType"] for e in entries} == {"Patient", "Observation", "Condition"}
+    assert all(world.bruno not in str(e) for e in entries)
+    # a token that reads Observations only gets the Observations of the compartment
+    narrow = await world.store.token(
+        "obs-only", "patient/Patient.read patient/Observation.read", world.alice
+    )
+    seen = await world.call("GET", f"Patient/{alice_id}/$everything", narrow)
+    assert {e["resource"]["resourceType"] for e in seen.json()["entry"]} == {
+        "Patient",
+        "Observation",
+    }
+    events = await world.admin("GET", f"AuditEvent?patient={world.alice}&_count=200")
+    reads = [
+        e["resource"]
+        for e in events["entry"]
+        if {"reference": world.alice_obs} in [x["what"] for x in e["resource"]["entity"]]
+    ]
+    assert reads, "the $everything read of her Observation is audited"
