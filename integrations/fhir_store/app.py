@@ -7,13 +7,14 @@ Interactions: `/metadata`; read, vread, create (If-None-Exist, or criteria in th
 update (If-Match), patch (patching.py), conditional update, patch and delete; type search (GET, POST `_search`); instance, type and system
 `_history` (`_since`, `_count`, `_sort=_lastUpdated` for commit order); transaction and
 batch bundles at the base; `Observation/$lastn?patient=&code=&max=`; `Patient/[id]/$everything`
-and `$validate` (operations.py).
+and `$validate` (operations.py); Bulk Data `$export` (bulk.py).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -21,6 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from integrations.fhir_store import searches
 from integrations.fhir_store.access_tokens import AccessTokenKey, looks_signed
 from integrations.fhir_store.audit import audit_event
+from integrations.fhir_store.bulk import (
+    EXPORTS_KEY,
+    export_cancel,
+    export_file,
+    export_patients,
+    export_status,
+    export_system,
+)
 from integrations.fhir_store.bundle_workers import BundleWorkers, shared_database_url
 from integrations.fhir_store.bundles import answer_bundle, parse_if_match
 from integrations.fhir_store.call import (
@@ -43,6 +52,7 @@ from integrations.fhir_store.call import (
 from integrations.fhir_store.capability import capability_statement
 from integrations.fhir_store.clients import authenticate
 from integrations.fhir_store.dates import format_instant
+from integrations.fhir_store.export import Exports
 from integrations.fhir_store.operations import everything, validate_instance, validate_type
 from integrations.fhir_store.outcome import StoreError, invalid, operation_outcome
 from integrations.fhir_store.params import STORED_TYPES
@@ -70,15 +80,18 @@ def create_fhir_app(
     require_auth: bool = True,
     max_body: int = MAX_BODY,
     access_key: AccessTokenKey | None = None,
+    export_dir: Path | None = None,
 ) -> web.Application:
     """The FHIR REST API over SESSIONMAKER's database (migrated with the `fhir` branch);
-    with ACCESS_KEY it also takes the service's signed access tokens."""
+    with ACCESS_KEY it also takes the service's signed access tokens. Bulk exports write
+    their files under EXPORT_DIR (a temporary directory when None)."""
     app = web.Application(client_max_size=max_body)
     app[STORE_KEY] = FhirStore(sessionmaker)
     app[SETTINGS_KEY] = StoreSettings(require_auth, max_body, access_key)
     engine = sessionmaker.kw.get("bind")
     shared = shared_database_url(engine) if isinstance(engine, AsyncEngine) else None
     app[WORKERS_KEY] = BundleWorkers(shared)  # its workers start with the first big bundle
+    app[EXPORTS_KEY] = Exports(export_dir)
     app.on_cleanup.append(_close_workers)
     for method, path, handler in _ROUTES:
         app.router.add_route(method, path, _serving(handler, path))
@@ -86,6 +99,7 @@ def create_fhir_app(
 
 
 async def _close_workers(app: web.Application) -> None:
+    await app[EXPORTS_KEY].close()
     await app[WORKERS_KEY].close()
 
 
@@ -322,6 +336,11 @@ _ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/metadata", _metadata),
     ("GET", "/_history", searches.system_history),
     ("GET", "/Observation/$lastn", searches.lastn),
+    ("GET", "/$export", export_system),
+    ("GET", "/Patient/$export", export_patients),
+    ("GET", "/$export-status/{job}", export_status),
+    ("DELETE", "/$export-status/{job}", export_cancel),
+    ("GET", "/$export-file/{job}/{file}", export_file),
     ("GET", "/{type}", searches.search_get),
     ("POST", "/{type}", _create),
     ("PUT", "/{type}", _conditional_update),

@@ -24,6 +24,12 @@ def _operation(name: str, definition: str) -> dict[str, str]:
     return {"name": name, "definition": f"http://hl7.org/fhir/OperationDefinition/{definition}"}
 
 
+def _export(name: str) -> dict[str, str]:
+    # Bulk Data Access IG 2.0 (bulk.py)
+    url = f"http://hl7.org/fhir/uv/bulkdata/OperationDefinition/{name}"
+    return {"name": "export", "definition": url}
+
+
 def capability_statement(base_url: str, instant: str) -> dict[str, Any]:
     """The CapabilityStatement served at `/metadata`."""
     resources = []
@@ -53,6 +59,7 @@ def capability_statement(base_url: str, instant: str) -> dict[str, Any]:
             operations.append(_operation("lastn", "Observation-lastn"))
         if rtype == "Patient":
             operations.append(_operation("everything", "Patient-everything"))
+            operations.append(_export("patient-export"))
         entry["operation"] = operations
         resources.append(entry)
     return {
@@ -82,6 +89,7 @@ def capability_statement(base_url: str, instant: str) -> dict[str, Any]:
                     "description": "Bearer tokens of registered clients with SMART scopes",
                 },
                 "resource": resources,
+                "operation": [_export("export")],
                 "interaction": [
                     {"code": "transaction"},
                     {"code": "batch"},

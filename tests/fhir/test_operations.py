@@ -125,4 +125,5 @@ async def test_capability_lists_the_new_interactions(running_store: RunningStore
     cap = (await _call(running_store, "GET", "metadata")).json()
     patient = next(r for r in cap["rest"][0]["resource"] if r["type"] == "Patient")
     assert {"code": "patch"} in patient["interaction"]
-    assert {o["name"] for o in patient["operation"]} == {"validate", "everything"}
+    assert {o["name"] for o in patient["operation"]} == {"validate", "everything", "export"}
+    assert [o["name"] for o in cap["rest"][0]["operation"]] == ["export"]

@@ -3,6 +3,7 @@ interactions (issue 13): nothing of Bruno's is reached, changed or revealed by A
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -114,3 +115,38 @@ async def test_everything_stays_in_the_callers_compartment(world: World) -> None
         if {"reference": world.alice_obs} in [x["what"] for x in e["resource"]["entity"]]
     ]
     assert reads, "the $everything read of her Observation is audited"
+
+
+async def test_export_gives_a_patient_their_compartment_and_nobody_else_the_files(
+    world: World,
+) -> None:
+    asynchronous = {"Prefer": "respond-async"}
+    refused = await world.call("GET", "$export", world.alice_token, headers=asynchronous)
+    assert refused.status_code == 403, refused.text
+    kick = await world.call("GET", "Patient/$export", world.alice_token, headers=asynchronous)
+    assert kick.status_code == 202, kick.text
+    status_path = kick.headers["Content-Location"].removeprefix(world.store.base_url + "/")
+    manifest: Any = None
+    for _ in range(200):
+        status = await world.call("GET", status_path, world.alice_token)
+        if status.status_code == 200:
+            manifest = status.json()
+            break
+        await asyncio.sleep(0.05)
+    assert manifest is not None
+    for item in manifest["output"]:
+        path = item["url"].removeprefix(world.store.base_url + "/")
+        own = await world.call("GET", path, world.alice_token)
+        assert own.status_code == 200
+        assert world.bruno not in own.text and world.bruno_obs.partition("/")[2] not in own.text
+        stolen = await world.call("GET", path, world.bruno_token)
+        assert stolen.status_code == 404 and world.alice not in stolen.text
+    assert (await world.call("GET", status_path, world.bruno_token)).status_code == 404
+    assert (await world.call("DELETE", status_path, world.bruno_token)).status_code == 404
+    alice_id = world.alice.partition("/")[2]
+    mine = await world.admin("GET", f"AuditEvent?patient={world.alice}&_count=200")
+    count_before = len(mine["entry"])
+    await world.call("GET", "Patient/$export", world.alice_token, headers=asynchronous)
+    after = await world.admin("GET", f"AuditEvent?patient={world.alice}&_count=200")
+    assert len(after["entry"]) == count_before + 1  # the kick-off is audited, naming her
+    assert alice_id in str(after["entry"])
