@@ -3,19 +3,18 @@
     app = create_fhir_app(sessionmaker)          # closed: bearer tokens of registered clients
     main_app.add_subapp("/fhir", app)
 
-Interactions: `/metadata`; read, vread, create (If-None-Exist), update (If-Match),
-conditional update and delete; type search (GET, POST `_search`); instance, type and system
+Interactions: `/metadata`; read, vread, create (If-None-Exist, or criteria in the URL),
+update (If-Match), patch (patching.py), conditional update, patch and delete; type search (GET, POST `_search`); instance, type and system
 `_history` (`_since`, `_count`, `_sort=_lastUpdated` for commit order); transaction and
-batch bundles at the base; `Observation/$lastn?patient=&code=&max=`.
+batch bundles at the base; `Observation/$lastn?patient=&code=&max=`; `Patient/[id]/$everything`
+and `$validate` (operations.py); Bulk Data `$export` (bulk.py).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC
-from email.utils import format_datetime
-from typing import Any
+from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -23,6 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from integrations.fhir_store import searches
 from integrations.fhir_store.access_tokens import AccessTokenKey, looks_signed
 from integrations.fhir_store.audit import audit_event
+from integrations.fhir_store.bulk import (
+    EXPORTS_KEY,
+    export_cancel,
+    export_file,
+    export_patients,
+    export_status,
+    export_system,
+)
 from integrations.fhir_store.bundle_workers import BundleWorkers, shared_database_url
 from integrations.fhir_store.bundles import answer_bundle, parse_if_match
 from integrations.fhir_store.call import (
@@ -35,14 +42,21 @@ from integrations.fhir_store.call import (
     Dispatched,
     Handler,
     StoreSettings,
+    body_bytes,
     fhir_json,
+    read_json,
+    resource_headers,
     stored_type,
+    write_response,
 )
 from integrations.fhir_store.capability import capability_statement
 from integrations.fhir_store.clients import authenticate
 from integrations.fhir_store.dates import format_instant
+from integrations.fhir_store.export import Exports
+from integrations.fhir_store.operations import everything, validate_instance, validate_type
 from integrations.fhir_store.outcome import StoreError, invalid, operation_outcome
 from integrations.fhir_store.params import STORED_TYPES
+from integrations.fhir_store.patching import patch_conditional, patch_instance
 from integrations.fhir_store.scopes import Action, Grant
 from integrations.fhir_store.store import FhirStore, Stored, utcnow
 from integrations.fhir_store.subscription_delivery import SubscriptionEngine
@@ -73,17 +87,20 @@ def create_fhir_app(
     max_body: int = MAX_BODY,
     access_key: AccessTokenKey | None = None,
     subscriptions: DeliveryPolicy | None = None,
+    export_dir: Path | None = None,
 ) -> web.Application:
     """The FHIR REST API over SESSIONMAKER's database (migrated with the `fhir` branch);
     with ACCESS_KEY it also takes the service's signed access tokens; with SUBSCRIPTIONS it
     has a Subscription engine (`SUBSCRIPTIONS_KEY`) for its host to run: the service's and
-    `carebot fhir`'s store have one, a command-line process borrowing the store none."""
+    `carebot fhir`'s store have one, a command-line process borrowing the store none. Bulk
+    exports write their files under EXPORT_DIR (a temporary directory when None)."""
     app = web.Application(client_max_size=max_body)
     store = app[STORE_KEY] = FhirStore(sessionmaker)
     app[SETTINGS_KEY] = StoreSettings(require_auth, max_body, access_key)
     engine = sessionmaker.kw.get("bind")
     shared = shared_database_url(engine) if isinstance(engine, AsyncEngine) else None
     app[WORKERS_KEY] = BundleWorkers(shared)  # its workers start with the first big bundle
+    app[EXPORTS_KEY] = Exports(export_dir)
     app.on_cleanup.append(_close_workers)
     if subscriptions is not None and isinstance(engine, AsyncEngine):
         url = engine.url.render_as_string(hide_password=True)
@@ -95,6 +112,7 @@ def create_fhir_app(
 
 
 async def _close_workers(app: web.Application) -> None:
+    await app[EXPORTS_KEY].close()
     await app[WORKERS_KEY].close()
 
 
@@ -122,6 +140,14 @@ def _base_path(request: web.Request, path: str) -> str:
     return base.rsplit("/", segments)[0] if segments else base
 
 
+_METHOD_ACTIONS = {
+    "POST": Action.CREATE,
+    "PUT": Action.UPDATE,
+    "PATCH": Action.UPDATE,
+    "DELETE": Action.DELETE,
+}
+
+
 def _serving(handler: Handler, path: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """HANDLER behind the store's authentication, error answers and audit."""
 
@@ -138,7 +164,10 @@ def _serving(handler: Handler, path: str) -> Callable[[web.Request], Awaitable[w
             None,
             _prefer(request.headers.get("Prefer", "")),
         )
-        action = Action.READ
+        # what a refused request is audited as; a served one says what it did
+        action = _METHOD_ACTIONS.get(request.method, Action.READ)
+        if request.path.endswith("/_search"):
+            action = Action.SEARCH
         targets: list[str] = []
         status = 500
         try:
@@ -188,45 +217,6 @@ async def _authenticate(
     return grant
 
 
-async def _body(call: Call) -> Any:
-    return parse_json(await _body_bytes(call))
-
-
-async def _body_bytes(call: Call) -> bytes:
-    settings = call.settings
-    content_type = call.request.content_type
-    if content_type not in ("application/fhir+json", "application/json"):
-        raise StoreError(415, f"unsupported content type {content_type!r}", "not-supported")
-    if call.request.content_length is not None and call.request.content_length > settings.max_body:
-        raise StoreError(413, f"body larger than {settings.max_body} bytes", "too-costly")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in call.request.content.iter_chunked(65536):
-        size += len(chunk)
-        if size > settings.max_body:
-            raise StoreError(413, f"body larger than {settings.max_body} bytes", "too-costly")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _resource_headers(stored: Stored, base: str) -> dict[str, str]:
-    return {
-        "ETag": stored.etag,
-        "Last-Modified": format_datetime(stored.last_updated.replace(tzinfo=UTC), usegmt=True),
-        "Location": f"{base}/{stored.reference}/_history/{stored.version_id}",
-    }
-
-
-def _write_response(call: Call, stored: Stored, status: int) -> web.Response:
-    headers = _resource_headers(stored, call.base)
-    mode = call.prefer.get("return", "representation")
-    if mode == "minimal":
-        return web.Response(status=status, headers=headers)
-    if mode == "operationoutcome":
-        return fhir_json(operation_outcome("information", "informational", "ok"), status, headers)
-    return fhir_json(stored.content, status, headers)
-
-
 async def _base(call: Call) -> Dispatched:
     if call.request.method != "POST":
         raise StoreError(405, "the base URL takes POST of a transaction or batch", "not-supported")
@@ -243,7 +233,7 @@ async def _read(call: Call) -> Dispatched:
     call.require(rtype, Action.READ)
     stored = await call.store.read(rtype, call.request.match_info["id"], access=call.access)
     return (
-        fhir_json(stored.content, 200, _resource_headers(stored, call.base)),
+        fhir_json(stored.content, 200, resource_headers(stored, call.base)),
         Action.READ,
         [stored.reference],
     )
@@ -259,7 +249,7 @@ async def _vread(call: Call) -> Dispatched:
         raise invalid(f"version {match['version']!r} is not a number") from error
     stored = await call.store.vread(rtype, match["id"], version, access=call.access)
     return (
-        fhir_json(stored.content, 200, _resource_headers(stored, call.base)),
+        fhir_json(stored.content, 200, resource_headers(stored, call.base)),
         Action.READ,
         [stored.reference],
     )
@@ -277,28 +267,32 @@ async def _unrouted(call: Call) -> Dispatched:
 async def _create(call: Call) -> Dispatched:
     rtype = stored_type(call)
     call.require(rtype, Action.CREATE)
-    document = validate_resource(await _body(call), rtype)
+    document = validate_resource(await read_json(call), rtype)
     document = {k: v for k, v in document.items() if k != "id"}
     document["resourceType"] = rtype
-    condition = call.request.headers.get("If-None-Exist")
+    # fhirpy's conditional create puts its criteria in the URL (`POST /Patient?identifier=`)
+    criteria = [k for k in call.request.query if k not in ("_format", "_pretty")]
+    condition = call.request.headers.get("If-None-Exist") or (
+        call.request.query_string if criteria else None
+    )
     if condition:
         call.require(rtype, Action.SEARCH)
     result = await call.store.create(document, condition, access=call.access)
     status = 201 if result.created else 200
-    return _write_response(call, result.stored, status), Action.CREATE, [result.stored.reference]
+    return write_response(call, result.stored, status), Action.CREATE, [result.stored.reference]
 
 
 async def _update(call: Call) -> Dispatched:
     rtype = stored_type(call)
     rid = call.request.match_info["id"]
     call.require(rtype, Action.UPDATE)
-    document = validate_resource(await _body(call), rtype)
+    document = validate_resource(await read_json(call), rtype)
     if document.get("id") != rid:
         raise invalid(f"the body's id {document.get('id')!r} does not match the URL id {rid!r}")
     if_match = parse_if_match(call.request.headers.get("If-Match"))
     result = await call.store.update(rtype, rid, document, if_match, access=call.access)
     status = 201 if result.created else 200
-    return _write_response(call, result.stored, status), Action.UPDATE, [result.stored.reference]
+    return write_response(call, result.stored, status), Action.UPDATE, [result.stored.reference]
 
 
 async def _conditional_update(call: Call) -> Dispatched:
@@ -308,10 +302,10 @@ async def _conditional_update(call: Call) -> Dispatched:
     query = call.request.query_string
     if not query:
         raise invalid("conditional update needs search criteria")
-    document = validate_resource(await _body(call), rtype)
+    document = validate_resource(await read_json(call), rtype)
     result = await call.store.conditional_update(rtype, query, document, access=call.access)
     status = 201 if result.created else 200
-    return _write_response(call, result.stored, status), Action.UPDATE, [result.stored.reference]
+    return write_response(call, result.stored, status), Action.UPDATE, [result.stored.reference]
 
 
 async def _delete(call: Call) -> Dispatched:
@@ -334,7 +328,7 @@ async def _conditional_delete(call: Call) -> Dispatched:
 
 
 async def _bundle(call: Call) -> Dispatched:
-    body = await _body_bytes(call)
+    body = await body_bytes(call)
     representation = call.prefer.get("return") == "representation"
     answer = await call.request.app[WORKERS_KEY].answer(body, call.grant, representation)
     if answer is None:
@@ -356,15 +350,26 @@ _ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/metadata", _metadata),
     ("GET", "/_history", searches.system_history),
     ("GET", "/Observation/$lastn", searches.lastn),
+    ("GET", "/$export", export_system),
+    ("GET", "/Patient/$export", export_patients),
+    ("GET", "/$export-status/{job}", export_status),
+    ("DELETE", "/$export-status/{job}", export_cancel),
+    ("GET", "/$export-file/{job}/{file}", export_file),
     ("GET", "/{type}", searches.search_get),
     ("POST", "/{type}", _create),
     ("PUT", "/{type}", _conditional_update),
     ("DELETE", "/{type}", _conditional_delete),
+    ("PATCH", "/{type}", patch_conditional),
     ("POST", "/{type}/_search", searches.search_post),
+    ("POST", "/{type}/$validate", validate_type),
     ("GET", "/{type}/_history", searches.type_history),
     ("GET", "/{type}/{id}", _read),
     ("PUT", "/{type}/{id}", _update),
     ("DELETE", "/{type}/{id}", _delete),
+    ("PATCH", "/{type}/{id}", patch_instance),
+    ("GET", "/Patient/{id}/$everything", everything),
+    ("GET", "/{type}/{id}/$validate", validate_instance),
+    ("POST", "/{type}/{id}/$validate", validate_instance),
     ("GET", "/{type}/{id}/_history", searches.instance_history),
     ("GET", "/{type}/{id}/_history/{version}", _vread),
     ("*", "/{tail:.*}", _unrouted),

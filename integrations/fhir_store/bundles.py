@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from integrations.fhir_store.access import Access, access_for, authorize, check_writable
 from integrations.fhir_store.dates import format_instant
 from integrations.fhir_store.extract import rewrite_references
+from integrations.fhir_store.identifier_creates import batched_conditions, find_matches
 from integrations.fhir_store.outcome import StoreError, invalid
 from integrations.fhir_store.params import STORED_TYPES
 from integrations.fhir_store.scopes import Action, Grant
@@ -205,13 +206,30 @@ async def run_transaction(
             mapping[entry.full_url] = f"{entry.resource_type}/{entry.resource_id}"
         elif entry.full_url and entry.method == "PUT" and entry.resource_id:
             mapping[entry.full_url] = f"{entry.resource_type}/{entry.resource_id}"
-    prepared = {index: _prepared(entries[index], mapping) for index in _plain_creates(entries)}
+    batched = batched_conditions(
+        [(e.index, e.method, e.if_none_exist, e.resource) for e in entries]
+    )
+    creates = _plain_creates(entries, batched is not None)
+    prepared = {index: _prepared(entries[index], mapping) for index in creates}
+    conditional = {i: _prepared(entries[i], mapping, new_id()) for i in batched or {}}
     responses: dict[int, dict[str, Any]] = {}
     created: dict[int, Stored] = {}  # their responses are written after the lock is let go
     ordered = sorted(entries, key=lambda e: (_ORDER[e.method], e.index))
     async with store.writing() as writer:
+        matches = await find_matches(writer, list(batched.values()), access) if batched else {}
         for entry in ordered:
             try:
+                if batched and entry.index in batched:
+                    key = batched[entry.index]
+                    existing = matches.get(key)
+                    if existing is not None:
+                        responses[entry.index] = _response(existing, "200 OK", representation)
+                    else:
+                        new, document = conditional[entry.index]
+                        matches[key] = created[entry.index] = writer.add_created(
+                            new, document
+                        ).stored
+                    continue
                 if entry.index in prepared:
                     new, document = prepared[entry.index]
                     created[entry.index] = writer.add_created(new, document).stored
@@ -232,12 +250,12 @@ async def run_transaction(
     return [responses[i] for i in range(len(entries))]
 
 
-def _plain_creates(entries: list[Entry]) -> dict[int, str]:
+def _plain_creates(entries: list[Entry], resolved: bool = False) -> dict[int, str]:
     """The plain creates of a transaction (entry index -> new id), to be prepared before
     its write lock is taken; none when a conditional create can still add a `urn:uuid:`
-    target to the mapping.
+    target to the mapping (unless its conditions are RESOLVED at once, identifier_creates).
     """
-    if any(e.full_url and e.if_none_exist for e in entries):
+    if not resolved and any(e.full_url and e.if_none_exist for e in entries):
         return {}
     creates: dict[int, str] = {}
     for entry in entries:
@@ -249,11 +267,15 @@ def _plain_creates(entries: list[Entry]) -> dict[int, str]:
     return creates
 
 
-def _prepared(entry: Entry, mapping: dict[str, str]) -> tuple[NewResource, dict[str, Any]]:
-    """A plain create made ready, with the document it was made of."""
-    assert entry.resource is not None and entry.resource_id is not None
+def _prepared(
+    entry: Entry, mapping: dict[str, str], resource_id: str | None = None
+) -> tuple[NewResource, dict[str, Any]]:
+    """A create made ready (with RESOURCE_ID, else the entry's), and the document it was
+    made of."""
+    rid = resource_id or entry.resource_id
+    assert entry.resource is not None and rid is not None
     document = rewrite_references(entry.resource, mapping) if mapping else entry.resource
-    return prepare_create(document, entry.resource_id), document
+    return prepare_create(document, rid), document
 
 
 async def _apply(

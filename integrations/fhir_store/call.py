@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC
+from email.utils import format_datetime
 from typing import Any
 
 from aiohttp import web
@@ -12,12 +14,14 @@ from aiohttp import web
 from integrations.fhir_store.access import Access, access_for, authorize
 from integrations.fhir_store.access_tokens import AccessTokenKey
 from integrations.fhir_store.bundle_workers import BundleWorkers
-from integrations.fhir_store.outcome import StoreError
+from integrations.fhir_store.outcome import StoreError, operation_outcome
 from integrations.fhir_store.params import STORED_TYPES
 from integrations.fhir_store.scopes import Action, Grant
-from integrations.fhir_store.store import FhirStore
+from integrations.fhir_store.store import FhirStore, Stored
+from integrations.fhir_store.validate import parse_json
 
 FHIR_JSON = "application/fhir+json"
+JSON_BODIES = (FHIR_JSON, "application/json")
 MAX_BODY = 8 * 1024 * 1024
 
 
@@ -86,3 +90,46 @@ def stored_type(call: Call) -> str:
     if rtype not in STORED_TYPES:
         raise StoreError(404, f"resource type {rtype} is not stored here", "not-supported")
     return rtype
+
+
+async def read_json(call: Call, content_types: tuple[str, ...] = JSON_BODIES) -> Any:
+    """The request's JSON body (of one of CONTENT_TYPES)."""
+    return parse_json(await body_bytes(call, content_types))
+
+
+async def body_bytes(call: Call, content_types: tuple[str, ...] = JSON_BODIES) -> bytes:
+    """The request body, of one of CONTENT_TYPES (else 415) and within the size limit (413)."""
+    settings = call.settings
+    content_type = call.request.content_type
+    if content_type not in content_types:
+        raise StoreError(415, f"unsupported content type {content_type!r}", "not-supported")
+    if call.request.content_length is not None and call.request.content_length > settings.max_body:
+        raise StoreError(413, f"body larger than {settings.max_body} bytes", "too-costly")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in call.request.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > settings.max_body:
+            raise StoreError(413, f"body larger than {settings.max_body} bytes", "too-costly")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def resource_headers(stored: Stored, base: str) -> dict[str, str]:
+    """ETag, Last-Modified and Location of a stored version."""
+    return {
+        "ETag": stored.etag,
+        "Last-Modified": format_datetime(stored.last_updated.replace(tzinfo=UTC), usegmt=True),
+        "Location": f"{base}/{stored.reference}/_history/{stored.version_id}",
+    }
+
+
+def write_response(call: Call, stored: Stored, status: int) -> web.Response:
+    """The answer to a write, as the caller's `Prefer: return=` asks."""
+    headers = resource_headers(stored, call.base)
+    mode = call.prefer.get("return", "representation")
+    if mode == "minimal":
+        return web.Response(status=status, headers=headers)
+    if mode == "operationoutcome":
+        return fhir_json(operation_outcome("information", "informational", "ok"), status, headers)
+    return fhir_json(stored.content, status, headers)

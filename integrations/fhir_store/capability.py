@@ -12,6 +12,7 @@ _INTERACTIONS = (
     "read",
     "vread",
     "update",
+    "patch",
     "delete",
     "create",
     "search-type",
@@ -26,6 +27,16 @@ _SUBSCRIPTION_DOC = (
     "searches of this server; retried with back-off, then status error"
 )
 _COMMON = ({"name": "_id", "type": "token"}, {"name": "_lastUpdated", "type": "date"})
+
+
+def _operation(name: str, definition: str) -> dict[str, str]:
+    return {"name": name, "definition": f"http://hl7.org/fhir/OperationDefinition/{definition}"}
+
+
+def _export(name: str) -> dict[str, str]:
+    # Bulk Data Access IG 2.0 (bulk.py)
+    url = f"http://hl7.org/fhir/uv/bulkdata/OperationDefinition/{name}"
+    return {"name": "export", "definition": url}
 
 
 def capability_statement(base_url: str, instant: str) -> dict[str, Any]:
@@ -52,16 +63,16 @@ def capability_statement(base_url: str, instant: str) -> dict[str, Any]:
             ],
             "searchParam": params,
         }
+        operations = [_operation("validate", "Resource-validate")]
         if rtype == "Subscription":
             entry["documentation"] = _SUBSCRIPTION_DOC
             entry["extension"] = [{"url": CHANNEL_EXTENSION, "valueCode": REST_HOOK}]
         if rtype == "Observation":
-            entry["operation"] = [
-                {
-                    "name": "lastn",
-                    "definition": "http://hl7.org/fhir/OperationDefinition/Observation-lastn",
-                }
-            ]
+            operations.append(_operation("lastn", "Observation-lastn"))
+        if rtype == "Patient":
+            operations.append(_operation("everything", "Patient-everything"))
+            operations.append(_export("patient-export"))
+        entry["operation"] = operations
         resources.append(entry)
     return {
         "resourceType": "CapabilityStatement",
@@ -90,6 +101,7 @@ def capability_statement(base_url: str, instant: str) -> dict[str, Any]:
                     "description": "Bearer tokens of registered clients with SMART scopes",
                 },
                 "resource": resources,
+                "operation": [_export("export")],
                 "interaction": [
                     {"code": "transaction"},
                     {"code": "batch"},

@@ -57,9 +57,10 @@ from integrations.fhir_store.sql import (
     visible,
     visible_versions,
 )
-from integrations.fhir_store.writer import AUDIT_CLOCK, AUDIT_SEQ_BASE, Writer
+from integrations.fhir_store.writer import AUDIT_CLOCK, AUDIT_SEQ_BASE, Change, Writer
 
 __all__ = [
+    "Change",
     "FhirStore",
     "NewResource",
     "SearchResult",
@@ -225,6 +226,34 @@ class FhirStore:
         were deleted."""
         async with self.writing() as writer:
             return await writer.conditional_delete(resource_type, query, access=access)
+
+    async def patch(
+        self,
+        resource_type: str,
+        resource_id: str,
+        change: Change,
+        if_match: int | None = None,
+        *,
+        access: Access,
+    ) -> WriteResult:
+        """Patch a resource ACCESS sees: CHANGE makes its new content from the current one."""
+        async with self.writing() as writer:
+            return await writer.patch(resource_type, resource_id, change, if_match, access=access)
+
+    async def conditional_patch(
+        self,
+        resource_type: str,
+        query: str,
+        change: Change,
+        if_match: int | None = None,
+        *,
+        access: Access,
+    ) -> WriteResult:
+        """Patch the one match of QUERY that ACCESS sees; 404 when none, 412 when several."""
+        async with self.writing() as writer:
+            return await writer.conditional_patch(
+                resource_type, query, change, if_match, access=access
+            )
 
     # ----- search ------------------------------------------------------------------------
     async def search(self, plan: SearchPlan, *, access: Access) -> SearchResult:

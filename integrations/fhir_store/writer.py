@@ -7,6 +7,7 @@ increasing instants from it; rows are queued and written in batches (`flush`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,6 +55,9 @@ from integrations.fhir_store.sql import (
 )
 from integrations.fhir_store.subscription_rules import SUBSCRIPTION, accept_subscription
 from integrations.fhir_store.tables import FhirClockRow
+
+# A patch: the new content of a resource from its current content (raises a StoreError).
+Change = Callable[[dict[str, Any]], dict[str, Any]]
 
 # The rows of fhir_clock: clinical writes (the change feed) and the store's own AuditEvents.
 CLINICAL_CLOCK = 1
@@ -356,6 +360,48 @@ class Writer:
         self._add_version(seq, resource_type, resource_id, version, "DELETE", None, row.patient)
         return Stored(resource_type, resource_id, version, ts, None, "DELETE")
 
+    async def patch(
+        self,
+        resource_type: str,
+        resource_id: str,
+        change: Change,
+        if_match: int | None,
+        *,
+        access: Access,
+    ) -> WriteResult:
+        """Apply CHANGE to the current version ACCESS sees (404 if none, 410 if deleted;
+        412 unless it is version IF_MATCH), and write its result as an update."""
+        check_type(resource_type)
+        await self.flush()
+        row = await current_row(self.session, resource_type, resource_id, access)
+        if row is None or not row.visible:
+            raise not_found(resource_type, resource_id)
+        if row.deleted:
+            raise StoreError(410, f"{resource_type}/{resource_id} was deleted", "deleted")
+        if if_match is not None and if_match != int(row.version_id):
+            raise StoreError(
+                412, f"version {if_match} is not current ({row.version_id})", "conflict"
+            )
+        current = await self._current(resource_type, resource_id)
+        assert current.content is not None
+        document = change(current.content)
+        return await self.update(resource_type, resource_id, document, None, access=access)
+
+    async def conditional_patch(
+        self,
+        resource_type: str,
+        query: str,
+        change: Change,
+        if_match: int | None,
+        *,
+        access: Access,
+    ) -> WriteResult:
+        """Patch the one match of QUERY that ACCESS's compartment holds; 404 when none."""
+        await self.flush()
+        ids = await self.one_match(resource_type, query, access)
+        if not ids:
+            raise StoreError(404, f"{resource_type}?{query} matches nothing", "not-found")
+        return await self.patch(resource_type, ids[0], change, if_match, access=access)
 
 def _subscribed(new: NewResource, subscriber: str | None) -> NewResource:
     """NEW placed where it belongs: a Subscription in its subscriber's compartment (the

@@ -72,6 +72,14 @@ def _interactions(pid: str, oid: str) -> list[tuple[str, str, Any, dict[str, str
             {},
             "conditional update",
         ),
+        ("PATCH", f"Observation/{oid}", [{"op": "remove", "path": "/note"}], {}, "patch"),
+        (
+            "PATCH",
+            "Observation?identifier=urn:carebot:test:reading|auth-obs",
+            [{"op": "remove", "path": "/note"}],
+            {},
+            "conditional patch",
+        ),
         ("DELETE", f"Observation/{oid}", None, {}, "delete"),
         (
             "DELETE",

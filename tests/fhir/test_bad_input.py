@@ -93,6 +93,10 @@ async def test_wrong_content_type_and_method(running_store: RunningStore) -> Non
     )
     assert xml.status_code == 415
     patch = await running_store.http.patch(
-        f"{base}/Patient/1", content=b"[]", headers={**headers, "Content-Type": JSON}
+        f"{base}/Patient/1/_history", content=b"[]", headers={**headers, "Content-Type": JSON}
     )
     assert patch.status_code == 405 and patch.json()["resourceType"] == "OperationOutcome"
+    patch = await running_store.http.patch(
+        f"{base}/Patient/1", content=b"[]", headers={**headers, "Content-Type": JSON}
+    )
+    assert patch.status_code == 404 and patch.json()["resourceType"] == "OperationOutcome"
