@@ -15,7 +15,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import messages, portal, staff
+from bot import messages, portal, smart, staff
 from bot.adapter import CarebotAdapter, ChannelConversationState
 from bot.bot_storage import SqlStorage
 from bot.channel_auth import ChannelAuthenticator, ChannelGate, ClosedChannel, EmulatorChannel
@@ -290,5 +290,7 @@ def create_app(settings: Settings) -> web.Application:
     directline_routes.add_routes(app)
     portal.add_routes(app)
     staff.add_routes(app)
+    if fhir.store_app is not None and fhir.access_key is not None:
+        smart.mount(app, fhir.store_app, fhir.access_key, create_sessionmaker(engine))
     fhir.mount(app)
     return app

@@ -183,6 +183,12 @@ class FhirService:
             self._key = AccessTokenKey(config.secret_key)
             self.store_app = create_fhir_app(sessions, access_key=self._key)
 
+    @property
+    def access_key(self) -> AccessTokenKey | None:
+        """The embedded store's access-token key (None for an outside server): the SMART
+        token endpoint signs with it."""
+        return self._key
+
     def mount(self, app: web.Application) -> None:
         """Serve the embedded store at /fhir of APP (nothing for an outside server)."""
         if self.store_app is not None:

@@ -89,6 +89,15 @@ async def _register(session: AsyncSession, name: str, scopes: str, patient: str 
     return client_id
 
 
+async def check_new_name(session: AsyncSession, name: str) -> None:
+    """ValueError when a client named NAME exists (revoked ones included)."""
+    existing = (
+        await session.execute(select(FhirClientRow.id).where(FhirClientRow.name == name))
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise ValueError(f"a client named {name!r} already exists")
+
+
 async def add_client(
     sessionmaker: async_sessionmaker[AsyncSession],
     name: str,
@@ -102,11 +111,7 @@ async def add_client(
     checked_scopes(scopes, normalize_patient(patient))
     _checked_ttl(ttl)
     async with sessionmaker() as session, session.begin():
-        existing = (
-            await session.execute(select(FhirClientRow.id).where(FhirClientRow.name == name))
-        ).scalar_one_or_none()
-        if existing is not None:
-            raise ValueError(f"a client named {name!r} already exists")
+        await check_new_name(session, name)
         return await _issue(session, await _register(session, name, scopes, patient), ttl)
 
 
