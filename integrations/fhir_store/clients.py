@@ -50,6 +50,14 @@ class ClientInfo:
     patient: str | None
     created_at: datetime
     revoked_at: datetime | None
+    redirect_uris: str | None = None
+    jwks: str | None = None
+    """For a SMART client: "registered", or the JWKS URL."""
+
+    @property
+    def smart(self) -> bool:
+        """True for a SMART client (redirect URIs or a JWKS; tokens from /auth/token)."""
+        return bool(self.redirect_uris or self.jwks)
 
 
 def _digest(token: str) -> str:
@@ -153,7 +161,19 @@ async def list_clients(sessionmaker: async_sessionmaker[AsyncSession]) -> list[C
             .scalars()
             .all()
         )
-    return [ClientInfo(r.id, r.name, r.scopes, r.patient, r.created_at, r.revoked_at) for r in rows]
+    return [
+        ClientInfo(
+            r.id,
+            r.name,
+            r.scopes,
+            r.patient,
+            r.created_at,
+            r.revoked_at,
+            r.redirect_uris,
+            r.jwks_url or ("registered" if r.jwks else None),
+        )
+        for r in rows
+    ]
 
 
 async def revoke_client(sessionmaker: async_sessionmaker[AsyncSession], name: str) -> bool:
