@@ -36,12 +36,19 @@ def hidden_fields(page: str) -> dict[str, str]:
     return {name: html.unescape(value) for name, value in HIDDEN.findall(page)}
 
 
-def authorize_url(base: str, client_id: str, scope: str, challenge: str, state: str) -> str:
+def authorize_url(
+    base: str,
+    client_id: str,
+    scope: str,
+    challenge: str,
+    state: str,
+    redirect_uri: str = REDIRECT_URI,
+) -> str:
     """The app's authorization request."""
     query = {
         "response_type": "code",
         "client_id": client_id,
-        "redirect_uri": REDIRECT_URI,
+        "redirect_uri": redirect_uri,
         "scope": scope,
         "state": state,
         "aud": f"{base}/fhir",

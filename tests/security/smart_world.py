@@ -43,7 +43,12 @@ def observation(
 
 
 RECORD = (
-    {"resourceType": "Patient", "id": "demo-patient-alice", "name": [{"family": "Martin"}]},
+    {
+        "resourceType": "Patient",
+        "id": "demo-patient-alice",
+        "name": [{"family": "Martin"}],
+        "generalPractitioner": [{"reference": "Practitioner/demo-practitioner-chen"}],
+    },
     {"resourceType": "Patient", "id": "demo-patient-david", "name": [{"family": "Okafor"}]},
     observation("alice-hr", "Patient/demo-patient-alice", "vital-signs", "8867-4", 72),
     observation("alice-lab", "Patient/demo-patient-alice", "laboratory", "2339-0", 101),

@@ -20,7 +20,9 @@ from tests.security.smart_flow import (
     REDIRECT_URI,
     VITAL_SIGNS,
     authorize_url,
+    hidden_fields,
     pkce,
+    redirect_params,
     sign_in_and_decide,
     token_request,
 )
@@ -219,3 +221,98 @@ async def test_a_denial_tells_the_app(tmp_path: Path, sqlite_url: str) -> None:
             "error_description": "the person denied access",
             "state": "st-9",
         }
+
+
+async def test_a_staff_member_signs_in_through_the_staff_area(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    scope = "openid fhirUser user/Observation.rs user/Patient.cruds"
+    async with smart_world(tmp_path, sqlite_url) as world, browser_session() as http:
+        verifier, challenge = pkce()
+        url = authorize_url(world.base, world.app_id, scope, challenge, "st")
+        async with http.get(url, allow_redirects=False) as response:
+            assert response.headers["Location"].startswith("/staff/smart/authorize?")
+        params = await sign_in_and_decide(http, url, "dr.chen", DEMO_PASSWORD)
+        status, body = await token_request(
+            http, world.base, _exchange(world, params["code"], verifier)
+        )
+        assert status == 200, body
+        # a staff token only reads, even when more was asked (and registered: user/*.rs)
+        assert body["scope"] == "fhirUser openid user/Observation.rs"
+        assert "patient" not in body and "refresh_token" not in body
+        claims = jwt.decode(body["id_token"], options={"verify_signature": False})
+        assert claims["fhirUser"] == "Practitioner/demo-practitioner-chen"
+        status, bundle = await _fhir(world.base, body["access_token"], "Observation")
+        assert status == 200
+        ids = sorted(e["resource"]["id"] for e in bundle["entry"])
+        assert ids == ["alice-hr", "alice-lab"], "only the practitioner's patients"
+
+
+async def test_a_patient_cannot_approve_in_the_staff_area(tmp_path: Path, sqlite_url: str) -> None:
+    async with smart_world(tmp_path, sqlite_url) as world, browser_session() as http:
+        _, challenge = pkce()
+        url = authorize_url(world.base, world.app_id, "user/*.rs", challenge, "st")
+        async with http.get(url, allow_redirects=False) as response:
+            area_url = response.headers["Location"]
+        async with http.get(world.base + area_url) as response:
+            fields = hidden_fields(await response.text())
+        async with http.post(
+            f"{world.base}/staff/login",
+            data={"username": "alice", "password": DEMO_PASSWORD, **fields},
+            allow_redirects=False,
+        ) as response:
+            assert response.status == 401, "the staff sign-in admits staff only"
+
+
+async def test_the_store_publishes_its_smart_configuration(tmp_path: Path, sqlite_url: str) -> None:
+    async with smart_world(tmp_path, sqlite_url) as world, aiohttp.ClientSession() as http:
+        async with http.get(f"{world.base}/fhir/.well-known/smart-configuration") as response:
+            assert response.status == 200
+            config = await response.json()
+        async with http.get(f"{world.base}/fhir/metadata") as response:
+            security = (await response.json())["rest"][0]["security"]
+    assert config["authorization_endpoint"] == f"{world.base}/auth/authorize"
+    assert config["token_endpoint"] == f"{world.base}/auth/token"
+    assert config["code_challenge_methods_supported"] == ["S256"]
+    assert set(config["grant_types_supported"]) == {
+        "authorization_code",
+        "client_credentials",
+        "refresh_token",
+    }
+    for capability in (
+        "launch-standalone",
+        "client-public",
+        "client-confidential-asymmetric",
+        "context-standalone-patient",
+        "permission-v2",
+        "permission-offline",
+        "sso-openid-connect",
+    ):
+        assert capability in config["capabilities"]
+    assert "private_key_jwt" in config["token_endpoint_auth_methods_supported"]
+    assert security["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
+    uris = {e["url"]: e["valueUri"] for e in security["extension"][0]["extension"]}
+    assert uris["authorize"] == config["authorization_endpoint"]
+    assert uris["token"] == config["token_endpoint"]
+
+
+async def test_authorization_requests_without_pkce_or_aud_are_refused(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    async with smart_world(tmp_path, sqlite_url) as world, browser_session() as http:
+        _, challenge = pkce()
+        url = authorize_url(world.base, world.app_id, LAUNCH, challenge, "s")
+        for old, new, error in (
+            ("code_challenge_method=S256", "code_challenge_method=plain", "invalid_request"),
+            (f"code_challenge={challenge}", "code_challenge=short", "invalid_request"),
+            ("aud=http", "aud=https%3A%2F%2Fevil.example.org%2Ffhir&x=http", "invalid_request"),
+            ("response_type=code", "response_type=token", "unsupported_response_type"),
+        ):
+            bad = url.replace(old, new)
+            async with http.get(bad, allow_redirects=False) as response:
+                area_url = response.headers["Location"]
+            async with http.get(world.base + area_url, allow_redirects=False) as response:
+                assert response.status == 303
+                params = redirect_params(response.headers["Location"])
+            assert params["error"] == error, (old, params)
+            assert params["state"] == "s"
