@@ -13,11 +13,13 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from integrations.fhir_store.smart_clients import add_smart_client
 from integrations.fhir_store.tables import FhirVersionRow
+from tests.bot.service import free_port
 from tests.security.smart_flow import (
     BackendKey,
     assertion,
@@ -134,3 +136,38 @@ async def test_a_public_client_gets_no_client_credentials(tmp_path: Path, sqlite
             {"grant_type": "client_credentials", "client_id": world.app_id, "scope": SCOPE},
         )
         assert status == 400 and body["error"] == "unauthorized_client"
+
+
+async def test_a_jwks_url_is_fetched_when_the_token_is_asked_for(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    key = new_key("ES384")
+    served: dict[str, object] = {"keys": []}
+
+    async def jwks(request: web.Request) -> web.Response:
+        return web.json_response(served)
+
+    app = web.Application()
+    app.router.add_get("/jwks.json", jwks)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with smart_world(tmp_path, sqlite_url) as world, aiohttp.ClientSession() as http:
+            client_id = await add_smart_client(
+                world.services.sessions,
+                "by-url",
+                SCOPE,
+                jwks_url=f"http://127.0.0.1:{port}/jwks.json",
+            )
+            aud = f"{world.base}/auth/token"
+            form = client_credentials(client_id, assertion(key, client_id, aud), SCOPE)
+            status, body = await token_request(http, world.base, form)
+            assert status == 401 and "kid" in body["error_description"], "not published yet"
+            served.update(key.jwks)  # the service publishes its key (a rotation)
+            form = client_credentials(client_id, assertion(key, client_id, aud), SCOPE)
+            status, body = await token_request(http, world.base, form)
+            assert status == 200, body
+    finally:
+        await runner.cleanup()
