@@ -15,7 +15,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import handoff_pages, messages, portal, staff
+from bot import handoff_pages, messages, portal, smart, staff
 from bot.adapter import CarebotAdapter, ChannelConversationState
 from bot.bot_storage import SqlStorage
 from bot.channel_auth import ChannelAuthenticator, ChannelGate, ClosedChannel, EmulatorChannel
@@ -315,5 +315,7 @@ def create_app(settings: Settings) -> web.Application:
     staff.add_routes(app)
     handoff_pages.add_routes(app)
     iomt_http.add_routes(app)
+    if fhir.store_app is not None and fhir.access_key is not None:
+        smart.mount(app, fhir.store_app, fhir.access_key, create_sessionmaker(engine))
     fhir.mount(app)
     return app

@@ -64,16 +64,24 @@ def plain_page(status: int, message: str) -> web.Response:
     return web.Response(text=text, content_type="text/html", status=status, headers=NO_STORE)
 
 
+def csrf_input(csrf: str) -> str:
+    """The hidden field carrying the page's CSRF token."""
+    return _csrf_input(csrf)
+
+
 def _csrf_input(csrf: str) -> str:
     return f'<input type="hidden" name="{CSRF_FIELD}" value="{html.escape(csrf)}">'
 
 
-def sign_in_form(action: str, intro: str, csrf: str, error: str | None = None) -> str:
-    """The sign-in form markup, carrying the page's CSRF token."""
+def sign_in_form(
+    action: str, intro: str, csrf: str, error: str | None = None, next_url: str | None = None
+) -> str:
+    """The sign-in form markup, carrying the page's CSRF token (and where to go next)."""
     message = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
+    after = f'<input type="hidden" name="next" value="{html.escape(next_url)}">' if next_url else ""
     return (
         f'<div class="card signin"><p class="muted">{html.escape(intro)}</p>'
-        f'<form method="post" action="{html.escape(action)}">{_csrf_input(csrf)}'
+        f'<form method="post" action="{html.escape(action)}">{_csrf_input(csrf)}{after}'
         '<label for="username">Username</label>'
         '<input id="username" name="username" type="text" autocomplete="username" required>'
         '<label for="password">Password</label>'

@@ -109,16 +109,29 @@ def sign_in_page(
     *,
     status: int | None = None,
     headers: dict[str, str] | None = None,
+    next_url: str | None = None,
 ) -> web.Response:
-    """AREA's sign-in form (401 when it reports a failed attempt)."""
+    """AREA's sign-in form (401 when it reports a failed attempt); NEXT_URL, a path of
+    AREA's, is where a successful sign-in goes (an app's authorization request)."""
     return page(
         request,
         title=f"{area.heading}: sign in",
         heading=area.heading,
-        body=sign_in_form(f"{area.path}/login", area.intro, csrf_token(request), error=error),
+        body=sign_in_form(
+            f"{area.path}/login", area.intro, csrf_token(request), error=error, next_url=next_url
+        ),
         status=status or (401 if error else 200),
         headers=headers,
     )
+
+
+def safe_next(area: Area, next_url: str) -> str | None:
+    """NEXT_URL when a sign-in to AREA may go there: only AREA's SMART authorization page
+    (a path of ours, never another site)."""
+    prefix = f"{area.path}/smart/authorize?"
+    if next_url.startswith(prefix) and "\\" not in next_url and len(next_url) <= 4096:
+        return next_url
+    return None
 
 
 def too_many_attempts(minutes: int) -> str:
@@ -132,6 +145,7 @@ async def login(request: web.Request, area: Area) -> web.StreamResponse:
     form = submitted_form(request)
     username = form.get("username", "")[:128]
     password = form.get("password", "")[:256]
+    next_url = safe_next(area, form.get("next", ""))
     address = request.remote or ""
     # Checked before the password: while throttled even the right password is refused, and
     # unknown usernames are counted and answered exactly like known ones.
@@ -143,6 +157,7 @@ async def login(request: web.Request, area: Area) -> web.StreamResponse:
             error=too_many_attempts(throttled.minutes),
             status=429,
             headers={"Retry-After": str(throttled.retry_after_seconds)},
+            next_url=next_url,
         )
     account = (
         await services.accounts.authenticate(username, password) if username and password else None
@@ -151,9 +166,11 @@ async def login(request: web.Request, area: Area) -> web.StreamResponse:
         await services.sign_in_throttle.record_failure(username, address)
         # the same words for an unknown user, a wrong password and the wrong area: where
         # to sign in instead is said to everyone, so it tells nobody the account exists
-        return sign_in_page(request, area, error=f"{WRONG_CREDENTIALS} {area.elsewhere}")
+        return sign_in_page(
+            request, area, error=f"{WRONG_CREDENTIALS} {area.elsewhere}", next_url=next_url
+        )
     await services.sign_in_throttle.record_success(username)
-    response = see_other(area.path)
+    response = see_other(next_url or area.path)
     await start_session(request, response, area, account)
     return response
 

@@ -197,6 +197,12 @@ class FhirService:
             return None
         return self.store_app[SUBSCRIPTIONS_KEY]
 
+    @property
+    def access_key(self) -> AccessTokenKey | None:
+        """The embedded store's access-token key (None for an outside server): the SMART
+        token endpoint signs with it."""
+        return self._key
+
     def mount(self, app: web.Application) -> None:
         """Serve the embedded store at /fhir of APP (nothing for an outside server)."""
         if self.store_app is not None:

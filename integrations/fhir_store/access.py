@@ -39,6 +39,16 @@ class Access:
     compartment: str | None = None
     types: frozenset[str] | None = None
     staff: str | None = None
+    restrictions: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Per type, the queries of v2 scopes its reads are restricted to (any one matching);
+    a type not listed is not restricted."""
+
+    def restricted(self, resource_type: str) -> tuple[str, ...]:
+        """The queries RESOURCE_TYPE's resources must match one of (none: unrestricted)."""
+        for rtype, queries in self.restrictions:
+            if rtype == resource_type:
+                return queries
+        return ()
 
     def sees_type(self, resource_type: str) -> bool:
         """True when resources of RESOURCE_TYPE may be shown to this caller."""
@@ -65,12 +75,28 @@ def _reads(grant: Grant, resource_type: str) -> bool:
     return grant.allows(resource_type, Action.READ) or grant.allows(resource_type, Action.SEARCH)
 
 
+def _restrictions(grant: Grant, types: frozenset[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """For each readable type that only query-restricted scopes let GRANT read, their queries."""
+    out: list[tuple[str, tuple[str, ...]]] = []
+    reading = (Action.READ, Action.SEARCH)
+    for rtype in sorted(types):
+        covering = [s for s in grant.scopes if any(s.covers(rtype, a) for a in reading)]
+        if covering and all(s.restriction is not None for s in covering):
+            out.append((rtype, tuple(sorted({str(s.restriction) for s in covering}))))
+    return tuple(out)
+
+
 def access_for(grant: Grant | None) -> Access:
     """What GRANT's caller may see (None: a store that requires no token sees everything)."""
     if grant is None:
         return EVERYTHING
     types = frozenset(t for t in STORED_TYPES if _reads(grant, t))
-    return Access(grant.patient, None if types == STORED_TYPES else types, grant.practitioner)
+    return Access(
+        grant.patient,
+        None if types == STORED_TYPES else types,
+        grant.practitioner,
+        _restrictions(grant, types),
+    )
 
 
 def authorize(grant: Grant | None, resource_type: str, action: Action) -> None:

@@ -49,9 +49,11 @@ class AccessTokenKey:
         person: str | None = None,
         practitioner: str | None = None,
         ttl_s: int = DEFAULT_TTL_S,
+        outside: bool = False,
     ) -> str:
         """A token for CLIENT with SCOPES (bound to PATIENT, acting for PERSON; for a staff
-        member, bound to PRACTITIONER's patients), TTL_S long."""
+        member, bound to PRACTITIONER's patients), TTL_S long; OUTSIDE for a SMART client's
+        (each of its accesses is audited)."""
         checked_scopes(scopes, patient, person)
         check_staff(scopes, patient, person, practitioner)
         if not 0 < ttl_s <= MAX_TTL_S:
@@ -71,6 +73,8 @@ class AccessTokenKey:
             claims["person"] = person
         if practitioner:
             claims["practitioner"] = practitioner
+        if outside:
+            claims["smart"] = True
         return jwt.encode(claims, self._key, algorithm="HS256")
 
     def verify(self, token: str) -> Grant | None:
@@ -100,7 +104,8 @@ class AccessTokenKey:
         except ScopeError:
             return None
         client = str(claims["sub"])
-        return Grant(f"signed:{client}", client, scopes, patient, person, practitioner)
+        outside = claims.get("smart") is True
+        return Grant(f"signed:{client}", client, scopes, patient, person, practitioner, outside)
 
 
 def check_staff(

@@ -58,6 +58,7 @@ from integrations.fhir_store.outcome import StoreError, invalid, operation_outco
 from integrations.fhir_store.params import STORED_TYPES
 from integrations.fhir_store.patching import patch_conditional, patch_instance
 from integrations.fhir_store.scopes import Action, Grant
+from integrations.fhir_store.smart_config import SMART_PATH, smart_configuration
 from integrations.fhir_store.store import FhirStore, Stored, utcnow
 from integrations.fhir_store.subscription_delivery import SubscriptionEngine
 from integrations.fhir_store.subscription_rules import DeliveryPolicy
@@ -78,6 +79,8 @@ __all__ = [
 SUBSCRIPTIONS_KEY = web.AppKey("fhir_subscriptions", SubscriptionEngine)
 
 log = logging.getLogger(__name__)
+# what anyone may read without a token: how to talk to the store and how to get a token
+_OPEN_PATHS = (["metadata"], [".well-known", "smart-configuration"])
 
 
 def create_fhir_app(
@@ -171,7 +174,7 @@ def _serving(handler: Handler, path: str) -> Callable[[web.Request], Awaitable[w
         targets: list[str] = []
         status = 500
         try:
-            if call.parts != ["metadata"] and settings.require_auth:
+            if call.parts not in _OPEN_PATHS and settings.require_auth:
                 call.grant = await _authenticate(request, store, settings.access_key)
             response, action, targets = await handler(call)
             status = response.status
@@ -185,7 +188,7 @@ def _serving(handler: Handler, path: str) -> Callable[[web.Request], Awaitable[w
             log.exception("FHIR request failed: %s %s", request.method, path or "/")
             return fhir_json(operation_outcome("fatal", "exception", "internal error"), 500)
         finally:
-            if call.grant is not None and call.grant.person_bound:
+            if call.grant is not None and call.grant.audited:
                 await _audit(store, call.grant, action, targets, status, request.query_string)
 
     return serve
@@ -223,9 +226,22 @@ async def _base(call: Call) -> Dispatched:
     return await _bundle(call)
 
 
+def _origin(call: Call) -> str:
+    return f"{call.request.scheme}://{call.request.host}"
+
+
 async def _metadata(call: Call) -> Dispatched:
-    cap = capability_statement(call.base, format_instant(utcnow()))
+    path = call.request.app.get(SMART_PATH)
+    smart = (_origin(call), path) if path is not None else (None, None)
+    cap = capability_statement(call.base, format_instant(utcnow()), smart)
     return fhir_json(cap), Action.READ, []
+
+
+async def _smart_configuration(call: Call) -> Dispatched:
+    path = call.request.app.get(SMART_PATH)
+    if path is None:
+        raise StoreError(404, "this store has no SMART authorization server", "not-found")
+    return web.json_response(smart_configuration(_origin(call), path)), Action.READ, []
 
 
 async def _read(call: Call) -> Dispatched:
@@ -348,6 +364,7 @@ _ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("*", "", _base),  # the base URL itself, without a trailing slash
     ("*", "/", _base),
     ("GET", "/metadata", _metadata),
+    ("GET", "/.well-known/smart-configuration", _smart_configuration),
     ("GET", "/_history", searches.system_history),
     ("GET", "/Observation/$lastn", searches.lastn),
     ("GET", "/$export", export_system),

@@ -7,6 +7,7 @@ from typing import Any
 from integrations.codes import CAREBOT_BASE_URL
 from integrations.fhir_store.params import SEARCH_PARAMS, STORED_TYPES
 from integrations.fhir_store.subscription_rules import FHIR_JSON, REST_HOOK
+from integrations.fhir_store.smart_config import security
 
 _INTERACTIONS = (
     "read",
@@ -39,8 +40,11 @@ def _export(name: str) -> dict[str, str]:
     return {"name": "export", "definition": url}
 
 
-def capability_statement(base_url: str, instant: str) -> dict[str, Any]:
-    """The CapabilityStatement served at `/metadata`."""
+def capability_statement(
+    base_url: str, instant: str, smart: tuple[str | None, str | None] = (None, None)
+) -> dict[str, Any]:
+    """The CapabilityStatement served at `/metadata`; SMART is (origin, OAuth path) of the
+    service answering OAuth for the store (smart_config.py), if any."""
     resources = []
     for rtype in sorted(STORED_TYPES):
         params = [dict(p) for p in _COMMON] + [
@@ -86,20 +90,7 @@ def capability_statement(base_url: str, instant: str) -> dict[str, Any]:
         "rest": [
             {
                 "mode": "server",
-                "security": {
-                    "cors": False,
-                    "service": [
-                        {
-                            "coding": [
-                                {
-                                    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
-                                    "code": "SMART-on-FHIR",
-                                }
-                            ]
-                        }
-                    ],
-                    "description": "Bearer tokens of registered clients with SMART scopes",
-                },
+                "security": security(*smart),
                 "resource": resources,
                 "operation": [_export("export")],
                 "interaction": [

@@ -50,6 +50,14 @@ class ClientInfo:
     patient: str | None
     created_at: datetime
     revoked_at: datetime | None
+    redirect_uris: str | None = None
+    jwks: str | None = None
+    """For a SMART client: "registered", or the JWKS URL."""
+
+    @property
+    def smart(self) -> bool:
+        """True for a SMART client (redirect URIs or a JWKS; tokens from /auth/token)."""
+        return bool(self.redirect_uris or self.jwks)
 
 
 def _digest(token: str) -> str:
@@ -89,6 +97,15 @@ async def _register(session: AsyncSession, name: str, scopes: str, patient: str 
     return client_id
 
 
+async def check_new_name(session: AsyncSession, name: str) -> None:
+    """ValueError when a client named NAME exists (revoked ones included)."""
+    existing = (
+        await session.execute(select(FhirClientRow.id).where(FhirClientRow.name == name))
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise ValueError(f"a client named {name!r} already exists")
+
+
 async def add_client(
     sessionmaker: async_sessionmaker[AsyncSession],
     name: str,
@@ -102,11 +119,7 @@ async def add_client(
     checked_scopes(scopes, normalize_patient(patient))
     _checked_ttl(ttl)
     async with sessionmaker() as session, session.begin():
-        existing = (
-            await session.execute(select(FhirClientRow.id).where(FhirClientRow.name == name))
-        ).scalar_one_or_none()
-        if existing is not None:
-            raise ValueError(f"a client named {name!r} already exists")
+        await check_new_name(session, name)
         return await _issue(session, await _register(session, name, scopes, patient), ttl)
 
 
@@ -148,7 +161,19 @@ async def list_clients(sessionmaker: async_sessionmaker[AsyncSession]) -> list[C
             .scalars()
             .all()
         )
-    return [ClientInfo(r.id, r.name, r.scopes, r.patient, r.created_at, r.revoked_at) for r in rows]
+    return [
+        ClientInfo(
+            r.id,
+            r.name,
+            r.scopes,
+            r.patient,
+            r.created_at,
+            r.revoked_at,
+            r.redirect_uris,
+            r.jwks_url or ("registered" if r.jwks else None),
+        )
+        for r in rows
+    ]
 
 
 async def revoke_client(sessionmaker: async_sessionmaker[AsyncSession], name: str) -> bool:

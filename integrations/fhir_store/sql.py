@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from sqlalchemy import (
     ColumnElement,
@@ -23,9 +24,16 @@ from sqlalchemy import (
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from integrations.fhir_store.access import Access
+from integrations.fhir_store.access import EVERYTHING, Access
 from integrations.fhir_store.params import SEARCH_PARAMS, SearchParam, patient_param
-from integrations.fhir_store.query import DateValue, Filter, SearchPlan, TokenValue, plan_patient
+from integrations.fhir_store.query import (
+    DateValue,
+    Filter,
+    SearchPlan,
+    TokenValue,
+    build_plan,
+    plan_patient,
+)
 from integrations.fhir_store.records import Stored
 from integrations.fhir_store.tables import (
     FhirLatestRow,
@@ -160,6 +168,15 @@ def visible(access: Access, resource_type: str) -> list[ColumnElement[bool]]:
     ACCESS sees: the one place every read of current resources goes through."""
     if not access.sees_type(resource_type):
         return [false()]
+    queries = access.restricted(resource_type)
+    if queries:
+        # a v2 query-restricted scope (scopes.py): the resource matches one of its searches
+        matching = [
+            and_(*plan_conditions(build_plan(resource_type, parse_qsl(q)), EVERYTHING))
+            for q in queries
+        ]
+        unrestricted = Access(access.compartment, access.types, access.staff)
+        return [or_(*matching), *visible(unrestricted, resource_type)]
     if access.staff is not None:
         if resource_type == "Patient":
             return [R.res_id.in_(staff_patients(access.staff, S.res_id))]
@@ -192,6 +209,9 @@ def visible_versions(access: Access) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if access.types is not None:
         conditions.append(V.res_type.in_(sorted(access.types)))
+    if access.restrictions:
+        # a query restriction is decided on current resources: past versions stay hidden
+        conditions.append(V.res_type.not_in([rtype for rtype, _ in access.restrictions]))
     if access.compartment is not None:
         conditions.append(V.patient == access.compartment)
     if access.staff is not None:

@@ -124,6 +124,10 @@ class FhirClientRow(Base):
     patient: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # SMART App Launch (smart_0001): redirect URIs (space-separated), JWKS (JSON) or its URL
+    redirect_uris: Mapped[str | None] = mapped_column(Text, nullable=True)
+    jwks: Mapped[str | None] = mapped_column(Text, nullable=True)
+    jwks_url: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class FhirClientTokenRow(Base):
@@ -147,3 +151,62 @@ class FhirImportRow(Base):
     done: Mapped[int] = mapped_column(Integer)
     total: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SmartCodeRow(Base):
+    """A SMART authorization code (its SHA-256): one use, short lived, bound to the client,
+    its redirect URI and the PKCE challenge; what the person approved."""
+
+    __tablename__ = "smart_code"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), ForeignKey("fhir_client.id"))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    scope: Mapped[str] = mapped_column(Text)
+    patient: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    person: Mapped[str] = mapped_column(String(64))
+    practitioner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    fhir_user: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class SmartRefreshRow(Base):
+    """A SMART refresh token (its SHA-256); each use replaces it with a new one of the same
+    family, and a replayed one revokes the family."""
+
+    __tablename__ = "smart_refresh"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    family: Mapped[str] = mapped_column(String(64), index=True)
+    client_id: Mapped[str] = mapped_column(String(64), ForeignKey("fhir_client.id"))
+    scope: Mapped[str] = mapped_column(Text)
+    patient: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    person: Mapped[str] = mapped_column(String(64))
+    practitioner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    fhir_user: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class SmartJtiRow(Base):
+    """A client assertion's `jti`, kept until the assertion expires: a replay is refused."""
+
+    __tablename__ = "smart_jti"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class SmartKeyRow(Base):
+    """The service's RSA key signing OpenID Connect id_tokens (made on first use)."""
+
+    __tablename__ = "smart_key"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    private_pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
