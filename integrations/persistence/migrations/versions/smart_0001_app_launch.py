@@ -5,9 +5,9 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "smart_0001"
-down_revision = "fhir_0007"
+down_revision = None
 branch_labels = ("smart",)
-depends_on = None
+depends_on = "fhir_0007"
 
 
 def upgrade() -> None:
