@@ -59,7 +59,7 @@ from integrations.fhir_store.params import STORED_TYPES
 from integrations.fhir_store.patching import patch_conditional, patch_instance
 from integrations.fhir_store.scopes import Action, Grant
 from integrations.fhir_store.smart_config import SMART_PATH, smart_configuration
-from integrations.fhir_store.store import FhirStore, Stored, utcnow
+from integrations.fhir_store.store import FhirStore, utcnow
 from integrations.fhir_store.subscription_delivery import SubscriptionEngine
 from integrations.fhir_store.subscription_rules import DeliveryPolicy
 from integrations.fhir_store.validate import parse_json, validate_resource

@@ -6,8 +6,8 @@ from typing import Any
 
 from integrations.codes import CAREBOT_BASE_URL
 from integrations.fhir_store.params import SEARCH_PARAMS, STORED_TYPES
-from integrations.fhir_store.subscription_rules import FHIR_JSON, REST_HOOK
 from integrations.fhir_store.smart_config import security
+from integrations.fhir_store.subscription_rules import FHIR_JSON, REST_HOOK
 
 _INTERACTIONS = (
     "read",

@@ -403,6 +403,7 @@ class Writer:
             raise StoreError(404, f"{resource_type}?{query} matches nothing", "not-found")
         return await self.patch(resource_type, ids[0], change, if_match, access=access)
 
+
 def _subscribed(new: NewResource, subscriber: str | None) -> NewResource:
     """NEW placed where it belongs: a Subscription in its subscriber's compartment (the
     patient whose token wrote it; none for a system client), so that only they see it and
