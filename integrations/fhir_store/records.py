@@ -19,9 +19,31 @@ from integrations.fhir_store.params import REFERENCE_PARAMS, STORED_TYPES
 EARLIEST = datetime(1, 1, 1)
 # A fhir_search row: the values of SEARCH_COLUMNS
 SearchRow = tuple[
-    str, str, str, str | None, str | None, str | None, datetime | None, datetime | None
+    str,
+    str,
+    str,
+    str | None,
+    str | None,
+    str | None,
+    datetime | None,
+    datetime | None,
+    float | None,
+    float | None,
+    str | None,
 ]
-SEARCH_COLUMNS = ("res_type", "res_id", "param", "patient", "system", "value", "low", "high")
+SEARCH_COLUMNS = (
+    "res_type",
+    "res_id",
+    "param",
+    "patient",
+    "system",
+    "value",
+    "low",
+    "high",
+    "number_low",
+    "number_high",
+    "text",
+)
 
 
 @dataclass(frozen=True)
@@ -145,6 +167,9 @@ def search_rows(
             None if r.value == patient and r.param in references else r.value,
             r.low,
             r.high,
+            r.number_low,
+            r.number_high,
+            r.text,
         )
         for r in index_resource(document)
     ]

@@ -1,0 +1,60 @@
+"""fhir: every R4 search parameter of every stored type; the index is rebuilt.
+
+The parameter table is now R4's own (params.py, from the published definitions): strings,
+numbers, quantities, URIs and composites get index rows, with two number columns (a
+value, or a Range's ends) and `text` (a string's exact text, a token's display, a
+composite's second part). The rows of every current resource are rebuilt with the store's
+own extraction, so a store created by an older version answers the new searches.
+"""
+
+import json
+
+import sqlalchemy as sa
+from alembic import op
+
+from integrations.fhir_store.records import SEARCH_COLUMNS, SearchRow, search_rows
+from integrations.persistence.migrations.versions.fhir_0002_lean_index import current_batches
+
+revision = "fhir_0008"
+down_revision = "fhir_0007"
+branch_labels = None
+depends_on = None
+
+_NEW_COLUMNS = ("number_low", "number_high", "text")
+
+
+def _search(columns: tuple[str, ...]) -> sa.TableClause:
+    return sa.table("fhir_search", *[sa.column(c) for c in columns])
+
+
+def _rebuild(columns: tuple[str, ...]) -> None:
+    """Every current resource's rows, in the columns the table has now."""
+    connection = op.get_bind()
+    table = _search(columns)
+    connection.execute(sa.delete(table))
+    for batch in current_batches(connection):
+        rows: list[SearchRow] = []
+        for res_type, res_id, content in batch:
+            rows += search_rows(res_type, res_id, json.loads(content))[1]
+        if rows:
+            connection.execute(
+                sa.insert(table),
+                [
+                    {c: v for c, v in zip(SEARCH_COLUMNS, r, strict=True) if c in columns}
+                    for r in rows
+                ],
+            )
+
+
+def upgrade() -> None:
+    op.add_column("fhir_search", sa.Column("number_low", sa.Float, nullable=True))
+    op.add_column("fhir_search", sa.Column("number_high", sa.Float, nullable=True))
+    op.add_column("fhir_search", sa.Column("text", sa.String(512), nullable=True))
+    _rebuild(SEARCH_COLUMNS)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("fhir_search") as batch:
+        for column in _NEW_COLUMNS:
+            batch.drop_column(column)
+    _rebuild(tuple(c for c in SEARCH_COLUMNS if c not in _NEW_COLUMNS))
