@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, literal, or_, select, true
 from sqlalchemy.sql.elements import SQLCoreOperations
 
 from integrations.fhir_store.access import Access
@@ -258,6 +258,8 @@ def _rows_of(
 def filter_condition(
     resource_type: str, flt: Filter, patient: str | None, access: Access
 ) -> ColumnElement[bool]:
+    if flt.kind == "id" and flt.missing is not None:
+        return false() if flt.missing else true()
     if flt.kind == "id":
         return R.res_id.in_(flt.ids)
     if flt.kind == "lastUpdated":

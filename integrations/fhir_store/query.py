@@ -283,6 +283,10 @@ def _filter(resource_type: str, name: str, raw: str, depth: int = 0) -> Filter:
     if "." in name.partition(":")[2] or "." in name.partition(":")[0]:
         return _chained(resource_type, name, raw, depth)
     base, _, modifier = name.partition(":")
+    if base in COMMON_PARAMS and modifier == "missing":
+        if raw not in ("true", "false"):
+            raise invalid(f"{name} takes true or false")
+        return Filter(base, "id", modifier="missing", missing=raw == "true")  # always there
     if base == "_id" and not modifier:
         return Filter(name, "id", ids=tuple(_split(raw)))
     if base == "_lastUpdated" and not modifier:
