@@ -96,8 +96,9 @@ def prepare_create(document: dict[str, Any], resource_id: str | None = None) -> 
     rid = resource_id or new_id()
     body = {"resourceType": resource_type, "id": rid}
     body.update({k: v for k, v in document.items() if k not in ("resourceType", "id", "meta")})
-    patient, rows = search_rows(resource_type, rid, body)
     meta = dict(document.get("meta") or {})
+    # meta's tags, profiles, security labels and source are searched too (`_tag`, ...)
+    patient, rows = search_rows(resource_type, rid, {**body, "meta": meta} if meta else body)
     return NewResource(resource_type, rid, meta, dump_json(body), patient, rows)
 
 

@@ -224,7 +224,7 @@ class FhirStore:
         conditions = plan_conditions(plan, access)
         async with self.sessionmaker() as session:
             total: int | None = None
-            if plan.summary_count or plan.total_accurate:
+            if plan.summary_count or plan.total_accurate or plan.count == 0:
                 total = int(
                     (
                         await session.execute(
