@@ -314,3 +314,67 @@ async def test_new_search_kinds_are_audited_with_what_they_showed(clinic: Clinic
         contents = list(rows)
     assert len(contents) == before + 1
     assert "Observation/a-hr" in contents[-1] or "Patient/alice" in contents[-1]
+
+
+# ----- shared types: read by every reader of the type, written by none bound to a person ---
+
+
+async def test_shared_types_are_read_but_not_written_by_patient_tokens(clinic: Clinic) -> None:
+    headers = {"Authorization": f"Bearer {clinic.alice_token}"}
+    assert await clinic.refs("Practitioner", clinic.alice_token) == {
+        "Practitioner/dr-a",
+        "Practitioner/dr-b",
+    }
+    assert await clinic.refs("Practitioner?_id=dr-b", clinic.dr_a) == {"Practitioner/dr-b"}
+    url = f"{clinic.base}/Practitioner/dr-a"
+    changed = {"resourceType": "Practitioner", "id": "dr-a", "active": False}
+    assert (await clinic.http.put(url, json=changed, headers=headers)).status_code == 403
+    assert (await clinic.http.delete(url, headers=headers)).status_code in (403, 404)
+    created = await clinic.http.post(
+        f"{clinic.base}/Organization", json={"resourceType": "Organization"}, headers=headers
+    )
+    assert created.status_code == 403
+    response = await clinic.get("Practitioner/dr-a", clinic.admin)
+    assert response.status_code == 200 and "active" not in response.json()
+
+
+async def test_subscriptions_are_no_patient_tokens_business(clinic: Clinic) -> None:
+    # a Subscription's criteria may name a patient: a person's token sees none
+    await clinic.put(
+        {
+            "resourceType": "Subscription",
+            "id": "watch-bruno",
+            "status": "off",
+            "reason": "test",
+            "criteria": "Observation?patient=Patient/bruno",
+            "channel": {"type": "rest-hook", "endpoint": "http://127.0.0.1:9/hook"},
+        }
+    )
+    assert await clinic.refs("Subscription", clinic.admin) == {"Subscription/watch-bruno"}
+    for token in (clinic.alice_token, clinic.dr_a):
+        response = await clinic.get("Subscription", token)
+        assert response.status_code in (200, 403)
+        assert response.status_code == 403 or response.json().get("entry", []) == []
+        response = await clinic.get("Subscription/watch-bruno", token)
+        assert response.status_code in (403, 404)
+
+
+async def test_tasks_and_encounters_stay_in_their_patients_compartment(clinic: Clinic) -> None:
+    for rtype, field in (("Task", "for"), ("Encounter", "subject"), ("ServiceRequest", "subject")):
+        extra: dict[str, Any] = {"status": "requested", "intent": "order"}
+        if rtype == "Encounter":
+            extra = {"status": "finished", "class": {"code": "VR"}}
+        if rtype == "ServiceRequest":
+            extra = {"status": "active", "intent": "order"}
+        await clinic.put(
+            {
+                "resourceType": rtype,
+                "id": f"{rtype.lower()}-b",
+                field: {"reference": "Patient/bruno"},
+            }
+            | extra
+        )
+        assert await clinic.refs(rtype, clinic.alice_token) == set(), rtype
+        assert await clinic.refs(f"{rtype}?patient=Patient/bruno", clinic.dr_a) == set(), rtype
+        assert await clinic.refs(f"{rtype}?status:not=x", clinic.dr_a) == set(), rtype
+        assert await clinic.refs(rtype, clinic.admin) == {f"{rtype}/{rtype.lower()}-b"}
