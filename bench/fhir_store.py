@@ -290,6 +290,8 @@ async def latencies(
         ],
         "read_by_id": lambda _p: [f"Observation/{rng.choice(server.observation_ids)}"],
     }
+    if server.has_lastn:  # issue 13's search kinds, on carebot (Medplum's engine lacks some)
+        work.update(r4_search_kinds(server))
     for name, paths in work.items():
         for _ in range(min(5, samples)):
             await _timed(http, server, paths(rng.choice(server.patients)))
@@ -302,6 +304,32 @@ async def latencies(
             "mean_ms": round(statistics.fmean(times) * 1000, 2),
         }
     return out
+
+
+def r4_search_kinds(server: Server) -> dict[str, Any]:
+    """One patient's searches of each kind issue 13 names, each index-driven."""
+    hr = f"{LOINC}|8867-4"
+    number = {p: i for i, p in enumerate(server.patients)}
+    return {
+        "token_not": lambda p: [f"Observation?patient={p}&code:not={hr}&_count=50"],
+        "missing": lambda p: [f"Observation?patient={p}&performer:missing=true&_count=50"],
+        "quantity_gt": lambda p: [f"Observation?patient={p}&value-quantity=gt100&_count=50"],
+        "composite": lambda p: [
+            f"Observation?patient={p}&code-value-quantity={hr}$gt100&_count=50"
+        ],
+        "chain": lambda p: [
+            "Observation?subject:Patient.identifier="
+            f"urn:bench:patient|{number[p]}&code={hr}&_count=50"
+        ],
+        "has": lambda p: [f"Patient?_id={p.partition('/')[2]}&_has:Observation:patient:code={hr}"],
+        "revinclude": lambda p: [
+            f"Patient?_id={p.partition('/')[2]}&_revinclude=Observation:patient"
+        ],
+        "summary_count": lambda p: [f"Observation?patient={p}&code={hr}&_summary=count"],
+        "elements": lambda p: [
+            f"Observation?patient={p}&code={hr}&_elements=valueQuantity&_count=50"
+        ],
+    }
 
 
 def report(server: Server, extra: dict[str, Any]) -> dict[str, Any]:

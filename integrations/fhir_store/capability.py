@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from integrations.codes import CAREBOT_BASE_URL
-from integrations.fhir_store.params import SEARCH_PARAMS, STORED_TYPES
+from integrations.fhir_store.params import SEARCH_PARAMS, STORED_TYPES, ParamKind, SearchParam
 from integrations.fhir_store.smart_config import security
 from integrations.fhir_store.subscription_rules import FHIR_JSON, REST_HOOK
 
@@ -40,6 +40,44 @@ def _export(name: str) -> dict[str, str]:
     return {"name": "export", "definition": url}
 
 
+_MODIFIERS = {
+    ParamKind.TOKEN: ":missing, :not, :text",
+    ParamKind.STRING: ":missing, :exact, :contains",
+    ParamKind.REFERENCE: ":missing, :[type]; chained (two levels) and _has",
+    ParamKind.URI: ":missing, :below",
+}
+_PREFIXED = (ParamKind.DATE, ParamKind.NUMBER, ParamKind.QUANTITY)
+
+
+def _documentation(param: SearchParam) -> str:
+    if param.kind in _PREFIXED:
+        return "prefixes eq ne gt lt ge le sa eb ap; :missing"
+    return _MODIFIERS.get(param.kind, ":missing")
+
+
+def search_params(rtype: str) -> list[dict[str, str]]:
+    """The searchParam entries of RTYPE: every parameter the store answers."""
+    return [dict(p) for p in _COMMON] + [
+        {
+            "name": p.name,
+            "definition": f"http://hl7.org/fhir/SearchParameter/{rtype}-{p.name}",
+            "type": p.kind.value,
+            "documentation": _documentation(p),
+        }
+        for p in sorted(SEARCH_PARAMS[rtype].values(), key=lambda p: p.name)
+    ]
+
+
+def rev_includes(rtype: str) -> list[str]:
+    """`Source:param` of every reference parameter that may refer to RTYPE."""
+    return sorted(
+        f"{source}:{p.name}"
+        for source, params in SEARCH_PARAMS.items()
+        for p in params.values()
+        if p.kind is ParamKind.REFERENCE and (not p.targets or rtype in p.targets)
+    )
+
+
 def capability_statement(
     base_url: str, instant: str, smart: tuple[str | None, str | None] = (None, None)
 ) -> dict[str, Any]:
@@ -47,10 +85,7 @@ def capability_statement(
     service answering OAuth for the store (smart_config.py), if any."""
     resources = []
     for rtype in sorted(STORED_TYPES):
-        params = [dict(p) for p in _COMMON] + [
-            {"name": p.name, "type": p.kind.value}
-            for p in sorted(SEARCH_PARAMS[rtype].values(), key=lambda p: p.name)
-        ]
+        params = search_params(rtype)
         entry: dict[str, Any] = {
             "type": rtype,
             "interaction": [{"code": code} for code in _INTERACTIONS],
@@ -63,8 +98,9 @@ def capability_statement(
             "searchInclude": [
                 f"{rtype}:{p.name}"
                 for p in SEARCH_PARAMS[rtype].values()
-                if p.kind.value == "reference"
+                if p.kind is ParamKind.REFERENCE
             ],
+            "searchRevInclude": rev_includes(rtype),
             "searchParam": params,
         }
         operations = [_operation("validate", "Resource-validate")]

@@ -33,7 +33,7 @@ def latest_candidates(
     """The `fhir_latest` keys an Observation's search rows compete for, with its rank (pure)."""
     return [
         ((patient, system or "", value), (low or EARLIEST, res_id))
-        for res_type, res_id, param, patient, system, value, low, _ in rows
+        for res_type, res_id, param, patient, system, value, low, *_ in rows
         if param == "code" and res_type == "Observation" and patient and value
     ]
 

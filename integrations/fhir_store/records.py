@@ -19,9 +19,31 @@ from integrations.fhir_store.params import REFERENCE_PARAMS, STORED_TYPES
 EARLIEST = datetime(1, 1, 1)
 # A fhir_search row: the values of SEARCH_COLUMNS
 SearchRow = tuple[
-    str, str, str, str | None, str | None, str | None, datetime | None, datetime | None
+    str,
+    str,
+    str,
+    str | None,
+    str | None,
+    str | None,
+    datetime | None,
+    datetime | None,
+    float | None,
+    float | None,
+    str | None,
 ]
-SEARCH_COLUMNS = ("res_type", "res_id", "param", "patient", "system", "value", "low", "high")
+SEARCH_COLUMNS = (
+    "res_type",
+    "res_id",
+    "param",
+    "patient",
+    "system",
+    "value",
+    "low",
+    "high",
+    "number_low",
+    "number_high",
+    "text",
+)
 
 
 @dataclass(frozen=True)
@@ -74,8 +96,9 @@ def prepare_create(document: dict[str, Any], resource_id: str | None = None) -> 
     rid = resource_id or new_id()
     body = {"resourceType": resource_type, "id": rid}
     body.update({k: v for k, v in document.items() if k not in ("resourceType", "id", "meta")})
-    patient, rows = search_rows(resource_type, rid, body)
     meta = dict(document.get("meta") or {})
+    # meta's tags, profiles, security labels and source are searched too (`_tag`, ...)
+    patient, rows = search_rows(resource_type, rid, {**body, "meta": meta} if meta else body)
     return NewResource(resource_type, rid, meta, dump_json(body), patient, rows)
 
 
@@ -145,6 +168,9 @@ def search_rows(
             None if r.value == patient and r.param in references else r.value,
             r.low,
             r.high,
+            r.number_low,
+            r.number_high,
+            r.text,
         )
         for r in index_resource(document)
     ]

@@ -9,8 +9,9 @@ from urllib.parse import parse_qsl, urlencode
 from integrations.fhir_store.call import Call, Dispatched, fhir_json, stored_type
 from integrations.fhir_store.dates import DateFormatError, format_instant, parse_instant
 from integrations.fhir_store.outcome import StoreError, invalid
-from integrations.fhir_store.query import MAX_COUNT, bounded_int, build_plan
+from integrations.fhir_store.query import MAX_COUNT, SearchPlan, bounded_int, build_plan
 from integrations.fhir_store.scopes import Action
+from integrations.fhir_store.shaping import shape
 from integrations.fhir_store.store import Stored
 
 
@@ -50,11 +51,13 @@ async def _form(call: Call) -> list[tuple[str, str]]:
     return parse_qsl(text, keep_blank_values=True)
 
 
-def _entry(call: Call, stored: Stored, mode: str | None = None) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "fullUrl": f"{call.base}/{stored.reference}",
-        "resource": stored.content,
-    }
+def _entry(
+    call: Call, stored: Stored, mode: str | None = None, plan: SearchPlan | None = None
+) -> dict[str, Any]:
+    content = stored.content
+    if plan is not None and content is not None:
+        content = shape(content, plan.summary, plan.elements)
+    entry: dict[str, Any] = {"fullUrl": f"{call.base}/{stored.reference}", "resource": content}
     if mode:
         entry["search"] = {"mode": mode}
     return entry
@@ -73,7 +76,7 @@ async def search(call: Call, rtype: str, params: list[tuple[str, str]]) -> Dispa
     plan = build_plan(rtype, params, lenient)
     result = await call.store.search(plan, access=call.access)
     bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
-    if result.total is not None:
+    if result.total is not None and not plan.total_none:
         bundle["total"] = result.total
     links = [{"relation": "self", "url": f"{call.base}/{rtype}?{urlencode(params)}"}]
     if result.has_more:
@@ -82,10 +85,11 @@ async def search(call: Call, rtype: str, params: list[tuple[str, str]]) -> Dispa
         )
     bundle["link"] = links
     if not plan.summary_count:
-        bundle["entry"] = [_entry(call, s, "match") for s in result.matches] + [
-            _entry(call, s, "include") for s in result.included
+        bundle["entry"] = [_entry(call, s, "match", plan) for s in result.matches] + [
+            _entry(call, s, "include", plan) for s in result.included
         ]
-    targets = [s.reference for s in result.matches]
+    # the audit names what the answer showed: matches and included resources alike
+    targets = [s.reference for s in result.matches + result.included]
     return fhir_json(bundle), Action.SEARCH, targets
 
 

@@ -29,11 +29,12 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from integrations.fhir_store.access import STORE_WRITTEN, Access
+from integrations.fhir_store.conditions import referenced
 from integrations.fhir_store.latest import latest_ids, ranked_ids
 from integrations.fhir_store.maintenance import Maintenance
 from integrations.fhir_store.outcome import StoreError, not_found
 from integrations.fhir_store.params import SEARCH_PARAMS, STORED_TYPES
-from integrations.fhir_store.query import SearchPlan, parse_token
+from integrations.fhir_store.query import Include, SearchPlan, parse_token
 from integrations.fhir_store.records import (
     NewResource,
     SearchResult,
@@ -58,6 +59,10 @@ from integrations.fhir_store.sql import (
     visible_versions,
 )
 from integrations.fhir_store.writer import AUDIT_CLOCK, AUDIT_SEQ_BASE, Change, Writer
+
+# how far `:iterate` follows, and how many resources a page includes at most
+MAX_INCLUDE_DEPTH = 4
+MAX_INCLUDED = 1000
 
 __all__ = [
     "Change",
@@ -261,7 +266,7 @@ class FhirStore:
         conditions = plan_conditions(plan, access)
         async with self.sessionmaker() as session:
             total: int | None = None
-            if plan.summary_count or plan.total_accurate:
+            if plan.summary_count or plan.total_accurate or plan.count == 0:
                 total = int(
                     (
                         await session.execute(
@@ -291,42 +296,98 @@ class FhirStore:
         matches: list[Stored],
         access: Access,
     ) -> list[Stored]:
-        if not plan.includes or not matches:
+        """`_include`d and `_revinclude`d resources of MATCHES (`:iterate` ones also of
+        those they bring), each as ACCESS sees it: the same `visible` as a search."""
+        if not matches or not (plan.includes or plan.revincludes):
             return []
-        ids = [m.resource_id for m in matches]
-        refs: set[str] = set()
-        for inc in plan.includes:
-            values = (
-                await session.execute(
-                    select(func.coalesce(S.value, S.patient)).where(
-                        S.res_type == plan.resource_type,
-                        param_condition(SEARCH_PARAMS[plan.resource_type][inc.param]),
-                        S.res_id.in_(ids),
-                    )
-                )
-            ).scalars()
-            refs.update(
-                v for v in values if v and (inc.target is None or v.startswith(inc.target + "/"))
-            )
         seen = {m.reference for m in matches}
         out: list[Stored] = []
-        for ref in sorted(refs - seen):
-            rtype, _, rid = ref.partition("/")
-            if rtype not in STORED_TYPES:
-                continue
-            row = (
-                await session.execute(
-                    current_versions(
-                        R.res_type == rtype,
-                        R.res_id == rid,
-                        R.deleted == false(),
-                        *visible(access, rtype),
-                    )
-                )
-            ).one_or_none()
-            if row is not None:
-                out.append(to_stored(row))
+        frontier = matches
+        for depth in range(MAX_INCLUDE_DEPTH):
+            found: list[Stored] = []
+            for inc in plan.includes:
+                if depth and not inc.iterate:
+                    continue
+                sources = [m for m in frontier if m.resource_type == inc.source_type]
+                found += await self._forward(session, inc, sources, access)
+            for inc in plan.revincludes:
+                if depth and not inc.iterate:
+                    continue
+                found += await self._reverse(session, inc, frontier, access)
+            frontier = []
+            for stored in found:
+                if stored.reference not in seen and len(out) < MAX_INCLUDED:
+                    seen.add(stored.reference)
+                    out.append(stored)
+                    frontier.append(stored)
+            if not frontier:
+                break
         return out
+
+    async def _forward(
+        self, session: AsyncSession, inc: Include, sources: list[Stored], access: Access
+    ) -> list[Stored]:
+        if not sources:
+            return []
+        param = SEARCH_PARAMS[inc.source_type][inc.param]
+        values = (
+            await session.execute(
+                select(func.coalesce(S.value, S.patient)).where(
+                    S.res_type == inc.source_type,
+                    param_condition(param),
+                    S.res_id.in_([s.resource_id for s in sources]),
+                )
+            )
+        ).scalars()
+        refs: dict[str, set[str]] = {}
+        for value in values:
+            rtype, _, rid = (value or "").partition("/")
+            wanted = inc.target is None or rtype == inc.target
+            if (
+                rtype in STORED_TYPES
+                and rid
+                and wanted
+                and (rtype in param.targets or not param.targets)
+            ):
+                refs.setdefault(rtype, set()).add(rid)
+        out: list[Stored] = []
+        for rtype, ids in sorted(refs.items()):
+            rows = await session.execute(
+                current_versions(
+                    R.res_type == rtype,
+                    R.res_id.in_(sorted(ids)),
+                    R.deleted == false(),
+                    *visible(access, rtype),
+                ).order_by(R.res_id)
+            )
+            out += [to_stored(r) for r in rows]
+        return out
+
+    async def _reverse(
+        self, session: AsyncSession, inc: Include, targets: list[Stored], access: Access
+    ) -> list[Stored]:
+        refs = [t.reference for t in targets]
+        if inc.target is not None:
+            refs = [r for r in refs if r.startswith(f"{inc.target}/")]
+        if not refs:
+            return []
+        param = SEARCH_PARAMS[inc.source_type][inc.param]
+        naming = (
+            select(S.res_id)
+            .where(S.res_type == inc.source_type, param_condition(param), referenced(refs))
+            .correlate(None)
+        )
+        rows = await session.execute(
+            current_versions(
+                R.res_type == inc.source_type,
+                R.res_id.in_(naming),
+                R.deleted == false(),
+                *visible(access, inc.source_type),
+            )
+            .order_by(R.res_id)
+            .limit(MAX_INCLUDED)
+        )
+        return [to_stored(r) for r in rows]
 
     async def lastn(
         self,

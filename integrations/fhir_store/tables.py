@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -95,6 +96,11 @@ class FhirSearchRow(Base):
     value: Mapped[str | None] = mapped_column(String(512), nullable=True)
     low: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     high: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # number and quantity values (a Range: its low and high), fhir_0009
+    number_low: Mapped[float | None] = mapped_column(Float, nullable=True)
+    number_high: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # a string's exact text, a token's display, a composite's second part (extract.py)
+    text: Mapped[str | None] = mapped_column(String(512), nullable=True)
 
 
 class FhirLatestRow(Base):
@@ -210,3 +216,10 @@ class SmartKeyRow(Base):
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
     private_pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# Short names the query builders use.
+R = FhirResourceRow
+V = FhirVersionRow
+S = FhirSearchRow
+L = FhirLatestRow

@@ -65,9 +65,14 @@ def test_tokens_and_plans() -> None:
     for bad in [
         ("colour", "x"),
         ("_count", "-1"),
-        ("_sort", "status"),
-        ("date", "ne2024"),
-        ("code:text", "x"),
+        ("_sort", "patient"),
+        ("date", "xx2024"),
+        ("code:below", "x"),
+        ("value-quantity", "gtabc"),
+        ("subject:Patient.colour", "x"),
+        ("_summary", "maybe"),
+        ("status:missing", "maybe"),
+        ("_has:Observation:subject", "x"),
         ("_include", "Patient:link"),
     ]:
         with pytest.raises(StoreError) as error:

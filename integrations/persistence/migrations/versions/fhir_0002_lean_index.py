@@ -72,7 +72,7 @@ _latest = sa.table(
 )
 
 
-def _current_batches(connection: sa.Connection) -> Iterator[Sequence[sa.Row[str, str, str]]]:
+def current_batches(connection: sa.Connection) -> Iterator[Sequence[sa.Row[str, str, str]]]:
     """Current (not deleted) resources in key order, a batch at a time."""
     after: tuple[str, str] = ("", "")
     while True:
@@ -115,14 +115,19 @@ def upgrade() -> None:
     connection = op.get_bind()
     connection.execute(sa.delete(_search))
     latest: dict[LatestKey, tuple[datetime, str]] = {}
-    for batch in _current_batches(connection):
+    for batch in current_batches(connection):
         rows: list[SearchRow] = []
         for res_type, res_id, content in batch:
             rows += search_rows(res_type, res_id, json.loads(content))[1]
         keep_newest(latest, latest_candidates(rows))
         if rows:
             connection.execute(
-                sa.insert(_search), [dict(zip(SEARCH_COLUMNS, r, strict=True)) for r in rows]
+                sa.insert(_search),
+                # the columns of this revision's table (later ones came with fhir_0009)
+                [
+                    {c: v for c, v in zip(SEARCH_COLUMNS, r, strict=True) if c in _search.c}
+                    for r in rows
+                ],
             )
     if latest:
         connection.execute(sa.insert(_latest), latest_rows(latest))
