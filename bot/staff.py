@@ -6,7 +6,7 @@ import html
 
 from aiohttp import web
 
-from bot import staff_queue
+from bot import staff_audit, staff_queue
 from bot.csrf import csrf_token
 from bot.pages import page, see_other, sign_out_button
 from bot.staff_auth import HOMES
@@ -53,3 +53,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/staff/login", staff_login)
     app.router.add_post("/staff/logout", staff_logout)
     staff_queue.add_routes(app)
+    staff_audit.add_routes(app)

@@ -31,7 +31,7 @@ ADMINS = frozenset({Role.ADMIN})
 # FHIR ids: [A-Za-z0-9\-\.]{1,64}
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 # Each role's home page: where /staff sends a signed-in member.
-HOMES = {Role.PROVIDER: "/staff/queue"}
+HOMES = {Role.PROVIDER: "/staff/queue", Role.ADMIN: "/staff/audit"}
 
 
 class SignInNeeded(Exception):

@@ -4,6 +4,7 @@ AuditEvents each view leaves (the store's, naming the member and the patient).""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -179,3 +180,33 @@ async def test_every_provider_route_refuses_other_roles_and_patients(
             "GET", "DocumentReference", params=[("patient", ALICE)]
         )
         assert not (bundle or {}).get("entry")  # no refused post wrote anything
+
+
+async def test_admin_finds_the_provider_accesses_in_the_audit_view(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    async with running_app(service_settings(tmp_path, sqlite_url)) as (base, services):
+        world = await seed_staff_world(services)
+        async with browser_session() as http:
+            await _sign_in(http, base, "dr.chen")
+            assert (await _get(http, f"{base}/staff/visits/{world.alice_visit}"))[0] == 200
+            assert (await _get(http, f"{base}/staff/audit"))[0] == 403  # not an admin
+        async with browser_session() as http:
+            await _sign_in(http, base, ADMIN_USER)
+            status, page = await _get(
+                http,
+                f"{base}/staff/audit?patient=demo-patient-alice&person=dr.chen&action=R"
+                f"&day={datetime.now(UTC).date().isoformat()}",
+            )
+            assert status == 200
+            assert CHEN in page and f"Appointment/{world.alice_visit}" in page
+            assert "search" not in page.split("<tbody>")[1]  # reads only
+            status, page = await _get(http, f"{base}/staff/audit?person=dr.chen&action=E")
+            assert "RiskAssessment/" in page and "Patient/demo-patient-alice" in page
+            status, page = await _get(http, f"{base}/staff/audit?person=dr.haddad")
+            assert "Patient/demo-patient-alice" not in page
+            for bad in ("patient=..%2Fx", "action=X", "day=2026-02-30", "page=0", "person=%3Cb%3E"):
+                assert (await _get(http, f"{base}/staff/audit?{bad}"))[0] == 404, bad
+            # the administrator opens no clinical page
+            status, text = await _get(http, f"{base}/staff/visits/{world.alice_visit}")
+            assert status == 403 and "Alice" not in text
