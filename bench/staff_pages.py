@@ -62,7 +62,9 @@ async def main(n: int) -> None:
             await seed_clinical_record(system, now, days=0.1)
             day = now.replace(hour=6, minute=0, second=0, microsecond=0)
             for index in range(VISITS):
-                body = appointment(ALICE, CHEN, "Dr Sarah Chen", day + timedelta(minutes=15 * index))
+                body = appointment(
+                    ALICE, CHEN, "Dr Sarah Chen", day + timedelta(minutes=15 * index)
+                )
                 body["identifier"][0]["value"] = f"bench-{index}"
                 await system.request_json("POST", "Appointment", body=body, idempotent=False)
             jar = aiohttp.CookieJar(unsafe=True)
