@@ -271,6 +271,7 @@ async def _services(
         directline=directline,
         web_sessions=WebSessionStore(sessions),
         sign_in_throttle=SignInThrottle(sessions),
+        visits=visits,
     )
     try:
         yield

@@ -43,6 +43,7 @@ class DemoStaff:
     weekdays: tuple[str, ...]
     hours: tuple[str, str] | None
     zone: str = "Europe/Paris"  # the IANA zone of the weekly hours
+    patients: tuple[str, ...] = ()  # usernames of the patients whose generalPractitioner they are
 
 
 DEMO_PATIENTS: tuple[DemoPatient, ...] = (
@@ -59,11 +60,14 @@ DEMO_PATIENTS: tuple[DemoPatient, ...] = (
 
 DEMO_STAFF: tuple[DemoStaff, ...] = (
     DemoStaff("dr.chen", "provider", "demo-practitioner-chen", "Sarah", "Chen", "doctor",
-              "Doctor", ("mon", "tue", "wed", "thu", "fri"), ("09:00:00", "17:00:00")),
+              "Doctor", ("mon", "tue", "wed", "thu", "fri"), ("09:00:00", "17:00:00"),
+              patients=("alice", "bruno", "chloe")),
     DemoStaff("dr.haddad", "provider", "demo-practitioner-haddad", "Karim", "Haddad", "doctor",
-              "Doctor", ("tue", "wed", "thu", "sat"), ("08:00:00", "14:00:00")),
+              "Doctor", ("tue", "wed", "thu", "sat"), ("08:00:00", "14:00:00"),
+              patients=("david", "emma")),
     DemoStaff("grace", "care_manager", "demo-practitioner-miller", "Grace", "Miller", "nurse",
-              "Care manager", ("mon", "tue", "wed", "thu", "fri"), None),
+              "Care manager", ("mon", "tue", "wed", "thu", "fri"), None,
+              patients=("alice", "bruno", "chloe", "david", "emma")),
 )  # fmt: skip
 
 
@@ -90,6 +94,12 @@ def _patient(p: DemoPatient) -> Json:
             {"line": ["12 rue des Lilas"], "postalCode": "75011", "city": "Paris", "country": "FR"}
         ],
         "name": [{"use": "official", "family": p.family, "given": [p.given]}],
+        # the staff who see this patient's record (the store's staff compartment)
+        "generalPractitioner": [
+            {"reference": f"Practitioner/{s.fhir_id}"}
+            for s in DEMO_STAFF
+            if p.username in s.patients
+        ],
         "gender": p.gender,
         "birthDate": p.birth_date.isoformat(),
         "communication": [
