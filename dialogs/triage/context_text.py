@@ -227,6 +227,26 @@ _ABOUT = re.compile(
 )
 
 
+_WEEKS_PREGNANT = re.compile(
+    r"\b(?P<w>\d{1,2})(?:\s*\+\s*\d)?\s*(?:weeks?|wks?)\s*(?:s\s+)?"
+    r"(?:pregnant|gestation|of gestation|of pregnancy|into (?:my|her|the) pregnancy)\b"
+    r"|\benceinte de (?P<f>\d{1,2})\s*(?:semaines?|sa)\b"
+    r"|\b(?P<s>\d{1,2})\s*(?:sa|semaines d amenorrhee)\b"
+)
+
+
+def gestation_weeks(text: str) -> int | None:
+    """The week of pregnancy normalised TEXT states ("20 weeks pregnant", "at 14 weeks",
+    "enceinte de 10 semaines"), or None."""
+    low, high = _GESTATION_WEEKS
+    for pattern in (_WEEKS_PREGNANT, _GESTATION):
+        for m in pattern.finditer(text):
+            weeks = int(next(g for g in m.groups() if g is not None))
+            if low <= weeks <= high:
+                return weeks
+    return None
+
+
 def states_gestation(text: str) -> bool:
     """True when normalised TEXT gives a week of pregnancy without naming it ("at 30 weeks")."""
     low, high = _GESTATION_WEEKS

@@ -10,6 +10,7 @@ from dialogs.triage.condition_reasons import condition_reasons, finding_name, se
 from dialogs.triage.context_rules import Modifier
 from dialogs.triage.context_text import (
     about_someone_else,
+    gestation_weeks,
     parse_age,
     parse_duration_hours,
     parse_pain_score,
@@ -48,6 +49,7 @@ _GCS_NORMAL = 15
 _GCS_LOW = 12  # NICE NG232: GCS < 13 at any point is a CT within 1 hour
 _ALTERED = frozenset({"confusion", "unresponsive"})  # qSOFA's altered mentation
 _NOT_NOW = frozenset({Modifier.HISTORICAL, Modifier.HYPOTHETICAL, Modifier.OTHER})
+_PRE_ECLAMPSIA_FROM_WEEK = 20  # NICE NG133: pre-eclampsia is new hypertension after 20 weeks
 
 
 def _age_ids(age: float | None) -> set[str]:
@@ -215,6 +217,9 @@ def assess(
     if _stable_exertional_pain(present, context.duration_hours):
         context_ids.add("chest_pain.stable")
     own = scopes.blank(norm, _NOT_NOW)  # "BP 80/50 last year", "return if T > 39": not now
+    weeks = gestation_weeks(own) if "pregnant" in present else None
+    if weeks is not None and weeks < _PRE_ECLAMPSIA_FROM_WEEK:
+        context_ids.add("pregnancy.before_20w")
     vitals = tuple(parse_vitals(own)) + tuple(device_vitals)
     context_ids |= _gcs_ids(parse_gcs(own))
     temperatures = [v.value for v in vitals if v.kind is VitalKind.TEMPERATURE]

@@ -275,6 +275,7 @@ CONTEXT_IDS = frozenset(
         "gcs.reduced",
         "gcs.low",
         "chest_pain.stable",
+        "pregnancy.before_20w",
     }
 )
 
