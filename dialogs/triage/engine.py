@@ -270,15 +270,29 @@ def assess(
         reasons.append(default)
     reasons.sort(key=lambda r: -r.level.rank)
     words = {m.symptom: m.words for m in mentions}
+    level = most_urgent([r.level for r in reasons], Level.CONSULTATION)
     result = TriageResult(
-        level=most_urgent([r.level for r in reasons], Level.CONSULTATION),
+        level=level,
         reasons=tuple(reasons),
         findings=_findings(present, absent, judged, kb, language, words),
         vitals=vitals,
         context=context,
         conditions=tuple(_view(h, kb, language) for h in hits),
+        self_limiting=level is Level.SELF_CARE and _self_limiting(hits, present, kb),
     )
     return result if text_model is None else blend(result, text_model, norm, scopes, language)
+
+
+def _self_limiting(hits: tuple[ConditionHit, ...], present: set[str], kb: Knowledge) -> bool:
+    """True when passing self-limiting conditions, and nothing above self-care, account for
+    every complaint present (NICE CKS: a self-limiting illness without worrying features is
+    self-care with safety-netting)."""
+    passing = [h for h in hits if h.passes]
+    if not passing or any(h.condition.level is not Level.SELF_CARE for h in passing):
+        return False
+    explained = frozenset().union(*(h.condition.explains for h in passing))
+    complaints = {s for s in present if s in kb.symptoms and not kb.symptoms[s].modifier}
+    return complaints <= explained
 
 
 def _capped(found: list[Reason], others: list[Reason]) -> list[Reason]:

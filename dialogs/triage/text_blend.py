@@ -58,12 +58,10 @@ def protected(reason: Reason) -> bool:
 
 
 def reasoned_self_care(result: TriageResult) -> bool:
-    """Self-care that a passing self-limiting condition holds up: the reasoner weighed the
-    findings against that illness's worrying features and found none, so the words alone
-    do not send it to a visit (NICE CKS: self-limiting illness, self-care and safety-net)."""
-    return result.level is Level.SELF_CARE and any(
-        r.rule.startswith("condition.") and r.level is Level.SELF_CARE for r in result.reasons
-    )
+    """Self-care that passing self-limiting conditions hold up, accounting for every
+    complaint (`TriageResult.self_limiting`): the reasoner weighed the findings against those
+    illnesses' worrying features and found none, so the words alone do not send it to a visit."""
+    return result.level is Level.SELF_CARE and result.self_limiting
 
 
 def soft(result: TriageResult) -> bool:

@@ -115,3 +115,63 @@ def test_not_breathing_fast_is_not_apnoea(text: str) -> None:
 )
 def test_not_breathing_stays_an_ambulance(text: str) -> None:
     assert assess(text).level is Level.EMERGENCY_AMBULANCE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A 45-year-old woman has heartburn for 3 weeks not responding to antacids.",
+        "Mon eczéma ne répond pas aux crèmes depuis deux semaines.",
+    ],
+)
+def test_a_treatment_that_failed_is_not_an_unresponsive_person(text: str) -> None:
+    result = assess(text)
+    assert "unresponsive" not in result.present_ids
+    assert not result.level.is_emergency
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My dad is not responding to us and we can't wake him.",
+        "Mon père ne répond pas quand on lui parle.",
+        "He is not responding to his name and is floppy.",
+    ],
+)
+def test_a_person_not_responding_stays_an_ambulance(text: str) -> None:
+    assert assess(text).level is Level.EMERGENCY_AMBULANCE
+
+
+def test_focal_chest_signs_make_a_cough_with_fever_a_chest_infection() -> None:
+    text = (
+        "A 60-year-old man has had a fever of 38.4 C and a productive cough for four days, "
+        "with crackles at the left base. RR 20, SpO2 95%."
+    )
+    result = assess(text)
+    assert "condition.pneumonia" in {r.rule for r in result.reasons}
+    assert result.level is Level.CONSULTATION_24
+
+
+def test_no_crackles_leaves_an_acute_cough_self_care() -> None:
+    text = (
+        "A 45-year-old has had a cough with yellow sputum for six days after a cold. "
+        "Temperature 37.4, RR 16, SpO2 97%. No crackles, chest clear."
+    )
+    result = assess(text)
+    assert "focal_chest_signs" not in result.present_ids
+    assert result.level is Level.SELF_CARE
+    assert result.self_limiting
+
+
+@pytest.mark.parametrize(
+    ("text", "hours"),
+    [
+        ("A 34-year-old woman at 10 weeks of pregnancy has vomited for a week.", 168.0),
+        ("I am 28 weeks pregnant and have had a cough for 3 days.", 72.0),
+        ("Enceinte de 20 semaines, je tousse depuis 3 jours.", 72.0),
+    ],
+)
+def test_the_week_of_pregnancy_is_not_how_long_the_illness_has_lasted(
+    text: str, hours: float
+) -> None:
+    assert assess(text).context.duration_hours == hours

@@ -284,8 +284,9 @@ def test_the_model_does_not_send_a_reasoned_self_limiting_illness_to_a_visit() -
         level=Level.SELF_CARE,
         reasons=(Reason("condition.common_cold", Level.SELF_CARE, "possible common cold"),),
         findings=(),
+        self_limiting=True,
     )
-    plain = replace(cold, reasons=(Reason("common_cold", Level.SELF_CARE, "a cold"),))
+    plain = replace(cold, self_limiting=False)
     worried = {"emergency": 0.1, "see_doctor": 0.85, "self_care": 0.05}
     limits = Thresholds(emergency=0.5, visit=0.55, self_care=0.7, min_words=16)
     assert decide(cold, worried, 40, limits).level is Level.SELF_CARE
