@@ -85,3 +85,25 @@ def test_a_blanching_rash_as_the_fever_settles_in_a_well_child_is_not_seen_for_t
     result = assess(text)
     assert "rash_after_fever_settled" in {r.rule for r in result.reasons}
     assert "rash_fever" not in {r.rule for r in result.reasons}
+
+
+@pytest.mark.parametrize(
+    ("text", "present"),
+    [
+        ("The pharmacist said if chest pain spreads to your arm, call 999.", False),
+        ("Si la douleur irradie dans le bras ou la mâchoire, appelez le 15.", False),
+        ("I was told to ring back if your arm or jaw starts to hurt.", False),
+        ("My chest pain spreads to my left arm.", True),
+        ("La douleur irradie dans le bras gauche depuis une heure.", True),
+    ],
+)
+def test_safety_net_advice_is_not_a_finding(text: str, present: bool) -> None:
+    assert ("radiating_arm_jaw" in assess(text).present_ids) is present
+
+
+def test_a_strain_with_heart_attack_advice_is_not_an_ambulance() -> None:
+    text = (
+        "I pulled a muscle in my chest lifting boxes; it hurts when I press on it. The "
+        "pharmacist said if chest pain spreads to your arm call 999. No pain in my arm or jaw."
+    )
+    assert assess(text).level is not Level.EMERGENCY_AMBULANCE
