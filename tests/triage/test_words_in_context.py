@@ -43,6 +43,11 @@ _HOT_JOINT = [
         ("My mum fell in the kitchen and hit her head.", "fall", True),
         *((text, "hot_swollen_joint", False) for text in _NOT_A_HOT_JOINT),
         *((text, "hot_swollen_joint", True) for text in _HOT_JOINT),
+        ("A 40-year-old non-smoker with a cough for 5 days.", "cardiac_risk", False),
+        ("Je suis non-fumeur et je tousse depuis 4 jours.", "cardiac_risk", False),
+        ("She has never smoked.", "cardiac_risk", False),
+        ("A 58-year-old smoker with chest tightness.", "cardiac_risk", True),
+        ("Fumeur depuis 20 ans, douleur dans la poitrine.", "cardiac_risk", True),
     ],
 )
 def test_a_word_is_read_for_the_phrase_it_is_in(text: str, finding: str, present: bool) -> None:
