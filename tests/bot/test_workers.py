@@ -53,7 +53,7 @@ async def test_a_registered_task_starts_and_stops_with_the_app(
     finally:
         await runner.cleanup()
     assert probe.stopped.is_set()
-    assert [s.running for s in app[WORKERS].states()] == [False, False, False, False]
+    assert [s.running for s in app[WORKERS].states()] == [False] * 5
 
 
 async def test_a_crashed_task_is_restarted_and_only_its_error_type_is_logged(
