@@ -15,8 +15,10 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import messages, portal, staff
+from bot import messages, portal, staff, staff_alerts
 from bot.adapter import CarebotAdapter, ChannelConversationState
+from bot.alert_channels import AlertHub
+from bot.alerts_wiring import ALERTS, alert_services, mount_inbox
 from bot.bot_storage import SqlStorage
 from bot.channel_auth import ChannelAuthenticator, ChannelGate, ClosedChannel, EmulatorChannel
 from bot.connector import AnonymousTokens, ClientCredentialsTokens, ConnectorClient, TokenProvider
@@ -226,16 +228,28 @@ async def _services(
     adapter.use(ReferenceRecorder(references, people))
     adapter.use(TextLimit(people, settings.max_chat_chars))
     app[PROACTIVE] = ProactiveSender(adapter, references, connector)
+    hub = AlertHub()
+    mount_inbox(app, outbox, hub)
+    alerts = alert_services(
+        settings, sessions=sessions, fhir=fhir, outbox=outbox, accounts=accounts,
+        references=references, proactive=app[PROACTIVE], mail=backends.mail, hub=hub,
+        notify=notify,
+    )  # fmt: skip
+    app[ALERTS] = alerts
     app[OUTBOX] = OutboxDispatcher(
         outbox,
         {
             CHAT_MESSAGE: ChatMessageHandler(app[PROACTIVE]),
             REMINDER: ReminderHandler(visits, outbox, notify),
             MAIL: MailHandler(backends.mail),
+            **alerts.handlers,
         },
     )
     app[WORKERS].register("outbox", app[OUTBOX].run)
     app[WORKERS].register("reminders", ReminderScanner(fhir, outbox, notify=notify).run)
+    if settings.alerts:
+        app[WORKERS].register("alerts-detect", alerts.detector.run)
+        app[WORKERS].register("alerts-escalate", alerts.escalator.run)
     app[SERVICES] = Services(
         settings=settings,
         engine=engine,
@@ -290,5 +304,6 @@ def create_app(settings: Settings) -> web.Application:
     directline_routes.add_routes(app)
     portal.add_routes(app)
     staff.add_routes(app)
+    staff_alerts.add_routes(app)
     fhir.mount(app)
     return app

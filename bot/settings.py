@@ -131,6 +131,24 @@ class Settings(BaseSettings):
     slot_minutes: int = Field(default=30, ge=5, le=240, description="Length of a visit slot")
     hold_minutes: int = Field(default=10, ge=1, le=60, description="How long a slot is held")
 
+    # -- care-manager alerts --
+    alerts: bool = Field(
+        default=True, description="Detect alerts on the FHIR change feed and deliver them here"
+    )
+    alerts_default_care_manager: str = Field(
+        default="",
+        description="Practitioner id that gets the alerts of care teams without a care manager",
+    )
+    alerts_backup_care_manager: str = Field(
+        default="",
+        description="Practitioner id unacknowledged alerts escalate to (when the team has none)",
+    )
+    alerts_escalate_minutes: dict[str, float] = Field(
+        default_factory=lambda: {"note": 60.0, "flag": 15.0, "risk": 15.0},
+        description="Minutes before an unacknowledged alert escalates, per kind, JSON: "
+        '{"note": 60, "flag": 15, "risk": 15}',
+    )
+
     @model_validator(mode="after")
     def _graph_backends(self) -> Settings:
         if self.meetings == "bookings" and self.scheduler != "bookings":

@@ -1,53 +1,24 @@
-"""Reading the FHIR change feed (system `_history`, oldest first): which patients changed.
+"""Reading the FHIR change feed for scoring: which patients' vitals changed.
 
-Pure. The feed is read from a `FeedPosition`: the newest `lastModified` already taken in,
-and the versions taken in at or after `position - overlap`. FHIR's `_since` is inclusive,
-so the next read starts at that instant (less the overlap) and skips only the versions
-remembered there: several versions with one `lastModified` (a transaction on a server
-that stamps them alike, a page that ends in the middle of them) are all taken in, none
-twice. The overlap (zero for carebot's store, whose instants are unique and in commit
-order) covers an outside server whose writes may become visible out of `lastModified`
-order.
+Pure. Where a reader is (`FeedPosition`) and how a page is taken in live in
+`integrations.change_feed.position`, shared with the alert detector; here each new
+version that is a vital-sign Observation widens its patient's range of sample times.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from scoring.windows import parse_instant, samples_from_observation
+from integrations.change_feed import position as _feed
+from integrations.change_feed.position import FeedPosition, next_link, version_key
+from scoring.windows import samples_from_observation
+
+__all__ = ["Changes", "FeedPosition", "collect", "next_link", "take_in", "version_key"]
 
 Json = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class FeedPosition:
-    """Where a reader of the change feed is: nothing read yet when `since` is None."""
-
-    since: str | None = None
-    seen: frozenset[str] = frozenset()
-    """Versions (`version_key`) already taken in, with `lastModified` >= since - overlap."""
-
-    def to_json(self) -> str:
-        """The position as stored."""
-        return json.dumps({"since": self.since, "seen": sorted(self.seen)})
-
-    @classmethod
-    def from_json(cls, text: str | None) -> FeedPosition:
-        """A stored position (None: the beginning)."""
-        if not text:
-            return cls()
-        data = json.loads(text)
-        return cls(data.get("since"), frozenset(data.get("seen", ())))
-
-    def since_param(self, overlap: timedelta) -> str | None:
-        """The `_since` to read from."""
-        if self.since is None or not overlap:
-            return self.since
-        return _instant(parse_instant(self.since) - overlap)
 
 
 @dataclass
@@ -67,21 +38,6 @@ class Changes:
         )
 
 
-def _instant(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def version_key(entry: Mapping[str, Any]) -> str:
-    """One version's identity: its URL, version and instant."""
-    response = entry.get("response") or {}
-    url = entry.get("fullUrl") or (entry.get("request") or {}).get("url", "")
-    resource = entry.get("resource") or {}
-    if isinstance(resource, dict) and resource.get("id"):
-        url = f"{resource.get('resourceType')}/{resource['id']}"
-    version = response.get("etag") or (resource.get("meta") or {}).get("versionId", "")
-    return f"{url}|{version}|{response.get('lastModified', '')}"
-
-
 def _observation_range(resource: Any) -> tuple[str, datetime, datetime] | None:
     if not isinstance(resource, dict) or resource.get("resourceType") != "Observation":
         return None
@@ -93,38 +49,22 @@ def _observation_range(resource: Any) -> tuple[str, datetime, datetime] | None:
     return subject.removeprefix("Patient/"), min(times), max(times)
 
 
+def collect(changes: Changes) -> Callable[[Json], None]:
+    """What takes a new feed entry into CHANGES."""
+
+    def take(entry: Json) -> None:
+        changes.entries += 1
+        found = _observation_range(entry.get("resource"))
+        if found is not None:
+            changes.add(*found)
+
+    return take
+
+
 def take_in(
     entries: Iterable[Json], position: FeedPosition, overlap: timedelta, changes: Changes
 ) -> FeedPosition:
     """Add the new versions among ENTRIES (a history page, oldest first) to CHANGES; the
     position after them. Entries without `lastModified` cannot be placed and are skipped."""
-    since = parse_instant(position.since) if position.since else None
-    newest, newest_text = since, position.since
-    seen = set(position.seen)
-    for entry in entries:
-        modified = (entry.get("response") or {}).get("lastModified")
-        if not modified:
-            continue
-        at = parse_instant(modified)
-        key = version_key(entry)
-        if key in seen or (since is not None and at < since - overlap):
-            continue
-        seen.add(key)
-        changes.entries += 1
-        if newest is None or at > newest:
-            newest, newest_text = at, modified
-        found = _observation_range(entry.get("resource"))
-        if found is not None:
-            changes.add(*found)
-    if newest is None or newest_text is None:
-        return position
-    keep = frozenset(k for k in seen if parse_instant(k.rsplit("|", 1)[1]) >= newest - overlap)
-    return FeedPosition(newest_text, keep)
-
-
-def next_link(page: Mapping[str, Any] | None) -> str | None:
-    """The URL of the page after PAGE, if any."""
-    for link in (page or {}).get("link") or []:
-        if isinstance(link, dict) and link.get("relation") == "next" and link.get("url"):
-            return str(link["url"])
-    return None
+    moved, _ = _feed.take_in(entries, position, overlap, collect(changes))
+    return moved

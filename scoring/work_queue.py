@@ -1,12 +1,10 @@
 """The scoring workers' shared state in the service database: the change-feed position
 and the patients waiting to be scored (tables of migration core_0004).
 
-- `scoring_feed`: one row per feed, its `FeedPosition`. One worker at a time reads the
-  feed: it takes the row's lease (`take_feed`), reads the FHIR server, and in ONE
-  transaction moves the position on and queues the patients whose vitals changed
-  (`advance_feed`), on condition that it still holds the lease. A worker that dies or
-  stalls loses the lease; the next one reads the same stretch again. So no entry is lost
-  and none is queued twice.
+- `scoring_feed`: the feed's position (`integrations.change_feed.cursor.FeedCursor`). One
+  worker at a time reads the feed (`take_feed`) and in ONE transaction moves the position
+  on and queues the patients whose vitals changed (`advance_feed`), on condition that it
+  still holds the lease. So no entry is lost and none is queued twice.
 - `scoring_work`: one row per patient with a pending range (sample times of changed
   Observations, merged as more arrive) and, while a worker holds it, the claimed range.
   `claim` moves pending into claimed under a lease; changes that arrive meanwhile
@@ -33,23 +31,15 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, String, Text, case, delete, func, or_, select, update
+from sqlalchemy import BigInteger, Index, String, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from integrations.change_feed.cursor import FeedCursor, FeedLease
+from integrations.change_feed.position import FeedPosition
 from integrations.persistence.database import Base, dialect_insert, is_sqlite
-from scoring.feed import FeedPosition
 
-
-class ScoringFeedRow(Base):
-    """A change feed's position and who is reading it."""
-
-    __tablename__ = "scoring_feed"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    position: Mapped[str | None] = mapped_column(Text, nullable=True)
-    claim_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    lease_until: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+__all__ = ["Claim", "ClaimStrategy", "FeedLease", "WorkQueue", "claim_strategy"]
 
 
 class ScoringWorkRow(Base):
@@ -83,14 +73,6 @@ def claim_strategy(database_url: str) -> ClaimStrategy:
 
 
 @dataclass(frozen=True)
-class FeedLease:
-    """The feed, held by one worker until `advance_feed` (or the lease's end)."""
-
-    token: str
-    position: FeedPosition
-
-
-@dataclass(frozen=True)
 class Claim:
     """A patient a worker holds, and the sample times whose windows it must score."""
 
@@ -101,7 +83,6 @@ class Claim:
 
 
 W = ScoringWorkRow
-F = ScoringFeedRow
 
 
 def _lesser(a: Any, b: Any) -> Any:
@@ -141,8 +122,8 @@ class WorkQueue:
         self.strategy = strategy
         self.lease = lease
         self._retry_ms = int(retry_after.total_seconds() * 1000)
-        self._name = name
         self._clock = clock
+        self._feed = FeedCursor(sessions, name, lease=lease, clock=clock)
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -153,27 +134,7 @@ class WorkQueue:
     # ----- the feed -----------------------------------------------------------------------
     async def take_feed(self) -> FeedLease | None:
         """The feed's position under a lease; None while another worker holds it."""
-        token = uuid.uuid4().hex
-        async with self._sessions.begin() as session:
-            await session.execute(
-                dialect_insert(session, F.__table__)
-                .values(name=self._name, position=None)
-                .on_conflict_do_nothing(index_elements=["name"])
-            )
-            taken = await session.execute(
-                update(F)
-                .where(
-                    F.name == self._name,
-                    or_(F.lease_until.is_(None), F.lease_until < self._now_ms()),
-                )
-                .values(claim_token=token, lease_until=self._lease_end())
-            )
-            if _count(taken) != 1:
-                return None
-            position = (
-                await session.execute(select(F.position).where(F.name == self._name))
-            ).scalar_one()
-        return FeedLease(token, FeedPosition.from_json(position))
+        return await self._feed.take()
 
     async def advance_feed(
         self,
@@ -184,26 +145,16 @@ class WorkQueue:
         """Move the feed to POSITION and queue CHANGED (patient: earliest and latest sample
         time) together, and give the feed back; False, and nothing done, if the lease had
         passed to another worker."""
-        async with self._sessions.begin() as session:
-            moved = await session.execute(
-                update(F)
-                .where(F.name == self._name, F.claim_token == lease.token)
-                .values(position=position.to_json(), claim_token=None, lease_until=None)
-            )
-            if _count(moved) != 1:
-                return False
+
+        async def queue(session: AsyncSession) -> None:
             if changed:
                 await self._enqueue(session, changed)
-        return True
+
+        return await self._feed.advance(lease, position, queue)
 
     async def release_feed(self, lease: FeedLease) -> None:
         """Give the feed back unmoved (reading it failed)."""
-        async with self._sessions.begin() as session:
-            await session.execute(
-                update(F)
-                .where(F.name == self._name, F.claim_token == lease.token)
-                .values(claim_token=None, lease_until=None)
-            )
+        await self._feed.release(lease)
 
     async def _enqueue(
         self, session: AsyncSession, changed: Mapping[str, tuple[datetime, datetime]]
