@@ -178,8 +178,11 @@ class AlertDetector:
                 overlap=self.config.overlap,
             )
             deliveries: list[Delivery] = []
+            routes: dict[str, Route] = {}  # one page's alerts of one patient route alike
             for alert in await self._alerts(entries):
-                owner = await self.route_for(alert.patient)
+                if alert.patient not in routes:
+                    routes[alert.patient] = await self.route_for(alert.patient)
+                owner = routes[alert.patient]
                 task = await self.write_task(alert, owner)
                 deliveries += await self._recipients.deliveries(alert, task, owner.owner)
         except BaseException:
