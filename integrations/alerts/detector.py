@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.accounts import AccountRepository, Role
-from integrations.alerts.codes import UNASSIGNED, Channel
+from integrations.alerts.codes import REVIEW, TASK_CODE_SYSTEM, UNASSIGNED, AlertKind, Channel
 from integrations.alerts.deliveries import Delivery, delivery_key
-from integrations.alerts.resources import alert_identifier, task_for
+from integrations.alerts.resources import alert_identifier, kind_of, task_for
 from integrations.alerts.routing import Route, RoutingDefaults, route
 from integrations.alerts.rules import Alert, detect, needs_previous
 from integrations.change_feed.cursor import FeedCursor, read_feed
@@ -129,6 +129,21 @@ class AlertDetector:
         teams = [e["resource"] for e in (bundle or {}).get("entry") or [] if e.get("resource")]
         return route(teams, self._defaults)
 
+    async def _open_risk(self, patient: str) -> bool:
+        """True when PATIENT has an open high-risk alert."""
+        _, bundle = await self._fhir.request_json(
+            "GET",
+            "Task",
+            params=[
+                ("patient", patient),
+                ("code", f"{TASK_CODE_SYSTEM}|{REVIEW}"),
+                ("status", "requested,accepted"),
+                ("_count", "100"),
+            ],
+        )
+        tasks = [e.get("resource") or {} for e in (bundle or {}).get("entry") or []]
+        return any(kind_of(task) is AlertKind.RISK for task in tasks)
+
     async def _previous(self, resource: Json) -> Json | None:
         version = int(resource["meta"]["versionId"])
         path = f"{resource['resourceType']}/{resource['id']}/_history/{version - 1}"
@@ -179,7 +194,12 @@ class AlertDetector:
             )
             deliveries: list[Delivery] = []
             routes: dict[str, Route] = {}  # one page's alerts of one patient route alike
+            risky: set[str] = set()
             for alert in await self._alerts(entries):
+                if alert.kind is AlertKind.RISK:
+                    if alert.patient in risky or await self._open_risk(alert.patient):
+                        continue  # one open high-risk alert per patient: later windows add none
+                    risky.add(alert.patient)
                 if alert.patient not in routes:
                     routes[alert.patient] = await self.route_for(alert.patient)
                 owner = routes[alert.patient]

@@ -5,9 +5,11 @@ no care team lands in the unassigned queue. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from email import message_from_bytes
 from pathlib import Path
 
+from bot.demo_clinical import record_bundle
 from bot.services import SERVICES
 from integrations.alerts.codes import ALERT_KIND_SYSTEM, CHANNEL_SYSTEM
 from tests.alerts.world import (
@@ -167,3 +169,26 @@ async def test_a_flag_alerts_like_a_note_and_again_when_reopened(
         await eventually(lambda: search(fhir, "Task", focus=done))
         assert len(await search(fhir, "Task", focus="Flag/flag-1")) == 2
         assert await search(fhir, "Task", focus=other) == []
+
+
+async def test_the_demo_providers_note_reaches_the_demo_care_managers_inbox(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    async with running_application(service_settings(tmp_path, sqlite_url)) as (base, app):
+        fhir = app[SERVICES].fhir.system()
+        await fhir.post_bundle_json(record_bundle(datetime.now(UTC)))
+        written = {**note("demo-patient-alice"),
+                   "author": [{"reference": "Practitioner/demo-practitioner-chen"}]}  # fmt: skip
+        focus = await create(fhir, written)
+        task = (await eventually(lambda: search(fhir, "Task", focus=focus)))[0]
+        assert task["owner"] == {"reference": GRACE}
+        async with browser_session() as http:
+            await post_sign_in(http, base, "staff", "grace", DEMO_PASSWORD)
+
+            async def listed() -> bool:
+                async with http.get(f"{base}/staff/alerts") as response:
+                    return f'id="alert-{task["id"]}"' in await response.text()
+
+            assert await eventually(listed)
+            async with http.get(f"{base}/staff/alerts") as response:
+                assert "Alice Martin" in await response.text()
