@@ -16,14 +16,12 @@ from botbuilder.schema import Activity, ActivityTypes, Attachment
 from bot.connector import ConnectorError
 from bot.proactive import ProactiveSender
 from bot.rendering import ADAPTIVE_CARD
-from integrations.alerts.codes import KIND_TEXT
+from integrations.alerts.codes import ACK_ACTION, KIND_TEXT
 from integrations.alerts.deliveries import Delivery
 from integrations.alerts.detector import TEAMS_CHANNEL
 from integrations.persistence.conversation_refs import ConversationRefStore
 from integrations.persistence.outbox import PermanentDeliveryError, RetryLater
 
-ACK_ACTION: Final = "carebot.alert.ack"
-"""The card's Acknowledge submit: `{"action": ACK_ACTION, "task": "Task/id"}`."""
 TEAMS_PER_SECOND: Final = 7
 """Teams: at most 7 messages per second to one conversation."""
 

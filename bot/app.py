@@ -68,6 +68,7 @@ from dialogs.triage_dialog import TriageDialog
 from dialogs.visits_dialog import VisitsDialog
 from dialogs.vitals_dialog import VitalsDialog
 from integrations.accounts import AccountRepository
+from integrations.alerts.acknowledge import AlertAcks
 from integrations.fhir.access import FhirService
 from integrations.mail.outbox_mail import MAIL, MailHandler, OutboxMail
 from integrations.persistence.conversation_refs import ConversationRefStore
@@ -217,7 +218,9 @@ async def _services(
         language_from_locale(settings.default_language) or "en",
         trust_channel_identities=bool(settings.microsoft_app_id),
     )
-    bot = CarebotBot(ChannelConversationState(SqlStorage(sessions)), runner, menu, people)
+    bot = CarebotBot(
+        ChannelConversationState(SqlStorage(sessions)), runner, menu, people, AlertAcks(fhir)
+    )
     connector = ConnectorClient(http, _tokens(settings, http))
     directline = DirectLineStore(sessions)
     # Proactive seam: every inbound turn stores its reference; sends pick their sink from it.

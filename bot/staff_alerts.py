@@ -16,7 +16,6 @@ import contextlib
 import html
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any
 
@@ -28,9 +27,10 @@ from bot.pages import CSRF_FIELD, page, script_response, see_other, sign_out_but
 from bot.services import SERVICES
 from bot.web_sessions import STAFF, current_account, sign_in_page
 from integrations.accounts import Account, Role
+from integrations.alerts.acknowledge import Acknowledged, AlertAcks
 from integrations.alerts.codes import KIND_TEXT, REVIEW, TASK_CODE_SYSTEM, UNASSIGNED, Channel
 from integrations.alerts.deliveries import Delivery, outbox_kind
-from integrations.alerts.resources import acknowledged, kind_of, patient_name, reference
+from integrations.alerts.resources import kind_of, patient_name, reference
 from integrations.fhir.client import FhirClient
 from integrations.fhir.errors import FhirError
 from integrations.persistence.outbox import Outbox
@@ -208,36 +208,13 @@ async def alerts_events(request: web.Request) -> web.StreamResponse:
 
 
 async def acknowledge(request: web.Request) -> web.Response:
-    """Acknowledge one alert: the Task is completed and owned by the care manager (taking an
-    unassigned one makes it theirs); escalation stops. 404 for an alert they cannot see."""
+    """Acknowledge one alert (`AlertAcks`); 404 for an alert they cannot see."""
     account = await _care_manager(request)
     if isinstance(account, web.Response):
         return account
-    task_id = request.match_info["task"]
-    services = request.app[SERVICES]
-    system = services.fhir.system()
-    try:
-        _, task = await system.request_json("GET", f"Task/{task_id}")
-    except FhirError:
-        raise web.HTTPNotFound(text="no such alert") from None
-    if not task or task.get("code", {}).get("coding", [{}])[0].get("code") != REVIEW:
+    acks = AlertAcks(request.app[SERVICES].fhir)
+    if await acks.acknowledge(request.match_info["task"], account) is Acknowledged.NOT_FOUND:
         raise web.HTTPNotFound(text="no such alert")
-    if reference(task, "owner") is not None:
-        try:  # the care manager's own read: their patients only, audited
-            await _staff_client(request, account).request_json("GET", f"Task/{task_id}")
-        except FhirError:
-            raise web.HTTPNotFound(text="no such alert") from None
-    if task.get("status") in ("requested", "accepted"):
-        version = str((task.get("meta") or {}).get("versionId") or "")
-        done = acknowledged(task, str(account.fhir_reference), datetime.now(UTC))
-        try:
-            await system.request_json(
-                "PUT", f"Task/{task_id}", body=done, headers={"If-Match": f'W/"{version}"'}
-            )
-        except FhirError as error:
-            if error.status != 412:
-                raise
-            # acknowledged or escalated at this moment by someone else: show the inbox again
     return see_other("/staff/alerts")
 
 

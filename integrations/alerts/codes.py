@@ -63,3 +63,6 @@ class Channel(StrEnum):
 
 UNASSIGNED: Final = "queue"
 """The recipient of alerts no care manager owns: the queue every care manager sees."""
+
+ACK_ACTION: Final = "carebot.alert.ack"
+"""An alert card's Acknowledge submit: `{"action": ACK_ACTION, "task": "Task/id"}`."""

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.alert_channels import ACK_ACTION
+import aiohttp
+
 from bot.conversation_refs import BOT_CONNECTOR
 from bot.services import SERVICES
+from integrations.accounts import Role
+from integrations.alerts.codes import ACK_ACTION
 from integrations.persistence.conversation_refs import ConversationRefStore, StoredReference
 from tests.alerts.world import (
     GRACE,
@@ -23,7 +26,8 @@ from tests.alerts.world import (
     search,
 )
 from tests.bot.service import running_application, service_settings
-from tests.fakes.bot_connector import SEND_TO_CONVERSATION, FakeBotConnector
+from tests.bot.test_channel_auth import AAD_ID, OUTGOING_TOKEN, LocalIssuer, channel_settings
+from tests.fakes.bot_connector import SEND_TO_CONVERSATION, FakeBotConnector, TeamsMessage
 
 
 async def _link_teams(app_services: object, connector: FakeBotConnector) -> None:
@@ -120,3 +124,51 @@ async def test_a_refusing_teams_is_a_failed_communication_and_the_others_deliver
             assert communications["mail"]["status"] == "completed"
             sends = [r for r in connector.requests if r.operation == SEND_TO_CONVERSATION]
             assert [r.status for r in sends] == [403]  # given up at once, not retried
+
+
+async def test_a_teams_conversation_then_acknowledge_from_the_card_completes_the_task(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    issuer = LocalIssuer()
+    async with issuer.serve() as openid_url:
+        settings = channel_settings(tmp_path, sqlite_url, issuer, openid_url)
+        async with (
+            FakeBotConnector(token=OUTGOING_TOKEN) as connector,
+            running_application(settings, seed=False) as (base, app),
+            aiohttp.ClientSession() as http,
+        ):
+            services = app[SERVICES]
+            await services.accounts.create(
+                username="grace", password="g" * 12, role=Role.CARE_MANAGER,
+                display_name="Grace Miller", fhir_reference=GRACE, aad_object_id=AAD_ID,
+            )  # fmt: skip
+            fhir = services.fhir.system()
+            await _world(fhir)
+            teams = TeamsMessage(connector.service_url)
+            token = {"Authorization": f"Bearer {issuer.token(serviceurl=connector.service_url)}"}
+            # her first message stores where she can be reached in Teams
+            async with http.post(
+                f"{base}/api/messages", json=teams.build("hello", "in-1"), headers=token
+            ) as response:
+                assert response.status == 200
+            await connector.wait_for_reply("in-1")
+            connector.clear()
+
+            focus = await create(fhir, note("p1"))
+            card = await connector.wait_for(
+                lambda r: r.operation == SEND_TO_CONVERSATION and r.status == 201, timeout=20
+            )
+            assert card.conversation_id == teams.conversation_id
+            submit = card.body["attachments"][0]["content"]["actions"][0]["data"]
+            task = (await search(fhir, "Task", focus=focus))[0]
+            assert submit == {"action": ACK_ACTION, "task": f"Task/{task['id']}"}
+
+            pressed = {**teams.build("", "in-2"), "value": submit}
+            pressed.pop("text", None)
+            async with http.post(f"{base}/api/messages", json=pressed, headers=token) as response:
+                assert response.status == 200
+            reply = await connector.wait_for_reply("in-2")
+            assert reply.body["text"] == "Alert acknowledged."
+            _, done = await fhir.request_json("GET", f"Task/{task['id']}")
+            assert done is not None and done["status"] == "completed"
+            assert done["owner"] == {"reference": GRACE}
