@@ -113,6 +113,8 @@ class DeliveryHandler:
         self._max_attempts = max_attempts
         self._delivered = delivered
         self._clock = clock
+        # the inbox hands nothing over: its record is the delivery, created once anyway
+        self._sends_outside = not isinstance(sender, RecordOnly)
 
     async def _recorded(self, key: str) -> bool:
         _, bundle = await self._fhir.request_json(
@@ -147,7 +149,7 @@ class DeliveryHandler:
             delivery = Delivery.from_payload(item.payload)
         except ValueError as error:
             raise PermanentDeliveryError(str(error)) from None
-        if await self._recorded(delivery.key):
+        if self._sends_outside and await self._recorded(delivery.key):
             return  # sent and recorded before a crash or lost lease: not again
         try:
             await self._sender.send(delivery)

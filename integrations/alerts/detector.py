@@ -52,6 +52,16 @@ class DetectorConfig:
     overlap: timedelta = timedelta(0)
 
 
+@dataclass(frozen=True)
+class Reach:
+    """A care manager's account (None: no care-manager account), whether a Teams
+    conversation is stored for it, and their mail address."""
+
+    account: str | None
+    teams: bool
+    address: str | None
+
+
 class Recipients:
     """Who gets an alert and on which channels: the owner's inbox always, their Teams chat
     when a Teams conversation is stored for their account, their mail when their
@@ -63,6 +73,7 @@ class Recipients:
         self._fhir = fhir
         self._accounts = accounts
         self._references = references
+        self._reach: dict[str, Reach] = {}
 
     async def _address(self, practitioner: str) -> str | None:
         try:
@@ -88,15 +99,31 @@ class Recipients:
 
         if recipient is None:
             return [one(Channel.INBOX, UNASSIGNED)]
+        reach = await self.reach(recipient)
+        found = [one(Channel.INBOX, recipient, reach.account)]
+        if reach.teams and reach.account:
+            found.append(one(Channel.TEAMS, recipient, reach.account))
+        if reach.address:
+            found.append(one(Channel.MAIL, recipient, reach.account, address=reach.address))
+        return found
+
+    async def reach(self, recipient: str) -> Reach:
+        """How RECIPIENT is reached now (looked up once per detector page)."""
+        cached = self._reach.get(recipient)
+        if cached is not None:
+            return cached
         account = await self._accounts.by_fhir_reference(recipient)
         account_id = account.id if account and account.role is Role.CARE_MANAGER else None
-        found = [one(Channel.INBOX, recipient, account_id)]
-        if account_id and await self._references.latest(account_id, channel_id=TEAMS_CHANNEL):
-            found.append(one(Channel.TEAMS, recipient, account_id))
-        address = await self._address(recipient)
-        if address:
-            found.append(one(Channel.MAIL, recipient, account_id, address=address))
+        teams = bool(
+            account_id and await self._references.latest(account_id, channel_id=TEAMS_CHANNEL)
+        )
+        found = Reach(account_id, teams, await self._address(recipient))
+        self._reach[recipient] = found
         return found
+
+    def forget(self) -> None:
+        """Look recipients up afresh (at each page: accounts and links change)."""
+        self._reach.clear()
 
 
 class AlertDetector:
@@ -194,6 +221,7 @@ class AlertDetector:
             )
             deliveries: list[Delivery] = []
             routes: dict[str, Route] = {}  # one page's alerts of one patient route alike
+            self._recipients.forget()
             risky: set[str] = set()
             for alert in await self._alerts(entries):
                 if alert.kind is AlertKind.RISK:

@@ -89,6 +89,7 @@ class AlertEscalator:
         """Escalate every alert that is due; how many were."""
         now = self._clock()
         count = 0
+        self._recipients.forget()
         for task in await self._open_tasks():
             alert = alert_of(task)
             if alert is None or not due(task, self._after, now):
