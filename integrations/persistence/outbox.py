@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ from integrations.persistence.database import Base, dialect_insert
 log = logging.getLogger(__name__)
 
 MAX_KEY_LENGTH = 255
+LEASE_USE = 0.5
+"""The part of a claim's lease its dispatcher delivers in; the rest is margin for the
+last delivery begun."""
 
 
 class OutboxStatus(StrEnum):
@@ -161,6 +165,11 @@ class Outbox:
         self._lease = lease
         self._max_attempts = max_attempts
         self._backoff = backoff
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a claim holds its items."""
+        return self._lease
 
     @property
     def max_attempts(self) -> int:
@@ -323,7 +332,12 @@ class OutboxDispatcher:
     async def dispatch_once(self) -> int:
         """Deliver one batch of due items; the number claimed."""
         claimed = await self._outbox.claim(self._batch)
+        # Deliver only while the claim's lease has time left: once it ends another claimer
+        # may take the rest, which are left to it rather than delivered twice.
+        deadline = time.monotonic() + self._outbox.lease.total_seconds() * LEASE_USE
         for item in claimed:
+            if time.monotonic() > deadline:
+                break
             await self._deliver(item)
         return len(claimed)
 

@@ -27,7 +27,7 @@ from integrations.persistence.outbox import ClaimedItem, Outbox, OutboxDispatche
 
 SECRET = "d" * 40
 DEADLINE_S = 600
-LEASE = timedelta(seconds=3)
+LEASE = timedelta(seconds=10)
 
 
 class LoggedMail:
