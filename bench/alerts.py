@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from integrations.accounts import AccountRepository, Role
+from integrations.accounts import AccountRepository
 from integrations.alerts.codes import Channel
 from integrations.alerts.deliveries import Delivery, DeliveryHandler, RecordOnly, outbox_kind
 from integrations.alerts.detector import FEED_NAME, AlertDetector, Recipients
@@ -39,7 +39,7 @@ from integrations.persistence.database import create_engine, create_sessionmaker
 from integrations.persistence.feed_cursor import FeedCursor
 from integrations.persistence.migrate import migrate
 from integrations.persistence.outbox import Outbox, OutboxDispatcher
-from tests.alerts.world import GRACE, care_team, note, patient, practitioner, put
+from tests.alerts.world import grace_and_alice, note
 
 TARGET_P99_S = 1.0
 QUIET = "51851-4"  # LOINC administrative note: a document that raises no alert
@@ -68,16 +68,7 @@ async def run(latency_count: int, alerts: int) -> None:
         async with standalone_access(FhirConfig(secret_key="b" * 40), sessions) as access:
             fhir = access.system()
             accounts = AccountRepository(sessions)
-            await accounts.create(
-                username="grace", password="bench-password", role=Role.CARE_MANAGER,
-                display_name="Grace", fhir_reference=GRACE,
-            )  # fmt: skip
-            await put(
-                fhir,
-                practitioner("demo-practitioner-miller", "grace@clinic.example.org"),
-                patient("p1", "Alice", "Martin"),
-                care_team("p1", GRACE),
-            )
+            await grace_and_alice(fhir, accounts)
             text = "Reviewed today; stable. " * 8
 
             # the baseline: bare writes of documents that raise no alert

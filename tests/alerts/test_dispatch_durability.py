@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from integrations.accounts import AccountRepository, Role
+from integrations.accounts import AccountRepository
 from integrations.alerts.codes import DELIVERY_IDENTIFIER
 from integrations.alerts.detector import FEED_NAME, AlertDetector, Recipients
 from integrations.fhir.access import FhirAccess, FhirConfig, standalone_access
@@ -32,7 +32,7 @@ from integrations.persistence.feed_cursor import FeedCursor
 from integrations.persistence.migrate import migrate
 from integrations.persistence.outbox import OutboxRow, OutboxStatus
 from tests.alerts.dispatch_worker import SECRET
-from tests.alerts.world import GRACE, care_team, note, patient, practitioner, put
+from tests.alerts.world import grace_and_alice, note
 
 ALERTS = 1000
 TIMEOUT_S = 600.0
@@ -61,16 +61,7 @@ async def _seed(store: Store) -> int:
     """ALERTS notes for one care manager's patient, detected; the outbox items made."""
     fhir = store.access.system()
     accounts = AccountRepository(store.sessions)
-    await accounts.create(
-        username="grace", password="grace-password", role=Role.CARE_MANAGER,
-        display_name="Grace", fhir_reference=GRACE,
-    )  # fmt: skip
-    await put(
-        fhir,
-        practitioner("demo-practitioner-miller", "grace@clinic.example.org"),
-        patient("p1", "Alice", "Martin"),
-        care_team("p1", GRACE),
-    )
+    await grace_and_alice(fhir, accounts)
     for start in range(0, ALERTS, 250):
         entries = [
             {

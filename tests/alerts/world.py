@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from integrations.accounts import AccountRepository, Role
 from integrations.alerts.codes import (
     BACKUP_CARE_MANAGER_ROLE,
     CARE_MANAGER_ROLE,
@@ -105,6 +106,21 @@ async def put(client: FhirClient, *resources: Json) -> None:
         await client.request_json(
             "PUT", f"{resource['resourceType']}/{resource['id']}", body=resource
         )
+
+
+async def grace_and_alice(client: FhirClient, accounts: AccountRepository) -> None:
+    """Care manager Grace (account `grace`, with a mail address) and her patient p1, Alice
+    Martin, on Grace's care team."""
+    await accounts.create(
+        username="grace", password="grace-password", role=Role.CARE_MANAGER,
+        display_name="Grace", fhir_reference=GRACE,
+    )  # fmt: skip
+    await put(
+        client,
+        practitioner("demo-practitioner-miller", "grace@clinic.example.org"),
+        patient("p1", "Alice", "Martin"),
+        care_team("p1", GRACE),
+    )
 
 
 async def create(client: FhirClient, resource: Json) -> str:
