@@ -34,7 +34,8 @@ $(MEDPLUM): tests/fhir/medplum/package.json tests/fhir/medplum/package-lock.json
 run: $(VENV)/.installed $(WEBCHAT)
 	$(CAREBOT) migrate
 	$(CAREBOT) demo
-	# The scoring worker follows the store beside the service, so simulated deteriorations raise Flags.
+	# The scoring worker follows the store beside the service, so simulated deteriorations raise Flags;
+	# the service itself detects alerts on the change feed and delivers them (inbox, mail, Teams).
 	$(CAREBOT) score run & trap 'kill $$!' EXIT; $(CAREBOT) serve --simulate-gateway
 
 system-deps:

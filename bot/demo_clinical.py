@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from integrations.alerts.codes import CARE_MANAGER_ROLE, CARE_TEAM_ROLE_SYSTEM
 from integrations.scheduling.fhir_scheduler import TIMEZONE_EXTENSION
 from integrations.visits.intake import PAYMENT_KIND_EXTENSION
 
@@ -182,12 +183,17 @@ def _coverage(p: DemoPatient) -> Json:
     }
 
 
+def _team_role(s: DemoStaff) -> Json:
+    if s.account_role != "care_manager":
+        return {"text": s.role_display}
+    # the member alerts go to (integrations/alerts/routing.py)
+    coding = {"system": CARE_TEAM_ROLE_SYSTEM, "code": CARE_MANAGER_ROLE, "display": "Care manager"}
+    return {"coding": [coding], "text": s.role_display}
+
+
 def _care_team(p: DemoPatient) -> Json:
     participants = [
-        {
-            "role": [{"text": s.role_display}],
-            "member": {"reference": f"Practitioner/{s.fhir_id}"},
-        }
+        {"role": [_team_role(s)], "member": {"reference": f"Practitioner/{s.fhir_id}"}}
         for s in DEMO_STAFF
     ]
     return {

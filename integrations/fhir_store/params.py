@@ -203,6 +203,17 @@ _TABLE: dict[str, list[SearchParam]] = {
         _date("sent", "sent"),
         _ref("recipient", "recipient"),
         _ref("sender", "sender"),
+        _ref("based-on", "basedOn"),
+    ],
+    "Task": [
+        _IDENTIFIER,
+        _ref("patient", "for", targets=("Patient",), stored_as=("subject",)),
+        _ref("subject", "for"),
+        _STATUS,
+        _tok("code", "code"),
+        _tok("intent", "intent"),
+        _ref("focus", "focus"),
+        _ref("owner", "owner"),
     ],
     "RiskAssessment": [
         _IDENTIFIER,
