@@ -7,6 +7,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 CAREBOT := $(VENV)/bin/carebot
 WEBCHAT := bot/portal/node_modules/botframework-webchat/dist/webchat.js
 MEDPLUM := tests/fhir/medplum/node_modules/@medplum/fhir-router/package.json
+AXE := tests/a11y/node_modules/axe-core/axe.min.js
 
 .PHONY: run test lint typecheck pytest bench clean system-deps
 
@@ -20,6 +21,10 @@ $(WEBCHAT): bot/portal/package.json bot/portal/package-lock.json
 	cd bot/portal && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+$(AXE): tests/a11y/package.json tests/a11y/package-lock.json
+	cd tests/a11y && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 $(MEDPLUM): tests/fhir/medplum/package.json tests/fhir/medplum/package-lock.json
 	cd tests/fhir/medplum && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -29,7 +34,8 @@ $(MEDPLUM): tests/fhir/medplum/package.json tests/fhir/medplum/package-lock.json
 run: $(VENV)/.installed $(WEBCHAT)
 	$(CAREBOT) migrate
 	$(CAREBOT) demo
-	# The scoring worker follows the store beside the service, so simulated deteriorations raise Flags.
+	# The scoring worker follows the store beside the service, so simulated deteriorations raise Flags;
+	# the service itself detects alerts on the change feed and delivers them (inbox, mail, Teams).
 	$(CAREBOT) score run & trap 'kill $$!' EXIT; $(CAREBOT) serve --simulate-gateway
 
 system-deps:
@@ -43,13 +49,13 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy bot dialogs integrations gateway scoring
 
-pytest: $(VENV)/.installed $(WEBCHAT) $(MEDPLUM)
+pytest: $(VENV)/.installed $(WEBCHAT) $(MEDPLUM) $(AXE)
 	bash .ci/with-postgres bash .ci/with-mosquitto $(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-test: system-deps $(VENV)/.installed $(WEBCHAT) lint typecheck pytest
+test: system-deps $(VENV)/.installed $(WEBCHAT) $(AXE) lint typecheck pytest
 
 bench: $(VENV)/.installed $(WEBCHAT) $(MEDPLUM)
 	for script in bench/*.py; do $(PY) $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) var bot/portal/node_modules tests/fhir/medplum/node_modules .mypy_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) var bot/portal/node_modules tests/fhir/medplum/node_modules tests/a11y/node_modules .mypy_cache .ruff_cache .import_linter_cache

@@ -15,8 +15,10 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import handoff_pages, messages, portal, smart, staff
+from bot import handoff_pages, messages, portal, smart, staff, staff_alerts
 from bot.adapter import CarebotAdapter, ChannelConversationState
+from bot.alert_channels import AlertHub
+from bot.alerts_wiring import ALERTS, alert_services, mount_inbox
 from bot.bot_storage import SqlStorage
 from bot.channel_auth import ChannelAuthenticator, ChannelGate, ClosedChannel, EmulatorChannel
 from bot.connector import AnonymousTokens, ClientCredentialsTokens, ConnectorClient, TokenProvider
@@ -68,6 +70,7 @@ from dialogs.triage_dialog import TriageDialog
 from dialogs.visits_dialog import VisitsDialog
 from dialogs.vitals_dialog import VitalsDialog
 from integrations.accounts import AccountRepository
+from integrations.alerts.acknowledge import AlertAcks
 from integrations.fhir.access import FhirService
 from integrations.iomt import http as iomt_http
 from integrations.iomt.service import start_iomt
@@ -233,7 +236,9 @@ async def _services(
         language_from_locale(settings.default_language) or "en",
         trust_channel_identities=bool(settings.microsoft_app_id),
     )
-    bot = CarebotBot(ChannelConversationState(SqlStorage(sessions)), runner, menu, people)
+    bot = CarebotBot(
+        ChannelConversationState(SqlStorage(sessions)), runner, menu, people, AlertAcks(fhir)
+    )
     connector = ConnectorClient(http, _tokens(settings, http))
     directline = DirectLineStore(sessions)
     # Proactive seam: every inbound turn stores its reference; sends pick their sink from it.
@@ -244,18 +249,30 @@ async def _services(
     adapter.use(ReferenceRecorder(references, people))
     adapter.use(TextLimit(people, settings.max_chat_chars))
     app[PROACTIVE] = ProactiveSender(adapter, references, connector)
+    hub = AlertHub()
+    mount_inbox(app, outbox, hub)
+    alerts = alert_services(
+        settings, sessions=sessions, fhir=fhir, outbox=outbox, accounts=accounts,
+        references=references, proactive=app[PROACTIVE], mail=backends.mail, hub=hub,
+        notify=notify,
+    )  # fmt: skip
+    app[ALERTS] = alerts
     app[OUTBOX] = OutboxDispatcher(
         outbox,
         {
             CHAT_MESSAGE: ChatMessageHandler(app[PROACTIVE]),
             REMINDER: ReminderHandler(visits, outbox, notify),
             MAIL: MailHandler(backends.mail),
+            **alerts.handlers,
         },
     )
     app[WORKERS].register("outbox", app[OUTBOX].run)
     app[WORKERS].register("reminders", ReminderScanner(fhir, outbox, notify=notify).run)
     # device JSON from other clouds and gateways (issue 20): same store as the BLE readings
     await start_iomt(app, sessions, fhir.system(), IomtSettings(), app[WORKERS].register)
+    if settings.alerts:
+        app[WORKERS].register("alerts-detect", alerts.detector.run)
+        app[WORKERS].register("alerts-escalate", alerts.escalator.run)
     app[SERVICES] = Services(
         settings=settings,
         engine=engine,
@@ -271,6 +288,7 @@ async def _services(
         directline=directline,
         web_sessions=WebSessionStore(sessions),
         sign_in_throttle=SignInThrottle(sessions),
+        visits=visits,
     )
     try:
         yield
@@ -314,6 +332,7 @@ def create_app(settings: Settings) -> web.Application:
     portal.add_routes(app)
     staff.add_routes(app)
     handoff_pages.add_routes(app)
+    staff_alerts.add_routes(app)
     iomt_http.add_routes(app)
     if fhir.store_app is not None and fhir.access_key is not None:
         smart.mount(app, fhir.store_app, fhir.access_key, create_sessionmaker(engine))

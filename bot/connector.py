@@ -22,9 +22,11 @@ from bot.service_url import activities_url, conversations_url
 class ConnectorError(RuntimeError):
     """The Bot Connector refused an activity."""
 
-    def __init__(self, status: int, body: str) -> None:
+    def __init__(self, status: int, body: str, retry_after: float | None = None) -> None:
         super().__init__(f"Bot Connector answered {status}")
         self.status = status
+        self.retry_after = retry_after
+        """Seconds the connector asked to wait (its Retry-After header), if it said."""
         self.body = body
 
 
@@ -117,6 +119,14 @@ class NewConversation:
         return body
 
 
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (RFC 9110: delay-seconds; an HTTP date is read as unknown)."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
 class ConnectorClient:
     """Sends, updates and deletes activities at a conversation's serviceUrl."""
 
@@ -137,7 +147,9 @@ class ConnectorClient:
         ) as response:
             text = await response.text()
             if response.status >= 400:
-                raise ConnectorError(response.status, text[:500])
+                raise ConnectorError(
+                    response.status, text[:500], _retry_after(response.headers.get("Retry-After"))
+                )
             if not text:
                 return {}
             parsed = await response.json(content_type=None)

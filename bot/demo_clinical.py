@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from integrations.alerts.codes import CARE_MANAGER_ROLE, CARE_TEAM_ROLE_SYSTEM
 from integrations.scheduling.fhir_scheduler import TIMEZONE_EXTENSION
 from integrations.visits.intake import PAYMENT_KIND_EXTENSION
 
@@ -43,6 +44,7 @@ class DemoStaff:
     weekdays: tuple[str, ...]
     hours: tuple[str, str] | None
     zone: str = "Europe/Paris"  # the IANA zone of the weekly hours
+    patients: tuple[str, ...] = ()  # usernames of the patients whose generalPractitioner they are
 
 
 DEMO_PATIENTS: tuple[DemoPatient, ...] = (
@@ -59,11 +61,14 @@ DEMO_PATIENTS: tuple[DemoPatient, ...] = (
 
 DEMO_STAFF: tuple[DemoStaff, ...] = (
     DemoStaff("dr.chen", "provider", "demo-practitioner-chen", "Sarah", "Chen", "doctor",
-              "Doctor", ("mon", "tue", "wed", "thu", "fri"), ("09:00:00", "17:00:00")),
+              "Doctor", ("mon", "tue", "wed", "thu", "fri"), ("09:00:00", "17:00:00"),
+              patients=("alice", "bruno", "chloe")),
     DemoStaff("dr.haddad", "provider", "demo-practitioner-haddad", "Karim", "Haddad", "doctor",
-              "Doctor", ("tue", "wed", "thu", "sat"), ("08:00:00", "14:00:00")),
+              "Doctor", ("tue", "wed", "thu", "sat"), ("08:00:00", "14:00:00"),
+              patients=("david", "emma")),
     DemoStaff("grace", "care_manager", "demo-practitioner-miller", "Grace", "Miller", "nurse",
-              "Care manager", ("mon", "tue", "wed", "thu", "fri"), None),
+              "Care manager", ("mon", "tue", "wed", "thu", "fri"), None,
+              patients=("alice", "bruno", "chloe", "david", "emma")),
 )  # fmt: skip
 
 
@@ -90,6 +95,12 @@ def _patient(p: DemoPatient) -> Json:
             {"line": ["12 rue des Lilas"], "postalCode": "75011", "city": "Paris", "country": "FR"}
         ],
         "name": [{"use": "official", "family": p.family, "given": [p.given]}],
+        # the staff who see this patient's record (the store's staff compartment)
+        "generalPractitioner": [
+            {"reference": f"Practitioner/{s.fhir_id}"}
+            for s in DEMO_STAFF
+            if p.username in s.patients
+        ],
         "gender": p.gender,
         "birthDate": p.birth_date.isoformat(),
         "communication": [
@@ -172,12 +183,17 @@ def _coverage(p: DemoPatient) -> Json:
     }
 
 
+def _team_role(s: DemoStaff) -> Json:
+    if s.account_role != "care_manager":
+        return {"text": s.role_display}
+    # the member alerts go to (integrations/alerts/routing.py)
+    coding = {"system": CARE_TEAM_ROLE_SYSTEM, "code": CARE_MANAGER_ROLE, "display": "Care manager"}
+    return {"coding": [coding], "text": s.role_display}
+
+
 def _care_team(p: DemoPatient) -> Json:
     participants = [
-        {
-            "role": [{"text": s.role_display}],
-            "member": {"reference": f"Practitioner/{s.fhir_id}"},
-        }
+        {"role": [_team_role(s)], "member": {"reference": f"Practitioner/{s.fhir_id}"}}
         for s in DEMO_STAFF
     ]
     return {

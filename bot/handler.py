@@ -17,10 +17,18 @@ from bot.rendering import to_activity
 from dialogs.base import JSON, UserInput
 from dialogs.menu import MenuDialog
 from dialogs.runner import DialogRunner
+from integrations.alerts.acknowledge import Acknowledged, AlertAcks
+from integrations.alerts.codes import ACK_ACTION
 
 log = logging.getLogger(__name__)
 
 STACK_PROPERTY = "dialog_stack"
+ACK_REPLIES = {
+    Acknowledged.DONE: "Alert acknowledged.",
+    Acknowledged.ALREADY: "This alert was already acknowledged.",
+    Acknowledged.NOT_FOUND: "This alert is not one you can acknowledge. Link your Teams "
+    "account on your staff page, or use the inbox.",
+}
 
 
 def activity_key(activity: Activity) -> str | None:
@@ -40,8 +48,10 @@ class CarebotBot(ActivityHandler):  # type: ignore[misc]
         runner: DialogRunner,
         menu: MenuDialog,
         people: PersonResolver,
+        alerts: AlertAcks | None = None,
     ) -> None:
         super().__init__()
+        self._alerts = alerts
         self._state = conversation_state
         self._stack = conversation_state.create_property(STACK_PROPERTY)
         self._runner = runner
@@ -56,8 +66,11 @@ class CarebotBot(ActivityHandler):  # type: ignore[misc]
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         """Run the user's text or card submission through the dialogs; save, then reply."""
         activity = turn_context.activity
-        person = await self._people.resolve(activity)
         value = activity.value if isinstance(activity.value, dict) else None
+        if value is not None and value.get("action") == ACK_ACTION and self._alerts is not None:
+            await self._acknowledge(turn_context, value.get("task"))
+            return
+        person = await self._people.resolve(activity)
         user_input = UserInput(
             text=(activity.text or "").strip(), value=value, activity_id=activity_key(activity)
         )
@@ -70,6 +83,15 @@ class CarebotBot(ActivityHandler):  # type: ignore[misc]
         locale = activity.locale or person.language
         if result.replies:
             await turn_context.send_activities([to_activity(r, locale) for r in result.replies])
+
+    async def _acknowledge(self, turn_context: TurnContext, task: object) -> None:
+        """An alert card's Acknowledge: the same Task the inbox acknowledges."""
+        assert self._alerts is not None
+        account = await self._people.account_for(turn_context.activity)
+        outcome = Acknowledged.NOT_FOUND
+        if account is not None and isinstance(task, str):
+            outcome = await self._alerts.acknowledge(task.removeprefix("Task/"), account)
+        await turn_context.send_activity(ACK_REPLIES[outcome])
 
     async def on_members_added_activity(
         self, members_added: list[ChannelAccount], turn_context: TurnContext

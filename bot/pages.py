@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from functools import cache
 from importlib.resources import files
+from importlib.resources.abc import Traversable
 from string import Template
 
 from aiohttp import web
@@ -98,6 +99,15 @@ def sign_out_button(action: str, who: str, csrf: str, label: str = "Sign out") -
         f'<form method="post" action="{html.escape(action)}">{_csrf_input(csrf)}'
         f'<span>{html.escape(who)}</span> <button type="submit">{html.escape(label)}</button>'
         "</form>"
+    )
+
+
+def script_response(script: Traversable) -> web.Response:
+    """One of our own scripts (shipped in the package), revalidated on each load."""
+    return web.Response(
+        text=script.read_text(encoding="utf-8"),
+        content_type="text/javascript",
+        headers={"Cache-Control": "no-cache"},
     )
 
 

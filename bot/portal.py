@@ -10,7 +10,7 @@ from aiohttp import web
 from bot.csrf import csrf_token
 from bot.directline.routes import DIRECTLINE_AUDIENCE, TOKEN_TTL_SECONDS
 from bot.http_json import json_error, read_json_object
-from bot.pages import page, sign_out_button
+from bot.pages import page, script_response, sign_out_button
 from bot.rendering import LOCALES
 from bot.services import SERVICES
 from bot.web_sessions import PORTAL, current_account, current_session, login, logout, sign_in_page
@@ -93,11 +93,7 @@ async def directline_token(request: web.Request) -> web.Response:
 
 async def chat_script(request: web.Request) -> web.Response:
     """The portal's own script that starts Web Chat."""
-    return web.Response(
-        text=CHAT_SCRIPT.read_text(encoding="utf-8"),
-        content_type="text/javascript",
-        headers={"Cache-Control": "no-cache"},
-    )
+    return script_response(CHAT_SCRIPT)
 
 
 async def webchat_bundle(request: web.Request) -> web.StreamResponse:

@@ -92,11 +92,19 @@ class ProactiveSender:
     ) -> list[ResourceResponse]:
         """Send ACTIVITIES in a proactive turn of the STORED conversation."""
         responses: list[ResourceResponse] = []
+        failures: list[Exception] = []
 
         async def turn(context: TurnContext) -> None:
-            responses.extend(await context.send_activities(list(activities)))
+            # A failed send is the caller's to handle (the outbox retries it): not the
+            # turn error handler's, which would apologise into the same conversation.
+            try:
+                responses.extend(await context.send_activities(list(activities)))
+            except Exception as error:
+                failures.append(error)
 
         await self._adapter.continue_conversation(to_conversation_reference(stored), turn)
+        if failures:
+            raise failures[0]
         return responses
 
     async def open_personal_chat(self, stored: StoredReference) -> StoredReference:

@@ -18,6 +18,7 @@ from bot.signing import Signer
 from integrations.accounts import AccountRepository
 from integrations.fhir.access import FhirAccess
 from integrations.sign_in_throttle import SignInThrottle
+from integrations.visits.service import VisitService
 from integrations.web_session_store import WebSessionStore
 
 
@@ -39,6 +40,7 @@ class Services:
     directline: DirectLineStore
     web_sessions: WebSessionStore
     sign_in_throttle: SignInThrottle
+    visits: VisitService  # the one gate of meeting links (the provider's Join too)
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("carebot_services", Services)

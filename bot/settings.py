@@ -172,6 +172,24 @@ class Settings(BaseSettings):
             lease_s=self.subscription_lease_s,
         )
 
+    # -- care-manager alerts --
+    alerts: bool = Field(
+        default=True, description="Detect alerts on the FHIR change feed and deliver them here"
+    )
+    alerts_default_care_manager: str = Field(
+        default="",
+        description="Practitioner id that gets the alerts of care teams without a care manager",
+    )
+    alerts_backup_care_manager: str = Field(
+        default="",
+        description="Practitioner id unacknowledged alerts escalate to (when the team has none)",
+    )
+    alerts_escalate_minutes: dict[str, float] = Field(
+        default_factory=lambda: {"note": 60.0, "flag": 15.0, "risk": 15.0},
+        description="Minutes before an unacknowledged alert escalates, per kind, JSON: "
+        '{"note": 60, "flag": 15, "risk": 15}',
+    )
+
     @model_validator(mode="after")
     def _graph_backends(self) -> Settings:
         if self.meetings == "bookings" and self.scheduler != "bookings":

@@ -6,18 +6,23 @@ import html
 
 from aiohttp import web
 
+from bot import staff_audit, staff_queue
 from bot.csrf import csrf_token
-from bot.pages import page, sign_out_button
+from bot.pages import page, see_other, sign_out_button
+from bot.staff_auth import HOMES
 from bot.web_sessions import STAFF, current_account, login, logout, sign_in_page
 
 ROLE_NAMES = {"provider": "Provider", "care_manager": "Care manager", "admin": "Administrator"}
 
 
 async def staff_home(request: web.Request) -> web.Response:
-    """The staff landing page for a signed-in staff member, else the sign-in form."""
+    """A signed-in member's home page (the queue, their patients), a welcome for others,
+    else the sign-in form."""
     account = await current_account(request, STAFF)
     if account is None:
         return sign_in_page(request, STAFF)
+    if account.role in HOMES:
+        return see_other(HOMES[account.role])
     role = ROLE_NAMES.get(account.role.value, account.role.value)
     body = (
         f'<div class="card"><h2>Welcome, {html.escape(account.display_name)}</h2>'
@@ -47,3 +52,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/staff", staff_home)
     app.router.add_post("/staff/login", staff_login)
     app.router.add_post("/staff/logout", staff_logout)
+    staff_queue.add_routes(app)
+    staff_audit.add_routes(app)

@@ -1,4 +1,4 @@
-"""The 7-day vitals trend chart, rendered on the server as a PNG (matplotlib, Agg).
+"""The 7-day vitals trend chart, rendered on the server as a PNG or SVG (matplotlib, Agg).
 
 Uses `matplotlib.figure.Figure` with the Agg canvas directly, never pyplot, so no global
 state is shared between concurrent renders; callers run it in a worker thread. One panel a
@@ -63,16 +63,28 @@ def _shade(axes: Axes, span: NormalRange, values: list[float], label: str) -> No
     axes.axhspan(low, high, color=_NORMAL_COLOUR, zorder=0, label=label)
 
 
+def _render(
+    readings: Sequence[VitalReading], language: Language, knowledge: Knowledge, zone: tzinfo,
+    form: str,
+) -> bytes:  # fmt: skip
+    buffer = io.BytesIO()
+    trend_figure(readings, language, knowledge, zone).savefig(buffer, format=form)
+    return buffer.getvalue()
+
+
 def render_trend_png(
-    readings: Sequence[VitalReading],
-    language: Language,
-    knowledge: Knowledge,
-    zone: tzinfo = UTC,
+    readings: Sequence[VitalReading], language: Language, knowledge: Knowledge, zone: tzinfo = UTC
 ) -> bytes:
     """The trend figure as PNG bytes."""
-    buffer = io.BytesIO()
-    trend_figure(readings, language, knowledge, zone).savefig(buffer, format="png")
-    return buffer.getvalue()
+    return _render(readings, language, knowledge, zone, "png")
+
+
+def render_trend_svg(
+    readings: Sequence[VitalReading], language: Language, knowledge: Knowledge, zone: tzinfo = UTC
+) -> str:
+    """The same trend figure as an inline SVG element (for server-rendered pages)."""
+    text = _render(readings, language, knowledge, zone, "svg").decode("utf-8")
+    return text[text.index("<svg") :]  # without the XML prolog and doctype
 
 
 def trend_figure(

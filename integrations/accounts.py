@@ -158,6 +158,14 @@ class AccountRepository:
             )
         return _to_account(row) if row else None
 
+    async def by_fhir_reference(self, reference: str) -> Account | None:
+        """The account of the person REFERENCE (`Practitioner/id`, `Patient/id`) names, or None."""
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(AccountRow).where(AccountRow.fhir_reference == reference).limit(1)
+            )
+        return _to_account(row) if row else None
+
     async def by_aad_object_id(self, aad_object_id: str) -> Account | None:
         """The account linked to a Microsoft Entra (Teams) user, or None."""
         async with self._sessions() as session:

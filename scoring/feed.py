@@ -14,7 +14,7 @@ from typing import Any
 from integrations.fhir.feed import FeedPosition, next_link, take_new, version_key
 from scoring.windows import samples_from_observation
 
-__all__ = ["Changes", "FeedPosition", "next_link", "take_in", "version_key"]
+__all__ = ["Changes", "FeedPosition", "collect", "next_link", "take_in", "version_key"]
 
 Json = dict[str, Any]
 
@@ -47,15 +47,20 @@ def _observation_range(resource: Any) -> tuple[str, datetime, datetime] | None:
     return subject.removeprefix("Patient/"), min(times), max(times)
 
 
+def collect(changes: Changes, new: Iterable[Json]) -> None:
+    """Take NEW feed versions (not taken in before) into CHANGES."""
+    for entry in new:
+        changes.entries += 1
+        found = _observation_range(entry.get("resource"))
+        if found is not None:
+            changes.add(*found)
+
+
 def take_in(
     entries: Iterable[Json], position: FeedPosition, overlap: timedelta, changes: Changes
 ) -> FeedPosition:
     """Add the new versions among ENTRIES (a history page, oldest first) to CHANGES; the
     position after them. Entries without `lastModified` cannot be placed and are skipped."""
     new, position = take_new(entries, position, overlap)
-    changes.entries += len(new)
-    for entry in new:
-        found = _observation_range(entry.get("resource"))
-        if found is not None:
-            changes.add(*found)
+    collect(changes, new)
     return position

@@ -20,20 +20,14 @@ import logging
 import time
 from typing import Any
 
-from scoring.feed import Changes, FeedPosition, next_link, take_in
+from integrations.fhir.feed import read_feed
+from scoring.feed import Changes, FeedPosition, collect
 from scoring.windows import window_start
 from scoring.work_queue import Claim, WorkQueue
 from scoring.worker import ScoringWorker, Written
 
 log = logging.getLogger(__name__)
 Json = dict[str, Any]
-MAX_SEEN_PAGES = 50
-"""Pages of versions already taken in (ties at the position) passed over in one poll."""
-
-
-def _entries(page: Json | None) -> list[Json]:
-    entries = (page or {}).get("entry")
-    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
 
 class FeedFollower:
@@ -45,18 +39,14 @@ class FeedFollower:
         self.config = worker.config
 
     async def _read(self, position: FeedPosition, changes: Changes) -> FeedPosition:
-        params = [("_count", str(self.config.page_size)), ("_sort", "_lastUpdated")]
-        since = position.since_param(self.config.feed_overlap)
-        if since:
-            params.append(("_since", since))
-        _, page = await self.worker.client.request_json("GET", "_history", params=params)
-        for _ in range(MAX_SEEN_PAGES):
-            position = take_in(_entries(page), position, self.config.feed_overlap, changes)
-            url = next_link(page)
-            if changes.entries or url is None:
-                break
-            _, page = await self.worker.client.request_json("GET", url)
-        return position
+        new, moved = await read_feed(
+            self.worker.client,
+            position,
+            page_size=self.config.page_size,
+            overlap=self.config.feed_overlap,
+        )
+        collect(changes, new)
+        return moved
 
     async def feed_once(self) -> int | None:
         """Queue the patients of the feed's next page; the new entries taken in, or None

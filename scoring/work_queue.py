@@ -43,7 +43,11 @@ from integrations.persistence.feed_cursor import (
     row_count,
 )
 
-__all__ = ["Claim", "ClaimStrategy", "FeedLease", "WorkQueue", "claim_strategy"]
+__all__ = ["FEED_NAME", "Claim", "ClaimStrategy", "FeedLease", "WorkQueue", "claim_strategy"]
+
+FEED_NAME = "default"
+"""The scoring workers' feed in `scoring_feed` (their name from before the other followers,
+`fhir-subscriptions` and `alerts`, kept so that stored positions hold)."""
 
 
 class ScoringWorkRow(Base):
@@ -101,7 +105,7 @@ class WorkQueue:
         *,
         lease: timedelta = timedelta(seconds=30),
         retry_after: timedelta = timedelta(seconds=10),
-        name: str = "default",
+        name: str = FEED_NAME,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._sessions = sessions

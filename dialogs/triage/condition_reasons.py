@@ -18,6 +18,10 @@ _CONTEXT_NAMES: dict[str, dict[str, str]] = {
     "age.older": {"en": "aged 65 or over", "fr": "65 ans ou plus"},
     "sex.female": {"en": "female", "fr": "femme"},
     "sex.male": {"en": "male", "fr": "homme"},
+    "pregnancy.before_20w": {
+        "en": "under 20 weeks pregnant",
+        "fr": "moins de 20 semaines de grossesse",
+    },
     "news2.high": {"en": "NEWS2 score 7 or more", "fr": "score NEWS2 de 7 ou plus"},
     "news2.medium": {"en": "NEWS2 score 5 or more", "fr": "score NEWS2 de 5 ou plus"},
 }

@@ -169,9 +169,13 @@ def _unit_hours(unit: str) -> float:
 def parse_duration_hours(text: str) -> float | None:
     """How long the problem has lasted, the longest stated span, in hours."""
     spans: list[float] = []
+    # "at 10 weeks of pregnancy", "28 weeks pregnant": the week of pregnancy, not a duration.
+    gestation = [g.span() for p in (_WEEKS_PREGNANT, _GESTATION) for g in p.finditer(text)]
     for m in _DURATION.finditer(text):
         if _NOT_SYMPTOM.search(text[max(0, m.start() - _LOOKBACK) : m.start()]):
             continue  # "smoked for 30 years", "diabetic for 10 years": not the illness
+        if any(a < m.end() and m.start() < b for a, b in gestation):
+            continue
         raw_num = m.group(1) or m.group(3)
         unit = m.group(2) or m.group(4)
         spans.append((_num(raw_num) if raw_num else 1.0) * _unit_hours(unit))
@@ -225,6 +229,27 @@ _ABOUT = re.compile(
     r"\b(?:worried about|concerned about|calling about|asking for|asking about|for my|"
     r"inquiet pour|inquiete pour|pour mon|pour ma|au sujet de)\s+(?:my|mon|ma|our|notre)\b"
 )
+
+
+_WEEKS_PREGNANT = re.compile(
+    r"\b(?P<w>\d{1,2})(?:\s*\+\s*\d)?\s*(?:weeks?|wks?)\s*(?:s\s+)?"
+    r"(?:pregnant|gestation|of gestation|of pregnancy|of her pregnancy|of my pregnancy"
+    r"|into (?:my|her|the) pregnancy)\b"
+    r"|\benceinte de (?P<f>\d{1,2})\s*(?:semaines?|sa)\b"
+    r"|\b(?P<s>\d{1,2})\s*(?:sa|semaines d amenorrhee)\b"
+)
+
+
+def gestation_weeks(text: str) -> int | None:
+    """The week of pregnancy normalised TEXT states ("20 weeks pregnant", "at 14 weeks",
+    "enceinte de 10 semaines"), or None."""
+    low, high = _GESTATION_WEEKS
+    for pattern in (_WEEKS_PREGNANT, _GESTATION):
+        for m in pattern.finditer(text):
+            weeks = int(next(g for g in m.groups() if g is not None))
+            if low <= weeks <= high:
+                return weeks
+    return None
 
 
 def states_gestation(text: str) -> bool:

@@ -10,6 +10,7 @@ from dialogs.triage.condition_reasons import condition_reasons, finding_name, se
 from dialogs.triage.context_rules import Modifier
 from dialogs.triage.context_text import (
     about_someone_else,
+    gestation_weeks,
     parse_age,
     parse_duration_hours,
     parse_pain_score,
@@ -48,6 +49,7 @@ _GCS_NORMAL = 15
 _GCS_LOW = 12  # NICE NG232: GCS < 13 at any point is a CT within 1 hour
 _ALTERED = frozenset({"confusion", "unresponsive"})  # qSOFA's altered mentation
 _NOT_NOW = frozenset({Modifier.HISTORICAL, Modifier.HYPOTHETICAL, Modifier.OTHER})
+_PRE_ECLAMPSIA_FROM_WEEK = 20  # NICE NG133: pre-eclampsia is new hypertension after 20 weeks
 
 
 def _age_ids(age: float | None) -> set[str]:
@@ -215,6 +217,9 @@ def assess(
     if _stable_exertional_pain(present, context.duration_hours):
         context_ids.add("chest_pain.stable")
     own = scopes.blank(norm, _NOT_NOW)  # "BP 80/50 last year", "return if T > 39": not now
+    weeks = gestation_weeks(own) if "pregnant" in present else None
+    if weeks is not None and weeks < _PRE_ECLAMPSIA_FROM_WEEK:
+        context_ids.add("pregnancy.before_20w")
     vitals = tuple(parse_vitals(own)) + tuple(device_vitals)
     context_ids |= _gcs_ids(parse_gcs(own))
     temperatures = [v.value for v in vitals if v.kind is VitalKind.TEMPERATURE]
@@ -265,15 +270,29 @@ def assess(
         reasons.append(default)
     reasons.sort(key=lambda r: -r.level.rank)
     words = {m.symptom: m.words for m in mentions}
+    level = most_urgent([r.level for r in reasons], Level.CONSULTATION)
     result = TriageResult(
-        level=most_urgent([r.level for r in reasons], Level.CONSULTATION),
+        level=level,
         reasons=tuple(reasons),
         findings=_findings(present, absent, judged, kb, language, words),
         vitals=vitals,
         context=context,
         conditions=tuple(_view(h, kb, language) for h in hits),
+        self_limiting=level is Level.SELF_CARE and _self_limiting(hits, present, kb),
     )
     return result if text_model is None else blend(result, text_model, norm, scopes, language)
+
+
+def _self_limiting(hits: tuple[ConditionHit, ...], present: set[str], kb: Knowledge) -> bool:
+    """True when passing self-limiting conditions, and nothing above self-care, account for
+    every complaint present (NICE CKS: a self-limiting illness without worrying features is
+    self-care with safety-netting)."""
+    passing = [h for h in hits if h.passes]
+    if not passing or any(h.condition.level is not Level.SELF_CARE for h in passing):
+        return False
+    explained = frozenset().union(*(h.condition.explains for h in passing))
+    complaints = {s for s in present if s in kb.symptoms and not kb.symptoms[s].modifier}
+    return complaints <= explained
 
 
 def _capped(found: list[Reason], others: list[Reason]) -> list[Reason]:

@@ -131,6 +131,11 @@ class Knowledge:
     physiology: PhysiologyLimits
     conditions: tuple[Condition, ...] = ()
 
+    @cached_property
+    def phrase_rank(self) -> dict[str, int]:
+        """Each `phrase_index` key's place in the index, to try phrases in knowledge order."""
+        return {key: rank for rank, key in enumerate(self.phrase_index)}
+
 
 def _text(raw: Any, where: str) -> Text:
     if not isinstance(raw, dict) or not {"en", "fr"} <= raw.keys():
@@ -270,6 +275,7 @@ CONTEXT_IDS = frozenset(
         "gcs.reduced",
         "gcs.low",
         "chest_pain.stable",
+        "pregnancy.before_20w",
     }
 )
 

@@ -83,11 +83,14 @@ def find_mentions(text: str, knowledge: Knowledge, scopes: Scopes | None = None)
         scopes = context_scopes(text, knowledge.context)
     prefixes = word_prefixes(text) | {""}
     words = _WordIndex(text)
+    # Only the index keys the text's words can start (a set intersection), tried in
+    # knowledge order so that the first phrase to match a symptom stays the same.
+    index = knowledge.phrase_index
+    keys = sorted(prefixes.intersection(index), key=knowledge.phrase_rank.__getitem__)
     candidates = [
         item
-        for key, items in knowledge.phrase_index.items()
-        if key in prefixes
-        for item in items
+        for key in keys
+        for item in index[key]
         if all(need in prefixes for need in item[1].needs)
     ]
     # Masking phrases first: their spans hide other findings ("bouton de fievre").

@@ -148,6 +148,9 @@ class TriageResult:
     context: Context = field(default_factory=Context)
     # The candidate conditions weighed, most urgent and most likely first (ConditionHit).
     conditions: tuple[ConditionView, ...] = ()
+    # Self-care held up by passing self-limiting conditions that account for every complaint
+    # (and no condition above self-care passing): the reasoner's "nothing worrying" call.
+    self_limiting: bool = False
 
     @property
     def red_flags(self) -> tuple[Reason, ...]:

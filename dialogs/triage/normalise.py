@@ -17,8 +17,11 @@ def normalise(text: str) -> str:
 
     Offsets are not kept: every later step (lexicon, negation, vitals) reads this form.
     """
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    if text.isascii():  # no accents to strip: NFKD leaves ASCII unchanged
+        stripped = text
+    else:
+        decomposed = unicodedata.normalize("NFKD", text)
+        stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     lowered = stripped.lower().replace("œ", "oe").replace("æ", "ae")
     lowered = lowered.replace("\r", "\n")
     lines = [_SPACES.sub(" ", _APOSTROPHES.sub(" ", line)).strip() for line in lowered.split("\n")]

@@ -1,7 +1,8 @@
 """The engine's answer and the text model's probabilities combined, under safety limits.
 
 The model may raise: a non-emergency to the emergency department when it is confident of an
-emergency, self-care to a consultation. It may lower only a *soft* consultation (one that no
+emergency, self-care to a consultation (unless a passing self-limiting condition holds that
+self-care up). It may lower only a *soft* consultation (one that no
 protected reason holds up) to self-care. It never lowers below a red flag, an emergency, a
 vital sign (`vital.`), NEWS2 or a matched condition (`condition.`), and it says nothing about
 a text shorter than the thresholds' minimum word count. Each move adds a reason that names
@@ -56,6 +57,13 @@ def protected(reason: Reason) -> bool:
     )
 
 
+def reasoned_self_care(result: TriageResult) -> bool:
+    """Self-care that passing self-limiting conditions hold up, accounting for every
+    complaint (`TriageResult.self_limiting`): the reasoner weighed the findings against those
+    illnesses' worrying features and found none, so the words alone do not send it to a visit."""
+    return result.level is Level.SELF_CARE and result.self_limiting
+
+
 def soft(result: TriageResult) -> bool:
     """A consultation that only unprotected reasons (rules, the default) hold up."""
     return result.level in _SOFT_LEVELS and not any(
@@ -93,7 +101,11 @@ def decide(
     self_care = probabilities["self_care"]
     if not result.level.is_emergency and emergency >= thresholds.emergency:
         return _moved(result, Level.EMERGENCY, "emergency", emergency, how)
-    if result.level is Level.SELF_CARE and 1.0 - self_care >= thresholds.visit:
+    if (
+        result.level is Level.SELF_CARE
+        and not reasoned_self_care(result)
+        and 1.0 - self_care >= thresholds.visit
+    ):
         return _moved(result, Level.CONSULTATION, "visit", 1.0 - self_care, how)
     if soft(result) and self_care >= thresholds.self_care:
         return _moved(result, Level.SELF_CARE, "self_care", self_care, how)

@@ -78,20 +78,23 @@ class TextModel:
 
     def probabilities(self, terms: list[str]) -> dict[str, float]:
         """P(outcome) for a document's TERMS (see `text_terms`)."""
-        counts = Counter(t for t in terms if t in self.terms)
-        weights: list[tuple[float, tuple[float, ...]]] = []
+        # One pass over the distinct terms: the L2 norm scales every term alike, so the
+        # weighted sums are taken first and scaled once (a long note has hundreds of terms).
+        vocabulary = self.terms
+        sums = [0.0] * len(self.intercept)
         norm = 0.0
-        for term, count in counts.items():
-            idf, coef = self.terms[term]
-            tf = 1.0 + math.log(count) if self.sublinear_tf else float(count)
-            value = tf * idf
+        log = math.log
+        for term, count in Counter(terms).items():
+            row = vocabulary.get(term)
+            if row is None:
+                continue
+            idf, coef = row
+            value = ((1.0 + log(count)) if self.sublinear_tf else float(count)) * idf
             norm += value * value
-            weights.append((value, coef))
-        scale = 1.0 / math.sqrt(norm) if norm > 0 else 0.0
-        logits = list(self.intercept)
-        for value, coef in weights:
             for k, w in enumerate(coef):
-                logits[k] += value * scale * w
+                sums[k] += value * w
+        scale = 1.0 / math.sqrt(norm) if norm > 0 else 0.0
+        logits = [b + scale * s for b, s in zip(self.intercept, sums, strict=True)]
         top = max(logits)
         exps = [math.exp(z - top) for z in logits]
         total = sum(exps)
@@ -125,8 +128,14 @@ def text_terms(norm: str, scopes: Scopes) -> list[str]:
     tags = _tags(tokens, scopes)
     words = [tag + token.group() for tag, token in zip(tags, tokens, strict=True)]
     terms = list(words)
+    # Sentence breaks found once; a pair is kept when no break lies between its two words.
+    breaks = [m.start() for m in _BREAK.finditer(norm)]
+    b, n = 0, len(breaks)
     for j in range(1, len(tokens)):
-        if not _BREAK.search(norm, tokens[j - 1].end(), tokens[j].start()):
+        gap_start = tokens[j - 1].end()
+        while b < n and breaks[b] < gap_start:
+            b += 1
+        if b == n or breaks[b] >= tokens[j].start():
             terms.append(f"{words[j - 1]} {words[j]}")
     return terms
 

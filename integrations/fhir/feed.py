@@ -1,4 +1,4 @@
-"""Reading a FHIR change feed (system `_history`, oldest first): where a reader is (pure).
+"""Reading a FHIR change feed (system `_history`, oldest first): where a reader is.
 
 The feed is read from a `FeedPosition`: the newest `lastModified` already taken in, and
 the versions taken in at or after `position - overlap`. FHIR's `_since` is inclusive, so
@@ -9,8 +9,11 @@ twice. The overlap (zero for carebot's store, whose instants are unique and in c
 order) covers an outside server whose writes may become visible out of `lastModified`
 order.
 
-Every follower of the feed reads it this way: the scoring worker (`scoring.feed`) and the
-store's Subscription matcher (`integrations.fhir_store.subscription_matcher`).
+Pure, but for `read_feed`, the one read of a server's pages (through a `FhirClient`).
+Every follower of the feed reads it this way: the scoring worker (`scoring.feed`), the
+store's Subscription matcher (`integrations.fhir_store.subscription_matcher`) and the
+alert detector (`integrations.alerts.detector`); each keeps its own position under its
+own name in `integrations.persistence.feed_cursor`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from integrations.fhir.client import FhirClient
 
 Json = dict[str, Any]
 
@@ -106,3 +112,36 @@ def next_link(page: Mapping[str, Any] | None) -> str | None:
         if isinstance(link, dict) and link.get("relation") == "next" and link.get("url"):
             return str(link["url"])
     return None
+
+
+def page_entries(page: Mapping[str, Any] | None) -> list[Json]:
+    """The entries of a history page (none when it has none)."""
+    entries = (page or {}).get("entry")
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
+
+MAX_SEEN_PAGES = 50
+"""Pages of versions already taken in (ties at the position) passed over in one read."""
+
+
+async def read_feed(
+    client: FhirClient,
+    position: FeedPosition,
+    *,
+    page_size: int,
+    overlap: timedelta = timedelta(0),
+) -> tuple[list[Json], FeedPosition]:
+    """Read CLIENT's system history from POSITION to the first page with new versions: those
+    versions (oldest first) and the position after them."""
+    params = [("_count", str(page_size)), ("_sort", "_lastUpdated")]
+    since = position.since_param(overlap)
+    if since:
+        params.append(("_since", since))
+    _, page = await client.request_json("GET", "_history", params=params)
+    for _ in range(MAX_SEEN_PAGES):
+        new, position = take_new(page_entries(page), position, overlap)
+        url = next_link(page)
+        if new or url is None:
+            return new, position
+        _, page = await client.request_json("GET", url)
+    return [], position

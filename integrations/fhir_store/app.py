@@ -251,7 +251,7 @@ async def _read(call: Call) -> Dispatched:
     return (
         fhir_json(stored.content, 200, resource_headers(stored, call.base)),
         Action.READ,
-        [stored.reference],
+        searches.audited_targets([stored]),
     )
 
 

@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from integrations.fhir_store.call import Call, Dispatched, fhir_json, stored_type
 from integrations.fhir_store.dates import DateFormatError, format_instant, parse_instant
+from integrations.fhir_store.extract import compartment_patient
 from integrations.fhir_store.outcome import StoreError, invalid
 from integrations.fhir_store.query import MAX_COUNT, SearchPlan, bounded_int, build_plan
 from integrations.fhir_store.scopes import Action
@@ -69,6 +70,14 @@ def _page_link(call: Call, path: str, params: list[tuple[str, str]], offset: int
     return f"{call.base}/{path}?{urlencode(kept)}"
 
 
+def audited_targets(seen: list[Stored]) -> list[str]:
+    """What an access's AuditEvent names: the patients whose records were seen first (an
+    AuditEvent keeps 50 entities; `patient=` then finds it), then each resource."""
+    references = [s.reference for s in seen]
+    patients = {compartment_patient(s.content) for s in seen if s.content is not None}
+    return sorted({p for p in patients if p is not None} - set(references)) + references
+
+
 async def search(call: Call, rtype: str, params: list[tuple[str, str]]) -> Dispatched:
     """A searchset of RTYPE for PARAMS, paged, with its `_include`d resources."""
     call.require(rtype, Action.SEARCH)
@@ -89,8 +98,7 @@ async def search(call: Call, rtype: str, params: list[tuple[str, str]]) -> Dispa
             _entry(call, s, "include", plan) for s in result.included
         ]
     # the audit names what the answer showed: matches and included resources alike
-    targets = [s.reference for s in result.matches + result.included]
-    return fhir_json(bundle), Action.SEARCH, targets
+    return fhir_json(bundle), Action.SEARCH, audited_targets(result.matches + result.included)
 
 
 async def lastn(call: Call) -> Dispatched:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true, union
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -96,10 +96,21 @@ def visible_versions(access: Access) -> list[ColumnElement[bool]]:
 def staff_patients(practitioner: str, column: Any = S.patient) -> Select[Any]:
     """The patients a staff member sees (COLUMN of their index rows: `Patient/id`, or the
     id alone with `S.res_id`): those whose current `generalPractitioner` names
-    PRACTITIONER. The one place a staff compartment is defined (a CareTeam or Appointment
-    would join here)."""
-    return (
-        select(column)
-        .where(S.res_type == "Patient", S.param == "general-practitioner", S.value == practitioner)
-        .correlate(None)
+    PRACTITIONER, and those whose active CareTeam lists PRACTITIONER as a participant. The one
+    place a staff compartment is defined."""
+    by_practitioner = select(column).where(
+        S.res_type == "Patient", S.param == "general-practitioner", S.value == practitioner
     )
+    # a CareTeam's index rows carry its patient (`Patient/id`); the id alone for S.res_id
+    team_patient = S.patient if column is S.patient else func.substr(S.patient, len("Patient/") + 1)
+    active_teams = select(S.res_id).where(
+        S.res_type == "CareTeam", S.param == "status", S.value == "active"
+    )
+    by_team = select(team_patient).where(
+        S.res_type == "CareTeam",
+        S.param == "participant",
+        S.value == practitioner,
+        S.patient.is_not(None),
+        S.res_id.in_(active_teams),
+    )
+    return select(union(by_practitioner, by_team).subquery().c[0]).correlate(None)

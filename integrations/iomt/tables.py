@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Float, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from integrations.persistence.database import Base
@@ -39,6 +39,7 @@ class IomtMessageRow(Base):
     failed."""
 
     __tablename__ = "iomt_message"
+    __table_args__ = (Index("ix_iomt_message_status", "status", "seq"),)
 
     seq: Mapped[int] = mapped_column(_SEQ, primary_key=True, autoincrement=True)
     source: Mapped[str] = mapped_column(String(128))
@@ -54,6 +55,10 @@ class IomtReadingRow(Base):
     paired), written, failed."""
 
     __tablename__ = "iomt_reading"
+    __table_args__ = (
+        Index("ix_iomt_reading_status", "status", "id"),
+        Index("ix_iomt_reading_device", "device_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(_SEQ, primary_key=True, autoincrement=True)
     message_seq: Mapped[int] = mapped_column(BigInteger)

@@ -13,14 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from sqlalchemy import DateTime, Index, Integer, String, Text, or_, select, update
+from sqlalchemy import DateTime, Index, Integer, String, Text, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,6 +30,9 @@ from integrations.persistence.database import Base, dialect_insert
 log = logging.getLogger(__name__)
 
 MAX_KEY_LENGTH = 255
+LEASE_USE = 0.5
+"""The part of a claim's lease its dispatcher delivers in; the rest is margin for the
+last delivery begun."""
 
 
 class OutboxStatus(StrEnum):
@@ -84,6 +88,14 @@ class ClaimedItem:
 
 class PermanentDeliveryError(Exception):
     """The item can never be delivered (no such conversation, refused as malformed)."""
+
+
+class RetryLater(Exception):
+    """Try again after DELAY, not sooner (the other side said so: a 429's Retry-After)."""
+
+    def __init__(self, delay: timedelta, reason: str = "retry later") -> None:
+        super().__init__(reason)
+        self.delay = delay
 
 
 class OutboxHandler(Protocol):
@@ -154,6 +166,16 @@ class Outbox:
         self._max_attempts = max_attempts
         self._backoff = backoff
 
+    @property
+    def lease(self) -> timedelta:
+        """How long a claim holds its items."""
+        return self._lease
+
+    @property
+    def max_attempts(self) -> int:
+        """Attempts before an item is given up."""
+        return self._max_attempts
+
     async def enqueue(self, item: OutboxItem) -> bool:
         """Enqueue ITEM in a transaction of its own (when no other work goes with it)."""
         async with self._sessions.begin() as session:
@@ -221,8 +243,11 @@ class Outbox:
             )
         return bool(getattr(result, "rowcount", 0) == 1)
 
-    async def mark_failed(self, item: ClaimedItem, error: str, *, permanent: bool) -> OutboxStatus:
-        """Schedule ITEM's next attempt (or give it up); ERROR names the failure's type."""
+    async def mark_failed(
+        self, item: ClaimedItem, error: str, *, permanent: bool, delay: timedelta | None = None
+    ) -> OutboxStatus:
+        """Schedule ITEM's next attempt after DELAY (default: the backoff's), or give it up;
+        ERROR names the failure's type."""
         dead = permanent or item.attempt >= self._max_attempts
         status = OutboxStatus.DEAD if dead else OutboxStatus.PENDING
         async with self._sessions.begin() as session:
@@ -235,12 +260,42 @@ class Outbox:
                 )
                 .values(
                     status=status.value,
-                    next_attempt_at=_now() + self._backoff.delay(item.attempt),
+                    next_attempt_at=_now()
+                    + (delay if delay is not None else self._backoff.delay(item.attempt)),
                     lease_until=None,
                     last_error=error[:128],
                 )
             )
         return status
+
+    async def sent_after(
+        self, kind: str, after_id: int, key_suffixes: Sequence[str], limit: int = 100
+    ) -> list[tuple[int, str]]:
+        """Items of KIND sent, with ids above AFTER_ID and keys ending in one of
+        KEY_SUFFIXES, oldest first: (id, payload)."""
+        if not key_suffixes:
+            return []
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(OutboxRow.id, OutboxRow.payload)
+                    .where(
+                        OutboxRow.kind == kind,
+                        OutboxRow.status == OutboxStatus.SENT.value,
+                        OutboxRow.id > after_id,
+                        or_(*[OutboxRow.dedup_key.endswith(s) for s in key_suffixes]),
+                    )
+                    .order_by(OutboxRow.id)
+                    .limit(limit)
+                )
+            ).all()
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    async def last_id(self) -> int:
+        """The newest item's id (0 when there is none)."""
+        async with self._sessions() as session:
+            value = (await session.execute(select(func.max(OutboxRow.id)))).scalar_one()
+        return int(value or 0)
 
     async def status(self, key: str) -> tuple[OutboxStatus, int] | None:
         """The status and attempt count of the item with KEY, if there is one."""
@@ -277,7 +332,12 @@ class OutboxDispatcher:
     async def dispatch_once(self) -> int:
         """Deliver one batch of due items; the number claimed."""
         claimed = await self._outbox.claim(self._batch)
+        # Deliver only while the claim's lease has time left: once it ends another claimer
+        # may take the rest, which are left to it rather than delivered twice.
+        deadline = time.monotonic() + self._outbox.lease.total_seconds() * LEASE_USE
         for item in claimed:
+            if time.monotonic() > deadline:
+                break
             await self._deliver(item)
         return len(claimed)
 
@@ -291,7 +351,10 @@ class OutboxDispatcher:
             raise  # the lease runs out and another claim retries it
         except Exception as error:
             permanent = isinstance(error, PermanentDeliveryError)
-            status = await self._outbox.mark_failed(item, type(error).__name__, permanent=permanent)
+            delay = error.delay if isinstance(error, RetryLater) else None
+            status = await self._outbox.mark_failed(
+                item, type(error).__name__, permanent=permanent, delay=delay
+            )
             # The type only: messages and payloads may carry health data.
             log.warning(
                 "outbox %s item %d attempt %d failed (%s): %s",

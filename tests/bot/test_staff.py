@@ -25,8 +25,9 @@ async def test_staff_sign_in_and_out(tmp_path: Path, sqlite_url: str) -> None:
             ) as response:
                 assert response.status == 200
                 page = await response.text()
-                assert "Welcome, Dr Sarah Chen" in page
-                assert "Signed in as Provider." in page
+                # a provider's home is their visit queue
+                assert str(response.url).endswith("/staff/queue")
+                assert "Dr Sarah Chen" in page and "No visits on this day." in page
             async with http.post(
                 f"{base}/staff/logout", data=await csrf_field(http, f"{base}/staff")
             ) as response:

@@ -49,11 +49,13 @@ async def test_a_registered_task_starts_and_stops_with_the_app(
             TaskState("outbox", running=True, crashes=0),  # registered by default
             TaskState("reminders", running=True, crashes=0),  # visit reminders, by default
             TaskState("iomt", running=True, crashes=0),  # the IoMT connector's worker
+            TaskState("alerts-detect", running=True, crashes=0),  # care-manager alerts
+            TaskState("alerts-escalate", running=True, crashes=0),
         ]
     finally:
         await runner.cleanup()
     assert probe.stopped.is_set()
-    assert [s.running for s in app[WORKERS].states()] == [False, False, False, False]
+    assert [s.running for s in app[WORKERS].states()] == [False] * 7
 
 
 async def test_a_crashed_task_is_restarted_and_only_its_error_type_is_logged(

@@ -133,6 +133,7 @@ class _Failure:
     message: str
     operations: frozenset[str] | None
     remaining: int
+    retry_after: int | None = None
 
 
 @dataclass
@@ -170,6 +171,7 @@ class FakeBotConnector:
         self.requests: list[RecordedRequest] = []
         self._ids = itertools.count(1)
         self._failures: list[_Failure] = []
+        self._retry_after: int | None = None
         self._waiters: list[_Waiter] = []
         self._replies: dict[tuple[str, str | None], asyncio.Future[RecordedRequest]] = {}
         self._runner: web.AppRunner | None = None
@@ -243,11 +245,12 @@ class FakeBotConnector:
         message: str = "injected failure",
         times: int = 1,
         operations: Sequence[str] | None = None,
+        retry_after: int | None = None,
     ) -> None:
-        """Answer the next `times` matching requests with `status` and an ErrorResponse."""
-        self._failures.append(
-            _Failure(status, code, message, frozenset(operations) if operations else None, times)
-        )
+        """Answer the next `times` matching requests with `status` and an ErrorResponse
+        (with a `Retry-After` of RETRY_AFTER seconds, as Teams throttling does)."""
+        chosen = frozenset(operations) if operations else None
+        self._failures.append(_Failure(status, code, message, chosen, times, retry_after))
 
     # Each wait takes a bounded default timeout (ASYNC109 prefers asyncio.timeout at the
     # call site) so that a bot that never calls the connector fails a test, not hangs it.
@@ -362,6 +365,8 @@ class FakeBotConnector:
                 failure.remaining -= 1
                 if failure.remaining <= 0:
                     self._failures.remove(failure)
+                if failure.retry_after is not None:
+                    self._retry_after = failure.retry_after
                 return _error(failure.status, failure.code, failure.message)
         return None
 
@@ -402,9 +407,13 @@ class FakeBotConnector:
             received_at=received_at,
         )
         self._record(recorded)
+        extra = {}
+        if self._retry_after is not None:
+            extra["Retry-After"] = str(self._retry_after)
+            self._retry_after = None
         if response is None:
-            return web.Response(status=status)
-        return web.json_response(response, status=status)
+            return web.Response(status=status, headers=extra)
+        return web.json_response(response, status=status, headers=extra)
 
     def _record(self, recorded: RecordedRequest) -> None:
         self.requests.append(recorded)

@@ -16,8 +16,10 @@ from sqlalchemy import Connection, text
 import bot.directline.tables
 import integrations.fhir_store.subscription_queue
 import integrations.fhir_store.tables
+import integrations.iomt.tables
 import integrations.persistence.conversation_refs
 import integrations.persistence.feed_cursor
+import integrations.persistence.handoffs
 import integrations.persistence.outbox
 import integrations.persistence.tables
 import scoring.work_queue

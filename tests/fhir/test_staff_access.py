@@ -145,3 +145,38 @@ def test_a_staff_token_is_read_only_and_names_a_practitioner() -> None:
     ]:
         with pytest.raises(ScopeError):
             key.issue("svc", scopes, person=person, practitioner=practitioner)
+
+
+async def test_an_active_care_team_brings_its_members_patients_and_only_while_active(
+    database_url: str,
+) -> None:
+    await migrate(database_url)
+    engine = create_engine(database_url)
+    team = {
+        "resourceType": "CareTeam",
+        "id": "t3",
+        "status": "active",
+        "subject": {"reference": "Patient/p3"},
+        "participant": [{"member": {"reference": "Practitioner/cm"}}],
+    }
+    try:
+        async with standalone_access(
+            FhirConfig(secret_key=SECRET), create_sessionmaker(engine)
+        ) as access:
+            system = access.system()
+            await system.post_bundle_json(
+                _put_bundle(
+                    _patient("p3", "dr-b"), _patient("p4", "dr-b"),
+                    _observation("o3", "p3", 70), _observation("o4", "p4", 75), team,
+                )
+            )  # fmt: skip
+            cm = access.for_staff("Practitioner/cm", person="account-cm")
+            assert await _ids(cm, SearchQuery(Patient)) == {"p3"}
+            assert await _ids(cm, SearchQuery(Observation)) == {"o3"}
+            with pytest.raises(FhirError):
+                await cm.read(Patient, "p4")
+            await system.post_bundle_json(_put_bundle({**team, "status": "inactive"}))
+            assert await _ids(cm, SearchQuery(Patient)) == set()
+            assert await _ids(cm, SearchQuery(Observation)) == set()
+    finally:
+        await engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -269,12 +270,29 @@ def test_carebot_triage_blends_the_model_unless_the_setting_is_off(
 
 def test_french_reasons_name_the_model(capsys: pytest.CaptureFixture[str]) -> None:
     text = (
-        "Fillette de 4 ans, mal à l'oreille droite depuis cette nuit avec une fièvre à 38,5 "
-        "après un rhume."
+        "Fillette de 4 ans, mal à l'oreille droite depuis cette nuit avec une fièvre à 38,5, "
+        "elle se tient l'oreille."
     )
     out = _cli(["triage", "--json", "--lang", "fr", "--", text], capsys)
     assert out["level"] == "consultation"
     assert "modèle de texte" in out["reasons"][0]["text"]
+
+
+def test_the_model_does_not_send_a_reasoned_self_limiting_illness_to_a_visit() -> None:
+    """Self-care that a passing self-limiting condition holds up is not raised by the words."""
+    cold = TriageResult(
+        level=Level.SELF_CARE,
+        reasons=(Reason("condition.common_cold", Level.SELF_CARE, "possible common cold"),),
+        findings=(),
+        self_limiting=True,
+    )
+    plain = replace(cold, self_limiting=False)
+    worried = {"emergency": 0.1, "see_doctor": 0.85, "self_care": 0.05}
+    limits = Thresholds(emergency=0.5, visit=0.55, self_care=0.7, min_words=16)
+    assert decide(cold, worried, 40, limits).level is Level.SELF_CARE
+    assert decide(plain, worried, 40, limits).level is Level.CONSULTATION
+    alarmed = {"emergency": 0.9, "see_doctor": 0.05, "self_care": 0.05}
+    assert decide(cold, alarmed, 40, limits).level is Level.EMERGENCY  # safety stays
 
 
 def test_the_model_reads_a_bounded_prefix_of_a_huge_text() -> None:
