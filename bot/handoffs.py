@@ -16,6 +16,8 @@ from aiohttp import web
 from bot.proactive import ChatMessage
 from dialogs.base import Person
 from integrations.accounts import Account
+from integrations.alerts.codes import CARE_MANAGER_ROLE
+from integrations.alerts.routing import members_with_role
 from integrations.fhir.access import FhirAccess
 from integrations.persistence.handoffs import Handoff, HandoffMessage, HandoffStore, Sender
 from integrations.persistence.outbox import Outbox
@@ -36,8 +38,8 @@ def _words(table: dict[str, str], language: str, **values: str) -> str:
 
 
 class ChatHandoffDesk:
-    """The patient's side: opens requests (assigned to the patient's care manager, from
-    Patient.generalPractitioner) and stores the patient's relayed messages."""
+    """The patient's side: opens requests (assigned to the care manager of the patient's
+    active CareTeam, as alerts are) and stores the patient's relayed messages."""
 
     def __init__(self, store: HandoffStore, fhir: FhirAccess) -> None:
         self._store = store
@@ -49,12 +51,13 @@ class ChatHandoffDesk:
         if reference is None or not reference.startswith("Patient/"):
             return None
         client = self._fhir.for_patient(reference, person=person.account_id)
-        _, patient = await client.request_json("GET", reference)
-        assigned = next(
-            (str(g["reference"]) for g in (patient or {}).get("generalPractitioner") or []
-             if str(g.get("reference", "")).startswith("Practitioner/")),
-            None,
-        )  # fmt: skip
+        # the care team's care manager, as alerts are routed (none: every care manager sees it)
+        _, found = await client.request_json(
+            "GET", "CareTeam", params=[("patient", reference), ("status", "active")]
+        )
+        teams = [e["resource"] for e in (found or {}).get("entry") or [] if "resource" in e]
+        managers = members_with_role(teams, CARE_MANAGER_ROLE)
+        assigned = managers[0] if managers else None
         handoff = await self._store.open(reference, person.account_id, person.language, assigned)
         return handoff.id
 

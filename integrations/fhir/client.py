@@ -32,6 +32,10 @@ from fhir.resources.R4B.resource import Resource
 from integrations.fhir.errors import FhirError, OffBaseUrl, TransportError, error_for
 from integrations.fhir.search import SearchQuery
 
+# Retry jitter from its own generator: the shared `random` state stays the caller's (and
+# Hypothesis's, which notices when a background request moves it during a test).
+_JITTER = random.Random()
+
 T = TypeVar("T", bound=Resource)
 FHIR_JSON = "application/fhir+json"
 _RETRY_STATUSES = frozenset({429, 503})
@@ -136,7 +140,7 @@ class FhirClient:
         attempts = self.max_attempts if retry else 1
         for attempt in range(1, attempts + 1):
             delay = min(self.max_wait_s, self.backoff_s * 2 ** (attempt - 1))
-            delay *= 0.5 + random.random() / 2
+            delay *= 0.5 + _JITTER.random() / 2
             try:
                 response = await self.http.request(
                     method,
