@@ -289,9 +289,9 @@ async def summary(client: FhirClient, entry: QueueEntry, now: datetime) -> Summa
             _, interview = await client.request_json("GET", basis[0])
         triage = triage_of(triage_ra, interview)
     readings = await FhirVitalsSource(client).readings(patient, now - timedelta(days=7))
-    flags = _entries(
-        await _search(client, "Flag", [("patient", patient), ("status", "active")]), "Flag"
-    )
+    # R4 defines no `status` search parameter for Flag: the active ones are picked here
+    everyone = _entries(await _search(client, "Flag", [("patient", patient)]), "Flag")
+    flags = [f for f in everyone if f.get("status") == "active"]
     coverages = _entries(
         await _search(client, "Coverage", [("patient", patient), ("status", "active")]),
         "Coverage",
