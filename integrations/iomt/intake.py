@@ -39,4 +39,9 @@ def parse_body(raw: bytes) -> list[str]:
         data = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise BadMessages(f"body is not JSON: {error}") from error
-    return split_messages(data)
+    except RecursionError as error:  # as bot/http_json.py: nesting no device sends
+        raise BadMessages("body is nested too deeply") from error
+    try:
+        return split_messages(data)
+    except RecursionError as error:  # parsed just under the limit, re-serialised over it
+        raise BadMessages("body is nested too deeply") from error

@@ -50,6 +50,9 @@ async def test_http_intake_needs_a_registered_token_and_refuses_bad_bodies(
         assert bad.status_code == 400 and "not JSON" in bad.json()["error"]
         mixed = await post("/iomt/messages", json=[heart("d", 70, 0), 5], headers=auth)
         assert mixed.status_code == 400
+        deep = b'{"v":' * 100_000 + b"1" + b"}" * 100_000  # past the JSON parser's recursion
+        nested = await post("/iomt/messages", content=deep, headers=auth)
+        assert nested.status_code == 400 and "nested" in nested.json()["error"]
         assert (await connector.store.status()).messages == {"received": 0}
         one = await post("/iomt/messages", json=heart("d", 70, 0), headers=auth)
         assert one.status_code == 202 and one.json() == {"accepted": 1}
